@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing sesame needs on Debian/Ubuntu. As root it installs
+# missing packages itself; otherwise it prints the exact apt-get line to run and fails.
+# Usage: scripts/setup.sh [build|test]
+set -euo pipefail
+mode=${1:-build}
+
+# Build: a C toolchain, OpenSSL and libxmlsec1 headers (samael's xmlsec signing), libclang
+# (bindgen). Test: PostgreSQL for the store tests on the second backend.
+pkgs=(build-essential pkg-config libssl-dev libxmlsec1-dev libclang-dev ca-certificates)
+if [ "$mode" = test ]; then
+  pkgs+=(postgresql postgresql-client)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: missing system packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust (https://rustup.rs) or Debian's cargo package, then run make again." >&2
+  exit 1
+fi

@@ -1,0 +1,169 @@
+//! The running server: shared state, the router with its session layer, first-start
+//! set-up, background housekeeping and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::password::{self, Password};
+use crate::config::Config;
+use crate::directory::users;
+use crate::store::sessions::DbSessionStore;
+use crate::store::Db;
+
+/// Everything a handler may need, passed by axum's `State`.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+/// The name of the portal session cookie.
+pub const SESSION_COOKIE: &str = "sesame_session";
+
+/// Request bodies above this are refused before any handler runs.
+const BODY_LIMIT: usize = 256 * 1024;
+
+pub fn router(state: AppState) -> axum::Router {
+    let store = DbSessionStore::new(state.db.clone());
+    let lifetime = time::Duration::seconds(state.config.session_lifetime.as_secs() as i64);
+    // SECURITY 11: Secure, HttpOnly, SameSite=Lax (Strict would drop the cookie on the
+    // SP's redirect to us and break SP-initiated SSO).
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(lifetime));
+    crate::web::router(state)
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A server started by [`start`]: its address, and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+}
+
+/// Binds the listener and serves in a background task (used by `serve` and the tests).
+pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        db: db.clone(),
+        config: Arc::new(config),
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::spawn(sweep_sessions(DbSessionStore::new(db)));
+    password::warm_up().await;
+    Ok(Running { addr, stop, task })
+}
+
+async fn sweep_sessions(store: DbSessionStore) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+    }
+}
+
+/// First start: with no admin yet, create one. The password comes from
+/// `SESAME_ADMIN_PASSWORD`, or is generated, printed once, and must be changed at first
+/// sign-in.
+pub async fn first_start(db: &Db) -> anyhow::Result<()> {
+    let (password, generated) = match std::env::var("SESAME_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (Password::new(p).context("SESAME_ADMIN_PASSWORD")?, false),
+        _ => (Password::generate(), true),
+    };
+    if let Some(username) = users::ensure_admin(db, &password, generated).await? {
+        println!();
+        println!("  sesame: created the first admin account");
+        println!("    username: {username}");
+        if generated {
+            println!(
+                "    password: {}   (one-time: you will choose a new one at first sign-in)",
+                password.expose()
+            );
+        } else {
+            println!("    password: the value of SESAME_ADMIN_PASSWORD");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// `sesame serve`: runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url)
+        .await
+        .context("cannot open the database")?;
+    first_start(&db).await?;
+    if config.base_url.scheme() == "http" && !is_loopback(&config.base_url) {
+        tracing::warn!(base_url = %config.base_url, "base_url is plain http on a non-loopback host: browsers will not keep the Secure session cookie; serve sesame behind HTTPS");
+    }
+    let base_url = config.base_url.clone();
+    let running = start(config, db).await?;
+    tracing::info!(addr = %running.addr, %base_url, "sesame is listening");
+    println!("  sesame is up: open {base_url} (Ctrl-C to stop)");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,7 @@
+//! Authentication: password hashing, login throttling, CSRF tokens and the portal session.
+
+pub mod csrf;
+pub mod login;
+pub mod password;
+pub mod session;
+pub mod throttle;

@@ -1,0 +1,147 @@
+//! Argon2id password hashing (SECURITY 12: 19 MiB, t=2, p=1), always on the blocking pool
+//! and at most a few at a time, so a burst of logins neither stalls the async threads nor
+//! allocates unbounded memory. Unknown users are checked against a dummy hash so that the
+//! answer takes the same time.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::directory::DirectoryError;
+
+/// A plaintext password: never printed, never serialised.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+pub const MIN_LEN: usize = 8;
+pub const MAX_LEN: usize = 1024;
+
+impl Password {
+    /// A password that meets the policy for a new password.
+    pub fn new(s: String) -> Result<Self, DirectoryError> {
+        let n = s.chars().count();
+        if n < MIN_LEN {
+            return Err(DirectoryError::Invalid(format!(
+                "the password must be at least {MIN_LEN} characters"
+            )));
+        }
+        if n > MAX_LEN {
+            return Err(DirectoryError::Invalid(format!(
+                "the password must be at most {MAX_LEN} characters"
+            )));
+        }
+        Ok(Password(s))
+    }
+    /// A password as typed at login: only the length bound applies.
+    pub fn typed(s: String) -> Self {
+        let mut s = s;
+        s.truncate(MAX_LEN * 4);
+        Password(s)
+    }
+    /// A random password for a first-start admin (24 URL-safe characters, 144 bits).
+    pub fn generate() -> Self {
+        Password(crate::auth::csrf::random_token(18))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Two hashes at once per core at most: each holds 19 MiB while it runs.
+static HASHING: Semaphore = Semaphore::const_new(4);
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let _permit = HASHING.acquire().await;
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+pub async fn hash(password: &Password) -> Result<String, DirectoryError> {
+    let p = password.clone();
+    blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(p.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| DirectoryError::Invalid(format!("cannot hash password: {e}")))
+    })
+    .await
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(crate::auth::csrf::random_token(16).as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Checks `password` against `stored`; with no stored hash (unknown user, or no password
+/// set) the dummy hash is checked instead and the answer is false.
+pub async fn verify(password: &Password, stored: Option<String>) -> bool {
+    let p = password.clone();
+    blocking(move || {
+        let (hash, real) = match &stored {
+            Some(h) => (h.as_str(), true),
+            None => (dummy_hash(), false),
+        };
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return false;
+        };
+        // argon2 compares the digests in constant time.
+        argon2().verify_password(p.0.as_bytes(), &parsed).is_ok() && real
+    })
+    .await
+}
+
+/// Computes the dummy hash ahead of the first login, so that request is not the slow one.
+pub async fn warm_up() {
+    blocking(|| {
+        dummy_hash();
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_and_verify() {
+        let p = Password::new("correct horse".into()).unwrap();
+        let h = hash(&p).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify(&p, Some(h.clone())).await);
+        assert!(!verify(&Password::typed("wrong horse".into()), Some(h)).await);
+        assert!(!verify(&p, None).await);
+    }
+
+    #[test]
+    fn policy_and_redaction() {
+        assert!(Password::new("short".into()).is_err());
+        assert!(Password::new("x".repeat(MAX_LEN + 1)).is_err());
+        let p = Password::new("secret-value".into()).unwrap();
+        assert!(!format!("{p:?}").contains("secret-value"));
+        assert_eq!(Password::generate().expose().len(), 24);
+    }
+}

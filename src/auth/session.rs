@@ -1,0 +1,65 @@
+//! What the portal keeps in a browser session: the user id, when they authenticated (for
+//! `ForceAuthn` later) and the CSRF token. The user is reloaded on every request, so a
+//! suspension or deletion ends their sessions at once.
+
+use tower_sessions::Session;
+
+use super::csrf;
+use crate::directory::User;
+use crate::store::{users, Db, StoreError};
+
+const USER_ID: &str = "uid";
+const AUTH_AT: &str = "auth_at";
+const CSRF: &str = "csrf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, SessionError> {
+    if let Some(t) = session.get::<String>(CSRF).await? {
+        return Ok(t);
+    }
+    let t = csrf::new_token();
+    session.insert(CSRF, &t).await?;
+    Ok(t)
+}
+
+pub async fn csrf_ok(session: &Session, given: &str) -> Result<bool, SessionError> {
+    let expected = session.get::<String>(CSRF).await?;
+    Ok(csrf::matches(expected.as_deref(), given))
+}
+
+/// Logs `user` in: a new session id (SECURITY 11), a new CSRF token.
+pub async fn establish(session: &Session, user: &User) -> Result<(), SessionError> {
+    session.cycle_id().await?;
+    session.insert(USER_ID, user.id).await?;
+    session.insert(AUTH_AT, crate::store::now_ms()).await?;
+    session.insert(CSRF, csrf::new_token()).await?;
+    Ok(())
+}
+
+/// The logged-in, active user of this session, if any.
+pub async fn current_user(session: &Session, db: &Db) -> Result<Option<User>, SessionError> {
+    let Some(id) = session.get::<i64>(USER_ID).await? else {
+        return Ok(None);
+    };
+    let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
+    match users::by_id(&mut conn, id).await? {
+        Some(u) if u.active => Ok(Some(u)),
+        _ => {
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+pub async fn end(session: &Session) -> Result<(), SessionError> {
+    session.flush().await?;
+    Ok(())
+}

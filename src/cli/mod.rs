@@ -1,0 +1,166 @@
+//! The `sesame` command line (PRODUCT §3.5). Every command works on the same database as a
+//! running `sesame serve`; bad input exits non-zero with a one-line reason; secrets come from
+//! stdin or a prompt, never from arguments.
+
+mod apps;
+mod events;
+mod groups;
+mod output;
+mod users;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::store::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "Self-hosted SAML 2.0 identity provider with SCIM 2.0 provisioning"
+)]
+pub struct Cli {
+    /// Config file (default: ./sesame.toml when present; or SESAME_CONFIG)
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the IdP, the portal and the background workers
+    Serve,
+    /// Print the effective configuration (secrets redacted) and check it
+    CheckConfig {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage users
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// Manage groups and their members
+    #[command(subcommand)]
+    Group(groups::GroupCommand),
+    /// Manage applications and which groups may use them
+    #[command(subcommand)]
+    App(apps::AppCommand),
+    /// Show the audit and provisioning events
+    Events(events::EventsArgs),
+}
+
+/// Parses the arguments, runs the command, and turns any error into one line on stderr.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(matches!(cli.command, Command::Serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line: "cannot open the database: ...: ...".
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}
+
+fn init_tracing(serving: bool) {
+    let default = if serving {
+        "info,sqlx=warn,tower_sessions=warn"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => crate::app::serve(config).await,
+        Command::CheckConfig { json } => check_config(&config, json),
+        Command::User(c) => users::run(&open(&config).await?, c).await,
+        Command::Group(c) => groups::run(&open(&config).await?, c).await,
+        Command::App(c) => apps::run(&open(&config).await?, c).await,
+        Command::Events(a) => events::run(&open(&config).await?, a).await,
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    Db::connect(&config.database_url)
+        .await
+        .context("cannot open the database")
+}
+
+fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
+    let shown = config.redacted();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(());
+    }
+    println!("listen                 = {}", shown.listen);
+    println!("base_url               = {}", shown.base_url);
+    println!("database_url           = {}", shown.database_url);
+    println!("certs_dir              = {}", shown.certs_dir.display());
+    println!(
+        "session_lifetime       = {}s",
+        shown.session_lifetime.as_secs()
+    );
+    println!("login_max_failures     = {}", shown.login.max_failures);
+    println!("login_ip_max_failures  = {}", shown.login.ip_max_failures);
+    println!("login_window           = {}s", shown.login.window.as_secs());
+    println!(
+        "login_lockout          = {}s",
+        shown.login.lockout.as_secs()
+    );
+    Ok(())
+}
+
+/// Reads a secret: the first line of stdin with `--*-stdin`, else a hidden prompt (twice)
+/// on a terminal.
+pub(crate) fn read_secret(from_stdin: bool, what: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read stdin")?;
+        let s = line.trim_end_matches(['\r', '\n']).to_string();
+        anyhow::ensure!(!s.is_empty(), "no {what} on stdin");
+        return Ok(s);
+    }
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "no terminal to prompt for the {what}: pass it on stdin with --password-stdin"
+    );
+    let first = rpassword::prompt_password(format!("New {what}: "))?;
+    let second = rpassword::prompt_password(format!("New {what} again: "))?;
+    anyhow::ensure!(first == second, "the two entries differ");
+    Ok(first)
+}

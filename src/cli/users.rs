@@ -1,0 +1,182 @@
+//! `sesame user ...`
+
+use clap::{Args, Subcommand};
+
+use super::output::{json, table, yes_no};
+use crate::auth::password::Password;
+use crate::directory::users::{self, UserFields};
+use crate::directory::Actor;
+use crate::store::Db;
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user
+    Add {
+        username: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+        /// Read the password from the first line of stdin (without it, the user cannot
+        /// sign in until `user passwd`)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's profile fields (an empty value clears a field)
+    Set {
+        username: String,
+        #[command(flatten)]
+        fields: FieldArgs,
+    },
+    /// Set a user's password (prompted, or the first line of stdin)
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Suspend a user: no sign-in, no SSO, sessions end
+    Suspend { username: String },
+    /// Reactivate a suspended user
+    Activate { username: String },
+    /// Delete a user
+    Delete { username: String },
+    /// List users
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user, with groups and apps
+    Show {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct FieldArgs {
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    first_name: Option<String>,
+    #[arg(long)]
+    last_name: Option<String>,
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    employee_id: Option<String>,
+    /// The manager's username
+    #[arg(long)]
+    manager: Option<String>,
+    /// Make (true) or unmake (false) the user an admin of sesame
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    admin: Option<bool>,
+}
+
+impl From<FieldArgs> for UserFields {
+    fn from(a: FieldArgs) -> Self {
+        UserFields {
+            email: a.email,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            title: a.title,
+            phone: a.phone,
+            employee_id: a.employee_id,
+            manager: a.manager,
+            is_admin: a.admin,
+        }
+    }
+}
+
+pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    match cmd {
+        UserCommand::Add {
+            username,
+            fields,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(Password::new(super::read_secret(true, "password")?)?)
+            } else {
+                None
+            };
+            let u = users::add(db, &actor, &username, &fields.into(), password.as_ref()).await?;
+            println!("created user {}", u.username);
+        }
+        UserCommand::Set { username, fields } => {
+            let u = users::update(db, &actor, &username, &fields.into()).await?;
+            println!("updated user {}", u.username);
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            users::get(db, &username).await?;
+            let password = Password::new(super::read_secret(password_stdin, "password")?)?;
+            users::set_password(db, &actor, &username, &password, false).await?;
+            println!("password set for {username}");
+        }
+        UserCommand::Suspend { username } => {
+            users::set_active(db, &actor, &username, false).await?;
+            println!("suspended {username}");
+        }
+        UserCommand::Activate { username } => {
+            users::set_active(db, &actor, &username, true).await?;
+            println!("activated {username}");
+        }
+        UserCommand::Delete { username } => {
+            users::delete(db, &actor, &username).await?;
+            println!("deleted user {username}");
+        }
+        UserCommand::List { json: as_json } => {
+            let list = users::list(db).await?;
+            if as_json {
+                return json(&list);
+            }
+            let rows = list
+                .into_iter()
+                .map(|u| {
+                    let name = format!("{} {}", u.first_name, u.last_name)
+                        .trim()
+                        .to_string();
+                    let status = if u.active { "active" } else { "suspended" };
+                    vec![u.username, u.email, name, status.into(), yes_no(u.is_admin)]
+                })
+                .collect();
+            table(&["username", "email", "name", "status", "admin"], rows);
+        }
+        UserCommand::Show {
+            username,
+            json: as_json,
+        } => {
+            let d = users::show(db, &username).await?;
+            if as_json {
+                return json(&d);
+            }
+            let u = &d.user;
+            let fields = [
+                ("username", u.username.clone()),
+                ("email", u.email.clone()),
+                ("first name", u.first_name.clone()),
+                ("last name", u.last_name.clone()),
+                ("title", u.title.clone()),
+                ("phone", u.phone.clone()),
+                ("employee id", u.employee_id.clone()),
+                ("manager", u.manager.clone().unwrap_or_default()),
+                (
+                    "status",
+                    if u.active { "active" } else { "suspended" }.into(),
+                ),
+                ("admin", yes_no(u.is_admin)),
+                ("groups", d.groups.join(", ")),
+                ("apps", d.apps.join(", ")),
+            ];
+            for (k, v) in fields {
+                println!("{k:<12} {v}");
+            }
+        }
+    }
+    Ok(())
+}

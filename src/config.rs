@@ -1,0 +1,307 @@
+//! Configuration: built-in defaults, then `sesame.toml` (or the file named by
+//! `--config`/`SESAME_CONFIG`), then `SESAME_*` environment variables. Each value is checked
+//! once here; a bad one is a single line naming the key and where it came from.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use crate::auth::throttle::ThrottlePolicy;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub base_url: Url,
+    pub database_url: String,
+    pub certs_dir: PathBuf,
+    #[serde(serialize_with = "as_human")]
+    pub session_lifetime: Duration,
+    pub login: ThrottlePolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// The keys, as written in `sesame.toml`; the environment variable is `SESAME_` + the key
+/// in upper case.
+const KEYS: &[&str] = &[
+    "listen",
+    "base_url",
+    "database_url",
+    "certs_dir",
+    "session_lifetime",
+    "login_max_failures",
+    "login_ip_max_failures",
+    "login_window",
+    "login_lockout",
+];
+
+impl Config {
+    /// Loads from the given file (or `./sesame.toml` when present) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_sources(file, &env)
+    }
+
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: BTreeMap<&str, (String, String)> = BTreeMap::new();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("SESAME_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("sesame.toml")).filter(|p| p.exists()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                ConfigError(format!("{}: {}", path.display(), e.message()))
+            })?;
+            for (k, v) in table {
+                let key = KEYS.iter().find(|known| **known == k).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{}: unknown key {k:?} (known: {})",
+                        path.display(),
+                        KEYS.join(", ")
+                    ))
+                })?;
+                let value = match v {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    _ => {
+                        return Err(ConfigError(format!(
+                            "{}: {k} must be a string or a number",
+                            path.display()
+                        )))
+                    }
+                };
+                raw.insert(key, (value, path.display().to_string()));
+            }
+        }
+        for key in KEYS {
+            let var = format!("SESAME_{}", key.to_uppercase());
+            if let Some(v) = env.get(&var) {
+                raw.insert(key, (v.clone(), var));
+            }
+        }
+        Self::build(&raw)
+    }
+
+    fn build(raw: &BTreeMap<&str, (String, String)>) -> Result<Self, ConfigError> {
+        fn get<T>(
+            raw: &BTreeMap<&str, (String, String)>,
+            key: &str,
+            default: T,
+            parse: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<T, ConfigError> {
+            match raw.get(key) {
+                None => Ok(default),
+                Some((v, from)) => {
+                    parse(v).map_err(|e| ConfigError(format!("{key} (from {from}): {e}")))
+                }
+            }
+        }
+        let listen: SocketAddr = get(raw, "listen", ([127, 0, 0, 1], 8080).into(), |v| {
+            v.parse()
+                .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:8080"))
+        })?;
+        let default_base =
+            Url::parse(&format!("http://{listen}/")).map_err(|e| ConfigError(e.to_string()))?;
+        let base_url = get(raw, "base_url", default_base, parse_base_url)?;
+        let database_url = get(
+            raw,
+            "database_url",
+            "sqlite://data/sesame.db".to_string(),
+            |v| {
+                crate::store::Backend::from_url(v)
+                    .map(|_| v.to_string())
+                    .map_err(|e| e.to_string())
+            },
+        )?;
+        let certs_dir = get(raw, "certs_dir", PathBuf::from("certs"), |v| {
+            if v.is_empty() {
+                Err("must not be empty".into())
+            } else {
+                Ok(PathBuf::from(v))
+            }
+        })?;
+        let session_lifetime = get(
+            raw,
+            "session_lifetime",
+            Duration::from_secs(8 * 3600),
+            parse_duration,
+        )?;
+        let d = ThrottlePolicy::default();
+        let count = |v: &str| match v.parse::<i64>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+            _ => Err(format!("{v:?} is not a whole number from 1 to 10000")),
+        };
+        let login = ThrottlePolicy {
+            max_failures: get(raw, "login_max_failures", d.max_failures, count)?,
+            ip_max_failures: get(raw, "login_ip_max_failures", d.ip_max_failures, count)?,
+            window: get(raw, "login_window", d.window, parse_duration)?,
+            lockout: get(raw, "login_lockout", d.lockout, parse_duration)?,
+        };
+        Ok(Config {
+            listen,
+            base_url,
+            database_url,
+            certs_dir,
+            session_lifetime,
+            login,
+        })
+    }
+
+    /// The effective configuration for `check-config`, with secrets redacted.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        if let Ok(mut u) = Url::parse(&c.database_url) {
+            if u.password().is_some() && u.set_password(Some("REDACTED")).is_ok() {
+                c.database_url = u.to_string();
+            }
+        }
+        c
+    }
+
+    /// Whether cookies and HSTS may assume HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}
+
+fn parse_base_url(v: &str) -> Result<Url, String> {
+    let u = Url::parse(v).map_err(|e| format!("{v:?} is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(format!(
+            "{v:?} must be an http:// or https:// URL with a host"
+        ));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!("{v:?} must not have a query or fragment"));
+    }
+    // A trailing slash makes `join` keep any path prefix (`https://h/sso/` + `saml2/x`).
+    let mut u = u;
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Ok(u)
+}
+
+/// `90`, `90s`, `15m`, `8h`, `7d`.
+pub fn parse_duration(v: &str) -> Result<Duration, String> {
+    let v = v.trim();
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{v:?} is not a duration like 90s, 15m, 8h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("{v:?} is not a duration like 90s, 15m, 8h or 7d")),
+    };
+    if secs == 0 || secs > 365 * 86_400 {
+        return Err(format!("{v:?} must be between 1 second and 365 days"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn as_human<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{}s", d.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.database_url, "sqlite://data/sesame.db");
+        assert_eq!(c.session_lifetime, Duration::from_secs(8 * 3600));
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sesame.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nsession_lifetime = \"2h\"\nlogin_max_failures = 3\n",
+        )
+        .unwrap();
+        let c =
+            Config::from_sources(Some(&path), &env(&[("SESAME_SESSION_LIFETIME", "30m")])).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(c.session_lifetime, Duration::from_secs(1800));
+        assert_eq!(c.login.max_failures, 3);
+    }
+
+    #[test]
+    fn bad_values_name_key_and_source() {
+        let e = Config::from_sources(None, &env(&[("SESAME_LISTEN", "nope")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("listen (from SESAME_LISTEN):"), "{e}");
+        let e = Config::from_sources(None, &env(&[("SESAME_DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database_url"), "{e}");
+        let e = Config::from_sources(None, &env(&[("SESAME_BASE_URL", "ftp://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("base_url"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let e = Config::from_sources(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown key \"lisen\""), "{e}");
+    }
+
+    #[test]
+    fn redacts_database_password() {
+        let c = Config::from_sources(
+            None,
+            &env(&[("SESAME_DATABASE_URL", "postgres://u:hunter2@h/db")]),
+        )
+        .unwrap();
+        let shown = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(
+            !shown.contains("hunter2") && shown.contains("REDACTED"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}

@@ -1,0 +1,39 @@
+//! "A user may use an app iff the user is active and a member of a group bound to the
+//! enabled app" (PRODUCT §2). The portal, SSO and provisioning all ask here; the rule itself
+//! is the single query `store::apps::grants`.
+
+use super::{App, DirectoryError};
+use crate::store::{apps, Conn};
+
+/// Whether `user_id` may use `app_id` right now.
+pub async fn may_use(conn: &mut Conn, user_id: i64, app_id: i64) -> Result<bool, DirectoryError> {
+    Ok(!apps::grants(conn, Some(user_id), Some(app_id))
+        .await?
+        .is_empty())
+}
+
+/// The apps `user_id` may use, sorted by label.
+pub async fn apps_for(conn: &mut Conn, user_id: i64) -> Result<Vec<App>, DirectoryError> {
+    let ids: Vec<i64> = apps::grants(&mut *conn, Some(user_id), None)
+        .await?
+        .into_iter()
+        .map(|(_, app)| app)
+        .collect();
+    Ok(apps::by_ids(conn, &ids).await?)
+}
+
+/// The ids of the users in scope for `app_id` (whom the SCIM bridge provisions).
+pub async fn users_of(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, DirectoryError> {
+    Ok(apps::grants(conn, None, Some(app_id))
+        .await?
+        .into_iter()
+        .map(|(user, _)| user)
+        .collect())
+}
+
+/// The portal's tiles: the apps the user may use that are shown in the portal.
+pub async fn tiles_for(conn: &mut Conn, user_id: i64) -> Result<Vec<App>, DirectoryError> {
+    let mut apps = apps_for(conn, user_id).await?;
+    apps.retain(|a| a.show_in_portal);
+    Ok(apps)
+}

@@ -1,0 +1,195 @@
+//! App operations: create from a catalog template, change settings, bind and unbind
+//! groups, delete. The slug is fixed at creation (the SP has the IdP URL configured).
+
+use serde_json::json;
+
+use super::catalog;
+use super::names::{text, Color, Slug};
+use super::{audit, groups, Actor, App, DirectoryError};
+use crate::store::apps::{self, AppSettings};
+use crate::store::{Conn, Db};
+
+/// Changes to an app's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AppChanges {
+    pub label: Option<String>,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub show_in_portal: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+pub(crate) async fn find(conn: &mut Conn, slug: &str) -> Result<App, DirectoryError> {
+    apps::by_slug(conn, slug)
+        .await?
+        .ok_or_else(|| DirectoryError::NotFound(format!("no app with slug {slug:?}")))
+}
+
+pub async fn get(db: &Db, slug: &str) -> Result<App, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    find(&mut conn, slug).await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<App>, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(apps::list(&mut conn).await?)
+}
+
+/// An app with the groups bound to it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppDetail {
+    #[serde(flatten)]
+    pub app: App,
+    pub groups: Vec<String>,
+}
+
+pub async fn show(db: &Db, slug: &str) -> Result<AppDetail, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    let app = find(&mut conn, slug).await?;
+    let groups = apps::bound_group_names(&mut conn, app.id).await?;
+    Ok(AppDetail { app, groups })
+}
+
+fn apply(mut s: AppSettings, c: &AppChanges) -> Result<AppSettings, DirectoryError> {
+    if let Some(label) = &c.label {
+        let label = text("label", label, 100)?;
+        if label.is_empty() {
+            return Err(DirectoryError::Invalid("label must not be empty".into()));
+        }
+        s.label = label;
+    }
+    if let Some(d) = &c.description {
+        s.description = text("description", d, 500)?;
+    }
+    if let Some(color) = &c.color {
+        s.color = Color::parse(color)?.as_str().to_string();
+    }
+    s.show_in_portal = c.show_in_portal.unwrap_or(s.show_in_portal);
+    s.enabled = c.enabled.unwrap_or(s.enabled);
+    Ok(s)
+}
+
+pub async fn add(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    template: &str,
+    changes: &AppChanges,
+) -> Result<App, DirectoryError> {
+    let slug = Slug::parse(slug)?;
+    let t = catalog::template(template)?;
+    let defaults = AppSettings {
+        label: t.label.to_string(),
+        description: t.description.to_string(),
+        color: t.color.to_string(),
+        show_in_portal: true,
+        enabled: true,
+    };
+    let settings = apply(defaults, changes)?;
+    let mut tx = db.begin().await?;
+    if apps::by_slug(&mut tx, slug.as_str()).await?.is_some() {
+        return Err(DirectoryError::Duplicate(format!(
+            "an app with slug {:?} already exists",
+            slug.as_str()
+        )));
+    }
+    apps::insert(&mut tx, slug.as_str(), t.name, &settings).await?;
+    audit(
+        &mut tx,
+        actor,
+        "app_create",
+        Some(slug.as_str()),
+        None,
+        json!({ "template": t.name, "settings": settings }),
+    )
+    .await?;
+    let app = find(&mut tx, slug.as_str()).await?;
+    tx.commit().await?;
+    Ok(app)
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    changes: &AppChanges,
+) -> Result<App, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = find(&mut tx, slug).await?;
+    let before = AppSettings {
+        label: app.label.clone(),
+        description: app.description.clone(),
+        color: app.color.clone(),
+        show_in_portal: app.show_in_portal,
+        enabled: app.enabled,
+    };
+    let after = apply(before.clone(), changes)?;
+    if after != before {
+        apps::update(&mut tx, app.id, &after).await?;
+        audit(
+            &mut tx,
+            actor,
+            "app_update",
+            Some(slug),
+            None,
+            json!({ "from": before, "to": after }),
+        )
+        .await?;
+    }
+    let app = find(&mut tx, slug).await?;
+    tx.commit().await?;
+    Ok(app)
+}
+
+pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = find(&mut tx, slug).await?;
+    apps::delete(&mut tx, app.id).await?;
+    audit(
+        &mut tx,
+        actor,
+        "app_delete",
+        Some(slug),
+        None,
+        json!({ "label": app.label }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Binds (`grant == true`) or unbinds a group. Doing what is already so writes no event.
+pub async fn set_binding(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    group: &str,
+    grant: bool,
+) -> Result<bool, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = find(&mut tx, slug).await?;
+    let g = groups::find(&mut tx, group).await?;
+    let changed = if grant {
+        apps::bind(&mut tx, app.id, g.id).await?
+    } else {
+        apps::unbind(&mut tx, app.id, g.id).await?
+    };
+    if changed {
+        let name = if grant {
+            "app_group_bind"
+        } else {
+            "app_group_unbind"
+        };
+        audit(
+            &mut tx,
+            actor,
+            name,
+            Some(slug),
+            None,
+            json!({ "group": g.name }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}

@@ -1,0 +1,80 @@
+//! The directory: users, groups, apps and the bindings between them, and the one rule that
+//! decides who may use what (`access`). Every change runs in a transaction that also writes
+//! its audit event, so the trail and the data never disagree.
+
+pub mod access;
+pub mod apps;
+pub mod catalog;
+pub mod groups;
+pub mod names;
+pub mod users;
+
+use serde_json::Value;
+
+use crate::store::events::{self, NewEvent};
+use crate::store::{Conn, StoreError};
+
+pub use crate::store::apps::App;
+pub use crate::store::groups::Group;
+pub use crate::store::users::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The input is malformed; the message names the field and the rule.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for DirectoryError {
+    fn from(e: sqlx::Error) -> Self {
+        DirectoryError::Store(StoreError::Sqlx(e))
+    }
+}
+
+/// Who made a change, as recorded in events: `cli:<os user>`, `admin:<username>`,
+/// `user:<username>` or `system`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor("system".into())
+    }
+    pub fn cli() -> Self {
+        let who = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into());
+        Actor(format!("cli:{who}"))
+    }
+    pub fn user(username: &str) -> Self {
+        Actor(format!("user:{username}"))
+    }
+}
+
+/// Writes an audit event for a change made inside `conn`'s transaction.
+pub(crate) async fn audit(
+    conn: &mut Conn,
+    actor: &Actor,
+    name: &'static str,
+    app_slug: Option<&str>,
+    username: Option<&str>,
+    detail: Value,
+) -> Result<(), DirectoryError> {
+    let event = NewEvent {
+        name,
+        actor: actor.0.clone(),
+        app_slug: app_slug.map(str::to_string),
+        username: username.map(str::to_string),
+        outcome: "success",
+        status: None,
+        detail,
+    };
+    events::insert(conn, &event).await?;
+    Ok(())
+}

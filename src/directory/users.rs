@@ -1,0 +1,356 @@
+//! User operations: create, edit, suspend/activate, delete, set a password. Each validates
+//! its input first, runs in one transaction and writes one audit event.
+
+use serde_json::json;
+
+use super::names::{text, Email, Username};
+use super::{audit, Actor, DirectoryError, User};
+use crate::auth::password::{self, Password};
+use crate::store::users::{self, NewUser, Profile};
+use crate::store::{Conn, Db};
+
+/// Profile fields as typed by an admin; `None` leaves a field as it is, `Some("")` clears it
+/// (except the email, which is required). `manager` is a username.
+#[derive(Debug, Clone, Default)]
+pub struct UserFields {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub employee_id: Option<String>,
+    pub manager: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+pub async fn get(db: &Db, username: &str) -> Result<User, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    find(&mut conn, username).await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<User>, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(users::list(&mut conn).await?)
+}
+
+pub(crate) async fn find(conn: &mut Conn, username: &str) -> Result<User, DirectoryError> {
+    users::by_key(conn, &username.to_ascii_lowercase())
+        .await?
+        .ok_or_else(|| DirectoryError::NotFound(format!("no user named {username:?}")))
+}
+
+/// Applies `f` over `base`, validating every field that is given.
+async fn merge_profile(
+    conn: &mut Conn,
+    base: Profile,
+    f: &UserFields,
+    self_id: i64,
+) -> Result<Profile, DirectoryError> {
+    let mut p = base;
+    if let Some(e) = &f.email {
+        p.email = Email::parse(e)?.as_str().to_string();
+    }
+    let fields = [
+        (&f.first_name, &mut p.first_name, "first name", 100),
+        (&f.last_name, &mut p.last_name, "last name", 100),
+        (&f.title, &mut p.title, "title", 200),
+        (&f.phone, &mut p.phone, "phone", 50),
+        (&f.employee_id, &mut p.employee_id, "employee id", 100),
+    ];
+    for (given, slot, name, max) in fields {
+        if let Some(v) = given {
+            *slot = text(name, v, max)?;
+        }
+    }
+    if let Some(m) = &f.manager {
+        p.manager_id = if m.is_empty() {
+            None
+        } else {
+            let manager = find(conn, m)
+                .await
+                .map_err(|_| DirectoryError::NotFound(format!("manager {m:?} is not a user")))?;
+            if manager.id == self_id {
+                return Err(DirectoryError::Invalid(
+                    "a user cannot be their own manager".into(),
+                ));
+            }
+            Some(manager.id)
+        };
+    }
+    if users::email_taken(conn, &p.email.to_lowercase(), self_id).await? {
+        return Err(DirectoryError::Duplicate(format!(
+            "email {:?} is already used by another user",
+            p.email
+        )));
+    }
+    Ok(p)
+}
+
+/// Creates a user. Without a password the user cannot log in until one is set.
+pub async fn add(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    fields: &UserFields,
+    password: Option<&Password>,
+) -> Result<User, DirectoryError> {
+    let username = Username::parse(username)?;
+    if fields.email.is_none() {
+        return Err(DirectoryError::Invalid(
+            "an email is required (--email)".into(),
+        ));
+    }
+    let hash = match password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    if users::by_key(&mut tx, &username.key()).await?.is_some() {
+        return Err(DirectoryError::Duplicate(format!(
+            "username {:?} is already taken",
+            username.as_str()
+        )));
+    }
+    let profile = merge_profile(&mut tx, Profile::default(), fields, 0).await?;
+    let id = users::insert(
+        &mut tx,
+        NewUser {
+            username: username.as_str(),
+            username_key: &username.key(),
+            profile: &profile,
+            is_admin: fields.is_admin.unwrap_or(false),
+            password_hash: hash.as_deref(),
+            must_change_password: false,
+        },
+    )
+    .await
+    .map_err(|e| duplicate_or(e, &username))?;
+    let user = users::by_id(&mut tx, id)
+        .await?
+        .ok_or_else(|| DirectoryError::NotFound("user vanished".into()))?;
+    audit(
+        &mut tx,
+        actor,
+        "user_create",
+        None,
+        Some(username.as_str()),
+        json!({ "user": profile_json(&user) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+fn duplicate_or(e: crate::store::StoreError, username: &Username) -> DirectoryError {
+    if e.is_unique_violation() {
+        DirectoryError::Duplicate(format!(
+            "username {:?} or its email is already taken",
+            username.as_str()
+        ))
+    } else {
+        e.into()
+    }
+}
+
+fn profile_json(u: &User) -> serde_json::Value {
+    json!({
+        "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
+        "title": u.title, "phone": u.phone, "employee_id": u.employee_id,
+        "manager": u.manager, "is_admin": u.is_admin,
+    })
+}
+
+/// Edits profile fields; the event lists each changed field with its old and new value.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    fields: &UserFields,
+) -> Result<User, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let before = find(&mut tx, username).await?;
+    let base = Profile {
+        email: before.email.clone(),
+        first_name: before.first_name.clone(),
+        last_name: before.last_name.clone(),
+        title: before.title.clone(),
+        phone: before.phone.clone(),
+        employee_id: before.employee_id.clone(),
+        manager_id: users::manager_id(&mut tx, before.id).await?,
+    };
+    let profile = merge_profile(&mut tx, base, fields, before.id).await?;
+    if let Some(admin) = fields.is_admin {
+        if !admin && before.is_admin {
+            ensure_not_last_admin(&mut tx, &before).await?;
+        }
+        users::set_admin(&mut tx, before.id, admin).await?;
+    }
+    users::update_profile(&mut tx, before.id, &profile).await?;
+    let after = find(&mut tx, username).await?;
+    let (old, new) = (profile_json(&before), profile_json(&after));
+    let changes: serde_json::Map<_, _> = new
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| old.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), json!({ "from": old[k.as_str()], "to": v })))
+        .collect();
+    if !changes.is_empty() {
+        audit(
+            &mut tx,
+            actor,
+            "user_update",
+            None,
+            Some(&after.username),
+            json!({ "changes": changes }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn ensure_not_last_admin(conn: &mut Conn, user: &User) -> Result<(), DirectoryError> {
+    if user.is_admin && users::other_active_admins(conn, user.id).await? == 0 {
+        return Err(DirectoryError::Invalid(format!(
+            "{:?} is the only active admin; make another admin first",
+            user.username
+        )));
+    }
+    Ok(())
+}
+
+/// Suspends (`active == false`) or reactivates a user. Suspension takes effect at once:
+/// the user's sessions stop working on their next request.
+pub async fn set_active(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    active: bool,
+) -> Result<User, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let user = find(&mut tx, username).await?;
+    if user.active != active {
+        if !active {
+            ensure_not_last_admin(&mut tx, &user).await?;
+        }
+        users::set_status(&mut tx, user.id, active).await?;
+        let name = if active {
+            "user_activate"
+        } else {
+            "user_suspend"
+        };
+        audit(&mut tx, actor, name, None, Some(&user.username), json!({})).await?;
+    }
+    let user = find(&mut tx, username).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+pub async fn delete(db: &Db, actor: &Actor, username: &str) -> Result<(), DirectoryError> {
+    let mut tx = db.begin().await?;
+    let user = find(&mut tx, username).await?;
+    ensure_not_last_admin(&mut tx, &user).await?;
+    users::delete(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        actor,
+        "user_delete",
+        None,
+        Some(&user.username),
+        json!({ "user": profile_json(&user) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a password (hashed off the async threads). `must_change` makes the portal ask the
+/// user for a new one at the next login, as for a first-start admin.
+pub async fn set_password(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    password: &Password,
+    must_change: bool,
+) -> Result<(), DirectoryError> {
+    let hash = password::hash(password).await?;
+    let mut tx = db.begin().await?;
+    let user = find(&mut tx, username).await?;
+    users::set_password(&mut tx, user.id, &hash, must_change).await?;
+    audit(
+        &mut tx,
+        actor,
+        "user_password_change",
+        None,
+        Some(&user.username),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the first admin when there is none (first start). Returns the username when
+/// one was created.
+pub async fn ensure_admin(
+    db: &Db,
+    password: &Password,
+    must_change: bool,
+) -> Result<Option<String>, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    if users::count_admins(&mut conn).await? > 0 {
+        return Ok(None);
+    }
+    drop(conn);
+    let fields = UserFields {
+        email: Some("admin@localhost".into()),
+        first_name: Some("Admin".into()),
+        is_admin: Some(true),
+        ..UserFields::default()
+    };
+    // Someone may have taken "admin" for a regular user before the first `serve`.
+    let user = match add(db, &Actor::system(), "admin", &fields, Some(password)).await {
+        Err(DirectoryError::Duplicate(_)) => {
+            let fields = UserFields {
+                email: Some("sesame-admin@localhost".into()),
+                ..fields
+            };
+            add(
+                db,
+                &Actor::system(),
+                "sesame-admin",
+                &fields,
+                Some(password),
+            )
+            .await?
+        }
+        other => other?,
+    };
+    if must_change {
+        let mut conn = db.pool.acquire().await?;
+        users::require_password_change(&mut conn, user.id).await?;
+    }
+    Ok(Some(user.username))
+}
+
+/// A user with their groups and the apps they may use (by slug).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub groups: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    let user = find(&mut conn, username).await?;
+    let groups = crate::store::groups::names_of_user(&mut conn, user.id).await?;
+    let apps = super::access::apps_for(&mut conn, user.id)
+        .await?
+        .into_iter()
+        .map(|a| a.slug)
+        .collect();
+    Ok(UserDetail { user, groups, apps })
+}

@@ -1,0 +1,17 @@
+//! sesame: a self-hosted SAML 2.0 identity provider with a SCIM 2.0 provisioning bridge.
+//!
+//! - `directory`: users, groups, apps, bindings and the one access rule.
+//! - `auth`: passwords, login throttling, CSRF, the portal session.
+//! - `store`: the database (SQLite or PostgreSQL) and its migrations.
+//! - `web`: the HTTP pages, thin over the above; `app`: the running server.
+//! - `cli`: the `sesame` command line.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod store;
+pub mod web;

@@ -1,0 +1,189 @@
+//! The `apps` and `app_groups` tables, and the one query that answers who may use what.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use super::{flag, now_ms, Conn, StoreError};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct App {
+    pub id: i64,
+    pub slug: String,
+    pub template: String,
+    pub label: String,
+    pub description: String,
+    pub color: String,
+    pub show_in_portal: bool,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl<'r> FromRow<'r, AnyRow> for App {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(App {
+            id: row.try_get("id")?,
+            slug: row.try_get("slug")?,
+            template: row.try_get("template")?,
+            label: row.try_get("label")?,
+            description: row.try_get("description")?,
+            color: row.try_get("color")?,
+            show_in_portal: row.try_get::<i64, _>("show_in_portal")? != 0,
+            enabled: row.try_get::<i64, _>("enabled")? != 0,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// The fields an admin may change after creation (the slug and template are fixed).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AppSettings {
+    pub label: String,
+    pub description: String,
+    pub color: String,
+    pub show_in_portal: bool,
+    pub enabled: bool,
+}
+
+const COLUMNS: &str = "a.id, a.slug, a.template, a.label, a.description, a.color, \
+     a.show_in_portal, a.enabled, a.created_at, a.updated_at";
+
+pub async fn by_slug(conn: &mut Conn, slug: &str) -> Result<Option<App>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM apps a WHERE a.slug = $1");
+    Ok(sqlx::query_as(&sql).bind(slug).fetch_optional(conn).await?)
+}
+
+pub async fn list(conn: &mut Conn) -> Result<Vec<App>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM apps a ORDER BY a.slug");
+    Ok(sqlx::query_as(&sql).fetch_all(conn).await?)
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    slug: &str,
+    template: &str,
+    s: &AppSettings,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO apps (slug, template, label, description, color, show_in_portal, enabled, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(slug)
+    .bind(template)
+    .bind(&s.label)
+    .bind(&s.description)
+    .bind(&s.color)
+    .bind(flag(s.show_in_portal))
+    .bind(flag(s.enabled))
+    .bind(now_ms())
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update(conn: &mut Conn, id: i64, s: &AppSettings) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE apps SET label = $1, description = $2, color = $3, show_in_portal = $4, \
+         enabled = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(&s.label)
+    .bind(&s.description)
+    .bind(&s.color)
+    .bind(flag(s.show_in_portal))
+    .bind(flag(s.enabled))
+    .bind(now_ms())
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM apps WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Binds a group; returns false when it already was bound.
+pub async fn bind(conn: &mut Conn, app_id: i64, group_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO app_groups (app_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(app_id)
+    .bind(group_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Unbinds a group; returns false when it was not bound.
+pub async fn unbind(conn: &mut Conn, app_id: i64, group_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM app_groups WHERE app_id = $1 AND group_id = $2")
+        .bind(app_id)
+        .bind(group_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn bound_group_names(conn: &mut Conn, app_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT g.name FROM app_groups ag JOIN groups g ON g.id = ag.group_id \
+         WHERE ag.app_id = $1 ORDER BY g.name_key",
+    )
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn bound_app_slugs(conn: &mut Conn, group_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT a.slug FROM app_groups ag JOIN apps a ON a.id = ag.app_id \
+         WHERE ag.group_id = $1 ORDER BY a.slug",
+    )
+    .bind(group_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The assignment rule (PRODUCT §2) as one query: the (user id, app id) pairs where the
+/// user is active and a member of a group bound to the enabled app, optionally narrowed to
+/// one user and/or one app. `directory::access` is the only caller.
+pub async fn grants(
+    conn: &mut Conn,
+    user_id: Option<i64>,
+    app_id: Option<i64>,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT u.id, a.id FROM users u \
+         JOIN memberships m ON m.user_id = u.id \
+         JOIN app_groups ag ON ag.group_id = m.group_id \
+         JOIN apps a ON a.id = ag.app_id \
+         WHERE u.status = 'active' AND a.enabled = 1 \
+           AND ($1 IS NULL OR u.id = $1) AND ($2 IS NULL OR a.id = $2) \
+         ORDER BY u.id, a.id",
+    )
+    .bind(user_id)
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<App>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    let sql = format!("SELECT {COLUMNS} FROM apps a WHERE a.id = $1");
+    for id in ids {
+        if let Some(app) = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            out.push(app);
+        }
+    }
+    out.sort_by_key(|a: &App| a.label.to_lowercase());
+    Ok(out)
+}

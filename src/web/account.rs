@@ -1,0 +1,111 @@
+//! `/account`: the signed-in user's own details and password change.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::form::HtmlForm;
+use super::pages::{render, AccountPage};
+use super::portal::require_user;
+use crate::app::AppState;
+use crate::auth::password::{self, Password, MIN_LEN};
+use crate::auth::session;
+use crate::directory::{users, Actor, DirectoryError};
+use crate::error::AppError;
+use crate::store;
+
+pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    let user = match require_user(&state, &session, "/account").await? {
+        Ok(u) => u,
+        Err(redirect) => return Ok(redirect),
+    };
+    let csrf = session::csrf_token(&session).await?;
+    Ok(render(&AccountPage {
+        user,
+        csrf,
+        min_len: MIN_LEN,
+        error: None,
+        notice: None,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<PasswordForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account").await? {
+        Ok(u) => u,
+        Err(redirect) => return Ok(redirect),
+    };
+    let mut conn = state
+        .db
+        .pool
+        .acquire()
+        .await
+        .map_err(store::StoreError::from)?;
+    let stored = store::users::credentials(&mut conn, &user.username.to_ascii_lowercase())
+        .await?
+        .and_then(|(_, h)| h);
+    drop(conn);
+    let result = if !password::verify(&Password::typed(form.current), stored).await {
+        Err("Your current password is not right.".to_string())
+    } else if form.new != form.confirm {
+        Err("The two new passwords differ.".to_string())
+    } else {
+        match Password::new(form.new) {
+            Ok(p) => match users::set_password(
+                &state.db,
+                &Actor::user(&user.username),
+                &user.username,
+                &p,
+                false,
+            )
+            .await
+            {
+                Ok(()) => Ok(()),
+                Err(DirectoryError::Invalid(m)) => Err(m),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let (status, error, notice) = match result {
+        Ok(()) => {
+            // A password change starts a fresh session id (SECURITY 11).
+            session::establish(&session, &user).await?;
+            (
+                StatusCode::OK,
+                None,
+                Some("Your password has been changed.".to_string()),
+            )
+        }
+        Err(m) => (StatusCode::BAD_REQUEST, Some(m), None),
+    };
+    let user = users::get(&state.db, &user.username).await?;
+    let csrf = session::csrf_token(&session).await?;
+    Ok((
+        status,
+        render(&AccountPage {
+            user,
+            csrf,
+            min_len: MIN_LEN,
+            error,
+            notice,
+        }),
+    )
+        .into_response())
+}

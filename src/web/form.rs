@@ -1,0 +1,63 @@
+//! A form extractor whose rejection is an HTML error page rather than axum's plain text.
+
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+pub struct HtmlForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for HtmlForm<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(HtmlForm(v)),
+            Err(e) => Err(AppError::BadRequest(format!(
+                "The form could not be read: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
+/// A post-login destination: a same-origin path only (no `//host`, no `/\host`, no scheme),
+/// so `?next=` cannot send anyone elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() <= 2048
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/saml2/x?a=b")), "/saml2/x?a=b");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,99 @@
+//! `/login`: the sign-in form and its submission (PRODUCT §3.2, SECURITY 11–12).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::form::{safe_next, HtmlForm};
+use super::pages::{render, LoginPage};
+use crate::app::AppState;
+use crate::auth::login::{self, LoginOutcome};
+use crate::auth::password::Password;
+use crate::auth::session;
+use crate::error::AppError;
+
+const REFUSED: &str = "Wrong username or password.";
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    logged_out: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, AppError> {
+    let next = safe_next(q.next.as_deref());
+    if session::current_user(&session, &state.db).await?.is_some() {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let page = LoginPage {
+        csrf: session::csrf_token(&session).await?,
+        next,
+        username: String::new(),
+        error: None,
+        notice: q.logged_out.map(|_| "You have signed out.".to_string()),
+    };
+    Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    HtmlForm(form): HtmlForm<LoginForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let next = safe_next(form.next.as_deref());
+    let password = Password::typed(form.password);
+    let outcome = login::check(
+        &state.db,
+        &state.config.login,
+        form.username.trim(),
+        &password,
+        peer.ip(),
+    )
+    .await?;
+    let (status, error) = match outcome {
+        LoginOutcome::Success(user) => {
+            session::establish(&session, &user).await?;
+            let to = if user.must_change_password {
+                "/account"
+            } else {
+                next.as_str()
+            };
+            return Ok(Redirect::to(to).into_response());
+        }
+        LoginOutcome::Refused => (StatusCode::UNAUTHORIZED, REFUSED.to_string()),
+        LoginOutcome::Locked(left) => {
+            let minutes = left.as_secs().div_ceil(60).max(1);
+            let msg =
+                format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
+            (StatusCode::TOO_MANY_REQUESTS, msg)
+        }
+    };
+    let page = LoginPage {
+        csrf: session::csrf_token(&session).await?,
+        next,
+        username: form.username,
+        error: Some(error),
+        notice: None,
+    };
+    Ok((status, render(&page)).into_response())
+}

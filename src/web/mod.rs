@@ -1,0 +1,60 @@
+//! The HTTP surface: thin axum handlers that extract, call `auth`/`directory`, and render.
+//! Security headers (SECURITY 13) are added to every response here.
+
+pub mod account;
+pub mod form;
+pub mod health;
+pub mod launch;
+pub mod login;
+pub mod pages;
+pub mod portal;
+
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(portal::show))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", get(portal::confirm_logout).post(portal::logout))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
+        .route("/saml2/{slug}/launch", get(launch::launch))
+        .route("/static/sesame.css", get(portal::stylesheet))
+        .route("/static/apps.css", get(portal::app_colors))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(portal::not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// The default CSP: only our own styles, no scripts, forms post to us, never framed.
+/// A page with other needs (the SAML auto-submit form) sets its own before this runs.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let is_static = req.uri().path().starts_with("/static/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "same-origin");
+    if !is_static {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    res
+}

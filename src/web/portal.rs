@@ -1,0 +1,117 @@
+//! `/`: the portal of tiles, sign-out, and the stylesheets the pages use.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::form::HtmlForm;
+use super::pages::{render, LogoutPage, PortalPage};
+use crate::app::AppState;
+use crate::auth::session;
+use crate::directory::{access, apps, User};
+use crate::error::AppError;
+
+/// The signed-in user, or the response that sends the browser to sign in (or to the
+/// account page when a new password is due).
+pub async fn require_user(
+    state: &AppState,
+    session: &Session,
+    here: &str,
+) -> Result<Result<User, Response>, AppError> {
+    match session::current_user(session, &state.db).await? {
+        Some(u) if u.must_change_password && here != "/account" => {
+            Ok(Err(Redirect::to("/account").into_response()))
+        }
+        Some(u) => Ok(Ok(u)),
+        None => {
+            let to = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+            );
+            Ok(Err(Redirect::to(&to).into_response()))
+        }
+    }
+}
+
+pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    let user = match require_user(&state, &session, "/").await? {
+        Ok(u) => u,
+        Err(redirect) => return Ok(redirect),
+    };
+    let mut conn = state
+        .db
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let tiles = access::tiles_for(&mut conn, user.id).await?;
+    let csrf = session::csrf_token(&session).await?;
+    Ok(render(&PortalPage { user, csrf, tiles }))
+}
+
+pub async fn confirm_logout(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Response, AppError> {
+    if session::current_user(&session, &state.db).await?.is_none() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    Ok(render(&LogoutPage {
+        csrf: session::csrf_token(&session).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+pub async fn logout(
+    session: Session,
+    HtmlForm(form): HtmlForm<CsrfOnly>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    session::end(&session).await?;
+    Ok(Redirect::to("/login?logged_out=1").into_response())
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/sesame.css"),
+    )
+}
+
+/// Tile colours as a stylesheet, so pages need no inline styles under the CSP. Slugs and
+/// colours are validated at write time (`[a-z0-9-]`, `#rrggbb`), so they are safe here.
+pub async fn app_colors(State(state): State<AppState>) -> Result<Response, AppError> {
+    let css: String = apps::list(&state.db)
+        .await?
+        .iter()
+        .map(|a| {
+            format!(
+                ".tile[data-slug=\"{}\"] .swatch {{ background: {}; }}\n",
+                a.slug, a.color
+            )
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        css,
+    )
+        .into_response())
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound("There is no page at this address.".into())
+}
