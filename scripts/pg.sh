@@ -5,7 +5,14 @@
 set -euo pipefail
 url=${SESAME_TEST_PG_URL:-postgres://sesame:sesame@127.0.0.1:5432/postgres}
 
+# Throwaway databases of earlier runs are dropped first.
+drop_old() {
+  psql "$url" -Atqc "select datname from pg_database where datname like 'sesame_test_%'" 2>/dev/null |
+    while read -r db; do psql "$url" -qc "drop database if exists \"$db\"" >/dev/null 2>&1 || true; done
+}
+
 if PGCONNECT_TIMEOUT=3 psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then
+  drop_old
   echo "$url"
   exit 0
 fi
@@ -33,7 +40,7 @@ runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qc "
     END IF;
   END \$\$;" >&2
 for _ in $(seq 1 20); do
-  PGCONNECT_TIMEOUT=3 psql "$url" -Atqc 'select 1' >/dev/null 2>&1 && { echo "$url"; exit 0; }
+  PGCONNECT_TIMEOUT=3 psql "$url" -Atqc 'select 1' >/dev/null 2>&1 && { drop_old; echo "$url"; exit 0; }
   sleep 0.5
 done
 echo "pg: PostgreSQL started but $url still refuses connections" >&2
