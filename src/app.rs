@@ -15,6 +15,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::auth::password::{self, Password};
 use crate::config::Config;
 use crate::directory::users;
+use crate::saml::keys::LiveKeys;
 use crate::store::sessions::DbSessionStore;
 use crate::store::Db;
 
@@ -23,6 +24,7 @@ use crate::store::Db;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    pub keys: Arc<LiveKeys>,
 }
 
 /// The name of the portal session cookie.
@@ -70,9 +72,26 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let mut config = config;
+    if config.base_url.port() == Some(0) {
+        // The default base URL follows `listen`; with port 0 it takes the port bound.
+        let _ = config.base_url.set_port(Some(addr.port()));
+    }
+    let (keys, created) = LiveKeys::open(&config.certs_dir).with_context(|| {
+        format!(
+            "cannot load or create the signing keys in {}",
+            config.certs_dir.display()
+        )
+    })?;
+    if created {
+        tracing::info!(dir = %config.certs_dir.display(), "generated an RSA-2048 signing key and certificate");
+    }
+    let keys = Arc::new(keys);
+    tokio::spawn(watch_keys(keys.clone()));
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config),
+        keys,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -86,6 +105,14 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     tokio::spawn(sweep_sessions(DbSessionStore::new(db)));
     password::warm_up().await;
     Ok(Running { addr, stop, task })
+}
+
+async fn watch_keys(keys: Arc<LiveKeys>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        keys.refresh();
+    }
 }
 
 async fn sweep_sessions(store: DbSessionStore) {

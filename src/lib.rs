@@ -13,5 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod saml;
 pub mod store;
 pub mod web;

@@ -1,10 +1,15 @@
 //! `sesame app ...`
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::output::{json, table, yes_no};
+use crate::config::Config;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::Actor;
+use crate::saml::keys::KeySet;
+use crate::saml::metadata;
+use crate::saml::settings::{self, SsoChanges};
 use crate::store::Db;
 
 #[derive(Subcommand)]
@@ -41,6 +46,45 @@ pub enum AppCommand {
     },
     /// Delete an app
     Delete { slug: String },
+    /// Configure SAML single sign-on for the app
+    Sso(SsoArgs),
+    /// Fill the SP entity id, ACS URLs and certificate from the SP's metadata (file or URL)
+    ImportMetadata { slug: String, source: String },
+    /// Print the certificate.pem to give the SP
+    Cert { slug: String },
+}
+
+#[derive(Args)]
+pub struct SsoArgs {
+    slug: String,
+    #[arg(long)]
+    sp_entity_id: Option<String>,
+    /// An Assertion Consumer Service URL; repeat for several (the first is the default).
+    /// Given at all, the list replaces the registered one.
+    #[arg(long = "acs-url")]
+    acs_urls: Vec<String>,
+    /// email | persistent | unspecified | transient
+    #[arg(long)]
+    nameid_format: Option<String>,
+    /// email | username | employee-id | persistent-id
+    #[arg(long)]
+    nameid_source: Option<String>,
+    /// Default RelayState for IdP-initiated SSO (the SP's "Target URL")
+    #[arg(long)]
+    relay_state: Option<String>,
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    sign_response: Option<bool>,
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    require_signed_requests: Option<bool>,
+    /// Accept SHA-1 signatures on this SP's requests (legacy SPs only)
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    allow_sha1: Option<bool>,
+    /// PEM file with the SP's signing certificate(s)
+    #[arg(long, value_name = "PEM-FILE")]
+    sp_cert: Option<std::path::PathBuf>,
+    /// Override the IdP entity id (default: the IdP URL)
+    #[arg(long)]
+    idp_entity_id: Option<String>,
 }
 
 #[derive(Args)]
@@ -70,7 +114,74 @@ impl From<SettingArgs> for AppChanges {
     }
 }
 
-pub async fn run(db: &Db, cmd: AppCommand) -> anyhow::Result<()> {
+/// Prints an app's SAML settings and the values to give its SP.
+async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
+    let (app, s) = settings::get(db, slug).await?;
+    let base = &config.base_url;
+    println!(
+        "IdP URL (SSO, both bindings)  {}",
+        settings::sso_url(base, &app.slug)
+    );
+    println!(
+        "IdP entity id                 {}",
+        settings::idp_entity_id(base, &app.slug, &s)
+    );
+    println!(
+        "IdP metadata                  {}/metadata",
+        settings::sso_url(base, &app.slug)
+    );
+    println!("SP entity id                  {}", s.sp_entity_id);
+    for (i, url, default) in &s.acs {
+        println!(
+            "ACS [{i}]{}                     {url}",
+            if *default { "*" } else { " " }
+        );
+    }
+    println!(
+        "NameID                        {} from {}",
+        s.nameid_format, s.nameid_source
+    );
+    println!("default RelayState            {}", s.relay_state);
+    println!("sign response too             {}", yes_no(s.sign_response));
+    println!(
+        "require signed requests       {}",
+        yes_no(s.require_signed_requests)
+    );
+    println!(
+        "SP certificates               {}",
+        s.sp_certs.matches("BEGIN CERTIFICATE").count()
+    );
+    Ok(())
+}
+
+/// SP metadata from a file, or from an http(s) URL (fetched with a size cap).
+async fn read_source(source: &str) -> anyhow::Result<String> {
+    if source.starts_with("https://") || source.starts_with("http://") {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()?;
+        let res = client
+            .get(source)
+            .send()
+            .await
+            .with_context(|| format!("cannot fetch {source}"))?;
+        anyhow::ensure!(
+            res.status().is_success(),
+            "{source} answered HTTP {}",
+            res.status()
+        );
+        let body = res.bytes().await?;
+        anyhow::ensure!(
+            body.len() <= metadata::MAX_METADATA,
+            "{source} is larger than {} bytes",
+            metadata::MAX_METADATA
+        );
+        return String::from_utf8(body.to_vec()).context("the metadata is not UTF-8");
+    }
+    std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
+}
+
+pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
         AppCommand::Add {
@@ -138,6 +249,47 @@ pub async fn run(db: &Db, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::Delete { slug } => {
             apps::delete(db, &actor, &slug).await?;
             println!("deleted app {slug}");
+        }
+        AppCommand::Sso(a) => {
+            let sp_certs_pem = match &a.sp_cert {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let changes = SsoChanges {
+                sp_entity_id: a.sp_entity_id,
+                acs_urls: (!a.acs_urls.is_empty()).then_some(a.acs_urls),
+                nameid_format: a.nameid_format,
+                nameid_source: a.nameid_source,
+                relay_state: a.relay_state,
+                sign_response: a.sign_response,
+                require_signed_requests: a.require_signed_requests,
+                allow_sha1: a.allow_sha1,
+                sp_certs_pem,
+                idp_entity_id: a.idp_entity_id,
+            };
+            settings::update(db, &actor, &a.slug, &changes).await?;
+            print_sso(db, config, &a.slug).await?;
+        }
+        AppCommand::ImportMetadata { slug, source } => {
+            apps::get(db, &slug).await?;
+            let xml = read_source(&source).await?;
+            let changes = metadata::parse_sp_metadata(&xml)?;
+            settings::update(db, &actor, &slug, &changes).await?;
+            println!("imported SP metadata from {source}");
+            print_sso(db, config, &slug).await?;
+        }
+        AppCommand::Cert { slug } => {
+            apps::get(db, &slug).await?;
+            let keys = KeySet::load(&config.certs_dir)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no signing key in {} yet: run `sesame cert generate` or start `sesame serve`",
+                    config.certs_dir.display()
+                )
+            })?;
+            print!("{}", keys.active.cert_pem);
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! stdin or a prompt, never from arguments.
 
 mod apps;
+mod certs;
 mod events;
 mod groups;
 mod output;
@@ -51,6 +52,9 @@ enum Command {
     App(apps::AppCommand),
     /// Show the audit and provisioning events
     Events(events::EventsArgs),
+    /// Manage the IdP signing keys under certs_dir (generation and rollover)
+    #[command(subcommand)]
+    Cert(certs::CertCommand),
 }
 
 /// Parses the arguments, runs the command, and turns any error into one line on stderr.
@@ -106,7 +110,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { json } => check_config(&config, json),
         Command::User(c) => users::run(&open(&config).await?, c).await,
         Command::Group(c) => groups::run(&open(&config).await?, c).await,
-        Command::App(c) => apps::run(&open(&config).await?, c).await,
+        Command::App(c) => apps::run(&open(&config).await?, &config, c).await,
+        Command::Cert(c) => certs::run(&config, c),
         Command::Events(a) => events::run(&open(&config).await?, a).await,
     }
 }

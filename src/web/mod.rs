@@ -8,6 +8,7 @@ pub mod launch;
 pub mod login;
 pub mod pages;
 pub mod portal;
+pub mod saml;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
@@ -26,6 +27,8 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
         .route("/saml2/{slug}/launch", get(launch::launch))
+        .route("/saml2/{slug}/metadata", get(saml::metadata))
+        .route("/saml2/{slug}/certificate.pem", get(saml::certificate))
         .route("/static/sesame.css", get(portal::stylesheet))
         .route("/static/apps.css", get(portal::app_colors))
         .route("/healthz", get(health::healthz))

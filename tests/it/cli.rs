@@ -6,21 +6,25 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::TestDb;
 
-struct Cli {
-    db: TestDb,
+pub struct Cli {
+    pub db: TestDb,
+    pub certs: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new() -> Cli {
+    pub fn new() -> Cli {
         Cli {
             db: TestDb::sqlite(),
+            certs: tempfile::tempdir().expect("certs dir"),
         }
     }
 
-    fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    pub fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesame"));
         cmd.args(args)
             .env("SESAME_DATABASE_URL", &self.db.url)
+            .env("SESAME_CERTS_DIR", self.certs.path())
+            .env("SESAME_BASE_URL", "https://idp.example/")
             .env_remove("SESAME_CONFIG")
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
@@ -38,12 +42,12 @@ impl Cli {
         child.wait_with_output().expect("wait")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         self.run_with(args, None, &[])
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -54,7 +58,7 @@ impl Cli {
     }
 
     /// Runs a command that must fail with one line on stderr containing `reason`.
-    fn refused(&self, args: &[&str], reason: &str) {
+    pub fn refused(&self, args: &[&str], reason: &str) {
         let out = self.run(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} should fail");
@@ -65,7 +69,7 @@ impl Cli {
         );
     }
 
-    fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
         serde_json::from_str(&self.ok(args)).expect("valid JSON")
     }
 }

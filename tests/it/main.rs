@@ -3,5 +3,6 @@
 
 mod cli;
 mod portal;
+mod saml;
 mod store;
 mod support;

@@ -71,7 +71,13 @@ impl TestDb {
 
 /// The config a test server runs with: loopback, port 0, quick lockouts.
 pub fn test_config(db_url: &str) -> Config {
+    let certs = std::env::temp_dir().join(format!(
+        "sesame-certs-{}",
+        sesame::auth::csrf::random_token(9)
+    ));
+    let certs = certs.to_string_lossy().into_owned();
     let env: BTreeMap<String, String> = [
+        ("SESAME_CERTS_DIR", certs.as_str()),
         ("SESAME_LISTEN", "127.0.0.1:0"),
         ("SESAME_DATABASE_URL", db_url),
         ("SESAME_LOGIN_MAX_FAILURES", "3"),

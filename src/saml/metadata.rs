@@ -1,0 +1,215 @@
+//! IdP metadata for one app (SAML Metadata 2.0 §2.4.3) and the SP-metadata importer that
+//! fills an app's SP entity id, ACS URLs and signing certificates.
+
+use super::keys::KeySet;
+use super::ns;
+use super::settings::{NameIdFormat, SsoChanges};
+use super::xml::XmlWriter;
+
+/// The `EntityDescriptor` an SP loads: every published key (active and staged next), the
+/// NameID formats, and the SSO service for both bindings at the app's IdP URL.
+pub fn idp_metadata(
+    entity_id: &str,
+    sso_url: &str,
+    keys: &KeySet,
+    want_signed_requests: bool,
+) -> String {
+    let mut w = XmlWriter::new();
+    w.open(
+        "md:EntityDescriptor",
+        &[("xmlns:md", ns::MD), ("entityID", entity_id)],
+    );
+    let want = if want_signed_requests {
+        "true"
+    } else {
+        "false"
+    };
+    w.open(
+        "md:IDPSSODescriptor",
+        &[
+            ("WantAuthnRequestsSigned", want),
+            ("protocolSupportEnumeration", ns::PROTOCOL),
+        ],
+    );
+    for key in keys.published() {
+        w.open("md:KeyDescriptor", &[("use", "signing")])
+            .open("ds:KeyInfo", &[("xmlns:ds", ns::DS)])
+            .open("ds:X509Data", &[])
+            .leaf("ds:X509Certificate", &[], &key.cert_b64)
+            .close()
+            .close()
+            .close();
+    }
+    for f in NameIdFormat::ALL {
+        w.leaf("md:NameIDFormat", &[], f.urn());
+    }
+    for binding in [ns::BINDING_REDIRECT, ns::BINDING_POST] {
+        w.open(
+            "md:SingleSignOnService",
+            &[("Binding", binding), ("Location", sso_url)],
+        )
+        .close();
+    }
+    w.finish()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("SP metadata must not contain a DOCTYPE")]
+    Doctype,
+    #[error("SP metadata is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("SP metadata is not well-formed XML: {0}")]
+    Xml(String),
+    #[error("SP metadata has no SPSSODescriptor")]
+    NoSp,
+    #[error("SP metadata has no AssertionConsumerService with the HTTP-POST binding")]
+    NoAcs,
+}
+
+pub const MAX_METADATA: usize = 1024 * 1024;
+
+/// What an SP's metadata tells us, as settings changes.
+pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
+    if xml.len() > MAX_METADATA {
+        return Err(MetadataError::TooLarge(MAX_METADATA));
+    }
+    if xml.to_ascii_uppercase().contains("<!DOCTYPE") {
+        return Err(MetadataError::Doctype);
+    }
+    let doc = roxmltree::Document::parse(xml).map_err(|e| MetadataError::Xml(e.to_string()))?;
+    let is = |n: &roxmltree::Node, name: &str| {
+        n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns::MD)
+    };
+    let sp = doc
+        .descendants()
+        .find(|n| is(n, "SPSSODescriptor"))
+        .ok_or(MetadataError::NoSp)?;
+    let entity = sp
+        .ancestors()
+        .find(|n| is(n, "EntityDescriptor"))
+        .ok_or(MetadataError::NoSp)?;
+    let mut acs: Vec<(i64, bool, String)> = sp
+        .children()
+        .filter(|n| {
+            is(n, "AssertionConsumerService") && n.attribute("Binding") == Some(ns::BINDING_POST)
+        })
+        .filter_map(|n| {
+            let url = n.attribute("Location")?.to_string();
+            let index = n
+                .attribute("index")
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(i64::MAX);
+            Some((index, n.attribute("isDefault") == Some("true"), url))
+        })
+        .collect();
+    if acs.is_empty() {
+        return Err(MetadataError::NoAcs);
+    }
+    // The default endpoint first (it becomes index 0 here), then by the SP's index order.
+    acs.sort_by_key(|(index, default, _)| (!default, *index));
+    let mut certs = String::new();
+    for kd in sp
+        .children()
+        .filter(|n| is(n, "KeyDescriptor") && n.attribute("use") != Some("encryption"))
+    {
+        for c in kd
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "X509Certificate")
+        {
+            let b64: String = c.text().unwrap_or_default().split_whitespace().collect();
+            certs.push_str("-----BEGIN CERTIFICATE-----\n");
+            for chunk in b64.as_bytes().chunks(64) {
+                certs.push_str(&String::from_utf8_lossy(chunk));
+                certs.push('\n');
+            }
+            certs.push_str("-----END CERTIFICATE-----\n");
+        }
+    }
+    let signed = sp.attribute("AuthnRequestsSigned") == Some("true");
+    Ok(SsoChanges {
+        sp_entity_id: entity.attribute("entityID").map(str::to_string),
+        acs_urls: Some(acs.into_iter().map(|(_, _, u)| u).collect()),
+        require_signed_requests: Some(signed && !certs.is_empty()),
+        sp_certs_pem: Some(certs),
+        ..SsoChanges::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SP: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/meta">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example/art" index="0"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs2" index="2"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs1" index="1" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#;
+
+    #[test]
+    fn sp_metadata_gives_entity_and_post_acs_default_first() {
+        let c = parse_sp_metadata(SP).unwrap();
+        assert_eq!(c.sp_entity_id.as_deref(), Some("https://sp.example/meta"));
+        assert_eq!(
+            c.acs_urls.unwrap(),
+            vec!["https://sp.example/acs1", "https://sp.example/acs2"]
+        );
+        assert_eq!(c.require_signed_requests, Some(false));
+    }
+
+    #[test]
+    fn hostile_metadata_is_refused() {
+        let bomb = format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{SP}");
+        assert!(matches!(
+            parse_sp_metadata(&bomb),
+            Err(MetadataError::Doctype)
+        ));
+        assert!(matches!(
+            parse_sp_metadata("<x"),
+            Err(MetadataError::Xml(_))
+        ));
+        assert!(matches!(
+            parse_sp_metadata("<x/>"),
+            Err(MetadataError::NoSp)
+        ));
+        assert!(matches!(
+            parse_sp_metadata(&"x".repeat(MAX_METADATA + 1)),
+            Err(MetadataError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn idp_metadata_publishes_keys_and_both_bindings() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = super::super::keys::stage_next(dir.path(), super::super::keys::KeyKind::EcP256)
+            .or_else(|_| {
+                super::super::keys::generate(dir.path(), super::super::keys::KeyKind::Rsa, false)?;
+                super::super::keys::stage_next(dir.path(), super::super::keys::KeyKind::EcP256)
+            })
+            .unwrap();
+        let xml = idp_metadata(
+            "https://idp/saml2/app",
+            "https://idp/saml2/app",
+            &keys,
+            false,
+        );
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(
+            doc.root_element().attribute("entityID"),
+            Some("https://idp/saml2/app")
+        );
+        let certs = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "X509Certificate")
+            .count();
+        assert_eq!(certs, 2, "active and next key");
+        let bindings: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "SingleSignOnService")
+            .map(|n| n.attribute("Binding").unwrap())
+            .collect();
+        assert_eq!(bindings, vec![ns::BINDING_REDIRECT, ns::BINDING_POST]);
+    }
+}

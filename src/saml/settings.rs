@@ -1,0 +1,323 @@
+//! Per-app SAML settings (PRODUCT §3.3): the SP's entity id and ACS URLs, NameID format and
+//! source, default RelayState, signing options and the SP's certificate(s). Validated here,
+//! stored by `store::sso`, every change audited.
+
+use serde_json::json;
+use url::Url;
+
+use crate::directory::{apps, audit, Actor, App, DirectoryError};
+use crate::store::sso::{self, SsoRow};
+use crate::store::Db;
+
+fn invalid(m: impl Into<String>) -> DirectoryError {
+    DirectoryError::Invalid(m.into())
+}
+
+/// NameID formats (SAML Core §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameIdFormat {
+    Email,
+    Persistent,
+    Unspecified,
+    Transient,
+}
+
+impl NameIdFormat {
+    pub const ALL: [NameIdFormat; 4] = [
+        Self::Email,
+        Self::Persistent,
+        Self::Unspecified,
+        Self::Transient,
+    ];
+
+    pub fn parse(s: &str) -> Result<Self, DirectoryError> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "NameID format {s:?} must be email, persistent, unspecified or transient"
+                ))
+            })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Persistent => "persistent",
+            Self::Unspecified => "unspecified",
+            Self::Transient => "transient",
+        }
+    }
+    pub fn urn(self) -> &'static str {
+        match self {
+            Self::Email => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            Self::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            Self::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+            Self::Transient => "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+        }
+    }
+}
+
+/// Where the NameID value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameIdSource {
+    Email,
+    Username,
+    EmployeeId,
+    PersistentId,
+}
+
+impl NameIdSource {
+    pub fn parse(s: &str) -> Result<Self, DirectoryError> {
+        match s {
+            "email" => Ok(Self::Email),
+            "username" => Ok(Self::Username),
+            "employee-id" => Ok(Self::EmployeeId),
+            "persistent-id" => Ok(Self::PersistentId),
+            _ => Err(invalid(format!(
+                "NameID source {s:?} must be email, username, employee-id or persistent-id"
+            ))),
+        }
+    }
+}
+
+/// Changes to an app's SAML settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SsoChanges {
+    pub sp_entity_id: Option<String>,
+    /// Replaces the whole list; the first URL is the default, indexes count from 0.
+    pub acs_urls: Option<Vec<String>>,
+    pub nameid_format: Option<String>,
+    pub nameid_source: Option<String>,
+    pub relay_state: Option<String>,
+    pub sign_response: Option<bool>,
+    pub require_signed_requests: Option<bool>,
+    pub allow_sha1: Option<bool>,
+    /// PEM text holding one or more certificates; empty removes them.
+    pub sp_certs_pem: Option<String>,
+    pub idp_entity_id: Option<String>,
+}
+
+fn entity_id(what: &str, s: &str) -> Result<String, DirectoryError> {
+    if s.len() > 1024 || s.chars().any(char::is_control) || s.trim() != s {
+        return Err(invalid(format!(
+            "{what} must be at most 1024 characters, no spaces around, no control characters"
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// An ACS URL is kept exactly as given (it is compared byte for byte, SECURITY 5), but must
+/// be an absolute http(s) URL without a fragment.
+pub fn acs_url(s: &str) -> Result<String, DirectoryError> {
+    let u = Url::parse(s).map_err(|e| invalid(format!("ACS URL {s:?} is not a URL: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https")
+        || u.host().is_none()
+        || u.fragment().is_some()
+        || s.len() > 2048
+    {
+        return Err(invalid(format!(
+            "ACS URL {s:?} must be an http(s) URL with a host and no #fragment"
+        )));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(format!("ACS URL {s:?} must not contain spaces")));
+    }
+    Ok(s.to_string())
+}
+
+/// SECURITY 7: at most 1024 bytes, no CR, LF or NUL.
+pub fn relay_state(s: &str) -> Result<String, DirectoryError> {
+    if s.len() > 1024 || s.contains(['\r', '\n', '\0']) {
+        return Err(invalid(
+            "RelayState must be at most 1024 bytes without line breaks or NUL",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Parses PEM text into normalised PEM certificates (several allowed, for the SP's rollover).
+pub fn sp_certs(pem: &str) -> Result<String, DirectoryError> {
+    if pem.trim().is_empty() {
+        return Ok(String::new());
+    }
+    let certs = openssl::x509::X509::stack_from_pem(pem.as_bytes()).map_err(|_| {
+        invalid("the SP certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    })?;
+    if certs.is_empty() {
+        return Err(invalid(
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) found in the SP certificate file",
+        ));
+    }
+    let mut out = String::new();
+    for c in certs {
+        let p = c
+            .to_pem()
+            .map_err(|e| invalid(format!("SP certificate: {e}")))?;
+        out.push_str(&String::from_utf8_lossy(&p));
+    }
+    Ok(out)
+}
+
+fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
+    if let Some(v) = &c.sp_entity_id {
+        row.sp_entity_id = entity_id("SP entity id", v)?;
+    }
+    if let Some(v) = &c.idp_entity_id {
+        row.idp_entity_id = entity_id("IdP entity id", v)?;
+    }
+    if let Some(urls) = &c.acs_urls {
+        let mut acs = Vec::with_capacity(urls.len());
+        for (i, u) in urls.iter().enumerate() {
+            let u = acs_url(u)?;
+            if acs.iter().any(|(_, x, _)| *x == u) {
+                return Err(invalid(format!("ACS URL {u:?} is listed twice")));
+            }
+            acs.push((i as i64, u, i == 0));
+        }
+        row.acs = acs;
+    }
+    if let Some(v) = &c.nameid_format {
+        row.nameid_format = NameIdFormat::parse(v)?.as_str().to_string();
+    }
+    if let Some(v) = &c.nameid_source {
+        NameIdSource::parse(v)?;
+        row.nameid_source = v.clone();
+    }
+    if let Some(v) = &c.relay_state {
+        row.relay_state = relay_state(v)?;
+    }
+    if let Some(v) = &c.sp_certs_pem {
+        row.sp_certs = sp_certs(v)?;
+    }
+    row.sign_response = c.sign_response.unwrap_or(row.sign_response);
+    row.require_signed_requests = c
+        .require_signed_requests
+        .unwrap_or(row.require_signed_requests);
+    row.allow_sha1 = c.allow_sha1.unwrap_or(row.allow_sha1);
+    if row.require_signed_requests && row.sp_certs.is_empty() {
+        return Err(invalid(
+            "signed requests need the SP's certificate (--sp-cert or metadata import)",
+        ));
+    }
+    Ok(row)
+}
+
+fn defaults() -> SsoRow {
+    SsoRow {
+        nameid_format: "email".into(),
+        nameid_source: "email".into(),
+        ..SsoRow::default()
+    }
+}
+
+/// The app and its SAML settings (defaults when never configured).
+pub async fn get(db: &Db, slug: &str) -> Result<(App, SsoRow), DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    let app = apps::find(&mut conn, slug).await?;
+    let row = sso::get(&mut conn, app.id).await?.unwrap_or_else(defaults);
+    Ok((app, row))
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    changes: &SsoChanges,
+) -> Result<SsoRow, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = apps::find(&mut tx, slug).await?;
+    let before = sso::get(&mut tx, app.id).await?.unwrap_or_else(defaults);
+    let after = apply(before.clone(), changes)?;
+    if after != before {
+        sso::put(&mut tx, app.id, &after).await?;
+        let mut shown = json!(after);
+        // Certificates are public, but long: the event records whether there are some.
+        shown["sp_certs"] = json!(after.sp_certs.matches("BEGIN CERTIFICATE").count());
+        audit(
+            &mut tx,
+            actor,
+            "app_sso_update",
+            Some(slug),
+            None,
+            json!({ "settings": shown }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// `{base_url}/saml2/{slug}`: the IdP URL, SSO endpoint for both bindings.
+pub fn sso_url(base_url: &Url, slug: &str) -> String {
+    format!("{}saml2/{slug}", base_url.as_str())
+}
+
+/// The IdP entity id: the override when set, else the SSO URL.
+pub fn idp_entity_id(base_url: &Url, slug: &str, row: &SsoRow) -> String {
+    if row.idp_entity_id.is_empty() {
+        sso_url(base_url, slug)
+    } else {
+        row.idp_entity_id.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acs_urls_are_kept_verbatim_and_checked() {
+        assert_eq!(
+            acs_url("https://sp.example/ACS?x=1").unwrap(),
+            "https://sp.example/ACS?x=1"
+        );
+        for bad in [
+            "/relative",
+            "ftp://sp.example/acs",
+            "https://sp.example/acs#frag",
+            "https://sp.example/a b",
+            "javascript:alert(1)",
+        ] {
+            assert!(acs_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_rules() {
+        let c = SsoChanges {
+            acs_urls: Some(vec!["https://a/1".into(), "https://a/2".into()]),
+            ..Default::default()
+        };
+        let row = apply(defaults(), &c).unwrap();
+        assert_eq!(
+            row.acs,
+            vec![
+                (0, "https://a/1".into(), true),
+                (1, "https://a/2".into(), false)
+            ]
+        );
+        let twice = SsoChanges {
+            acs_urls: Some(vec!["https://a/1".into(), "https://a/1".into()]),
+            ..Default::default()
+        };
+        assert!(apply(defaults(), &twice).is_err());
+        let unsigned = SsoChanges {
+            require_signed_requests: Some(true),
+            ..Default::default()
+        };
+        assert!(
+            apply(defaults(), &unsigned).is_err(),
+            "signed requests need a certificate"
+        );
+        assert!(relay_state("a\r\nSet-Cookie: x").is_err());
+        assert!(relay_state(&"x".repeat(1025)).is_err());
+        assert!(sp_certs("not pem").is_err());
+        assert_eq!(
+            NameIdFormat::parse("email").unwrap().urn(),
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+        );
+        assert!(NameIdFormat::parse("x509").is_err());
+        assert!(NameIdSource::parse("phone").is_err());
+    }
+}

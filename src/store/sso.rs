@@ -1,0 +1,103 @@
+//! The `app_sso` and `app_acs` tables: an app's SAML settings and its ACS URLs.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use super::{flag, now_ms, Conn, StoreError};
+
+/// An app's SAML settings as stored; `saml::settings` validates them on the way in.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SsoRow {
+    pub sp_entity_id: String,
+    pub idp_entity_id: String,
+    pub nameid_format: String,
+    pub nameid_source: String,
+    pub relay_state: String,
+    pub sign_response: bool,
+    pub require_signed_requests: bool,
+    pub allow_sha1: bool,
+    /// Zero or more PEM certificates the SP signs requests with (several during its rollover).
+    pub sp_certs: String,
+    /// ACS URLs in index order; `acs[i].0` is the index.
+    pub acs: Vec<(i64, String, bool)>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for SsoRow {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(SsoRow {
+            sp_entity_id: row.try_get("sp_entity_id")?,
+            idp_entity_id: row.try_get("idp_entity_id")?,
+            nameid_format: row.try_get("nameid_format")?,
+            nameid_source: row.try_get("nameid_source")?,
+            relay_state: row.try_get("relay_state")?,
+            sign_response: row.try_get::<i64, _>("sign_response")? != 0,
+            require_signed_requests: row.try_get::<i64, _>("require_signed_requests")? != 0,
+            allow_sha1: row.try_get::<i64, _>("allow_sha1")? != 0,
+            sp_certs: row.try_get("sp_certs")?,
+            acs: Vec::new(),
+        })
+    }
+}
+
+pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreError> {
+    let row: Option<SsoRow> = sqlx::query_as(
+        "SELECT sp_entity_id, idp_entity_id, nameid_format, nameid_source, relay_state, \
+         sign_response, require_signed_requests, allow_sha1, sp_certs FROM app_sso WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    let acs: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT idx, url, is_default FROM app_acs WHERE app_id = $1 ORDER BY idx")
+            .bind(app_id)
+            .fetch_all(conn)
+            .await?;
+    row.acs = acs.into_iter().map(|(i, u, d)| (i, u, d != 0)).collect();
+    Ok(Some(row))
+}
+
+/// Replaces the app's settings and ACS list.
+pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO app_sso (app_id, sp_entity_id, idp_entity_id, nameid_format, nameid_source, \
+         relay_state, sign_response, require_signed_requests, allow_sha1, sp_certs, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (app_id) DO UPDATE SET sp_entity_id = excluded.sp_entity_id, \
+         idp_entity_id = excluded.idp_entity_id, nameid_format = excluded.nameid_format, \
+         nameid_source = excluded.nameid_source, relay_state = excluded.relay_state, \
+         sign_response = excluded.sign_response, \
+         require_signed_requests = excluded.require_signed_requests, \
+         allow_sha1 = excluded.allow_sha1, sp_certs = excluded.sp_certs, updated_at = excluded.updated_at",
+    )
+    .bind(app_id)
+    .bind(&s.sp_entity_id)
+    .bind(&s.idp_entity_id)
+    .bind(&s.nameid_format)
+    .bind(&s.nameid_source)
+    .bind(&s.relay_state)
+    .bind(flag(s.sign_response))
+    .bind(flag(s.require_signed_requests))
+    .bind(flag(s.allow_sha1))
+    .bind(&s.sp_certs)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM app_acs WHERE app_id = $1")
+        .bind(app_id)
+        .execute(&mut *conn)
+        .await?;
+    for (idx, url, default) in &s.acs {
+        sqlx::query("INSERT INTO app_acs (app_id, idx, url, is_default) VALUES ($1, $2, $3, $4)")
+            .bind(app_id)
+            .bind(idx)
+            .bind(url)
+            .bind(flag(*default))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
