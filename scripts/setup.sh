@@ -6,10 +6,12 @@ set -euo pipefail
 mode=${1:-build}
 
 # Build: a C toolchain, OpenSSL and libxmlsec1 headers (samael's xmlsec signing), libclang
-# (bindgen). Test: PostgreSQL for the store tests on the second backend.
+# (bindgen). Test: PostgreSQL for the store tests on the second backend; xmlsec1 and
+# Python 3 with pip for the real SAML service provider (pysaml2) the SSO tests sign in to.
 pkgs=(build-essential pkg-config libssl-dev libxmlsec1-dev libclang-dev ca-certificates)
 if [ "$mode" = test ]; then
-  pkgs+=(postgresql postgresql-client)
+  pkgs+=(postgresql postgresql-client xmlsec1)
+  command -v python3 >/dev/null 2>&1 || pkgs+=(python3 python3-pip)
 fi
 
 missing=()
@@ -27,6 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: missing system packages. Run as root:" >&2
     echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
+  fi
+fi
+
+# Python test peers (pinned in tests/*/requirements.txt), installed from PyPI when missing.
+if [ "$mode" = test ] && ! python3 -c "import saml2" >/dev/null 2>&1; then
+  echo "setup: installing the Python SAML test peer (pysaml2)"
+  if [ "$(id -u)" -eq 0 ]; then
+    python3 -m pip install -q -r tests/sp/requirements.txt || python3 -m pip install -q --break-system-packages -r tests/sp/requirements.txt
+  else
+    python3 -m pip install -q --user -r tests/sp/requirements.txt || python3 -m pip install -q --user --break-system-packages -r tests/sp/requirements.txt
   fi
 fi
 

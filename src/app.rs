@@ -102,7 +102,7 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
             })
             .await
     });
-    tokio::spawn(sweep_sessions(DbSessionStore::new(db)));
+    tokio::spawn(sweep(db));
     password::warm_up().await;
     Ok(Running { addr, stop, task })
 }
@@ -115,12 +115,21 @@ async fn watch_keys(keys: Arc<LiveKeys>) {
     }
 }
 
-async fn sweep_sessions(store: DbSessionStore) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+/// Deletes expired sessions, SSO replay records and parked requests every few minutes.
+async fn sweep(db: Db) {
+    let sessions = DbSessionStore::new(db.clone());
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         tick.tick().await;
-        if let Err(e) = store.delete_expired().await {
+        if let Err(e) = sessions.delete_expired().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        let saml = async {
+            let mut conn = db.pool.acquire().await?;
+            crate::store::saml::sweep(&mut conn).await
+        };
+        if let Err(e) = saml.await {
+            tracing::warn!(error = %e, "could not delete expired SSO records");
         }
     }
 }

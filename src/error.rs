@@ -17,6 +17,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A SAML request was refused before its ACS URL was trusted (SECURITY 5).
+    #[error("saml request refused: {0}")]
+    SamlRequest(String),
     /// The form's CSRF token did not match the session's.
     #[error("csrf token mismatch")]
     Csrf,
@@ -56,6 +59,16 @@ impl IntoResponse for AppError {
                 "That did not work",
                 m.clone(),
                 None,
+            ),
+            AppError::SamlRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "The sign-in request was refused",
+                m.clone(),
+                Some(
+                    "Start again from the application or from your sesame portal. If it keeps \
+                     happening, tell your administrator what this page says."
+                        .to_string(),
+                ),
             ),
             AppError::Csrf => (
                 StatusCode::FORBIDDEN,

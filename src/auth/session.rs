@@ -11,6 +11,7 @@ use crate::store::{users, Db, StoreError};
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
+const SESSION_INDEX: &str = "sidx";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -41,7 +42,25 @@ pub async fn establish(session: &Session, user: &User) -> Result<(), SessionErro
     session.insert(USER_ID, user.id).await?;
     session.insert(AUTH_AT, crate::store::now_ms()).await?;
     session.insert(CSRF, csrf::new_token()).await?;
+    session
+        .insert(SESSION_INDEX, format!("_{}", csrf::random_token(18)))
+        .await?;
     Ok(())
+}
+
+/// What single sign-on needs from the session: when the user authenticated (unix ms) and
+/// the `SessionIndex` the assertions carry (SECURITY 9), stable for the session.
+pub async fn sso_state(session: &Session) -> Result<(i64, String), SessionError> {
+    let auth_at = session.get::<i64>(AUTH_AT).await?.unwrap_or(0);
+    let index = match session.get::<String>(SESSION_INDEX).await? {
+        Some(i) => i,
+        None => {
+            let i = format!("_{}", csrf::random_token(18));
+            session.insert(SESSION_INDEX, &i).await?;
+            i
+        }
+    };
+    Ok((auth_at, index))
 }
 
 /// The logged-in, active user of this session, if any.

@@ -85,6 +85,14 @@ pub struct SsoArgs {
     /// Override the IdP entity id (default: the IdP URL)
     #[arg(long)]
     idp_entity_id: Option<String>,
+    /// An attribute to send, NAME=SOURCE (sources: email, username, first-name, last-name,
+    /// display-name, title, phone, employee-id, manager, groups); repeat for several.
+    /// Given at all, the list replaces the mapping. Email is always sent.
+    #[arg(long = "attribute", value_name = "NAME=SOURCE")]
+    attributes: Vec<String>,
+    /// Go back to the default attributes (email, firstName, lastName)
+    #[arg(long, conflicts_with = "attributes")]
+    default_attributes: bool,
 }
 
 #[derive(Args)]
@@ -141,6 +149,11 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         "NameID                        {} from {}",
         s.nameid_format, s.nameid_source
     );
+    let attrs: Vec<String> = crate::saml::attributes::decode(&s.attributes)
+        .iter()
+        .map(|(n, src)| format!("{n}={}", src.as_str()))
+        .collect();
+    println!("attributes                    {}", attrs.join(" "));
     println!("default RelayState            {}", s.relay_state);
     println!("sign response too             {}", yes_no(s.sign_response));
     println!(
@@ -269,6 +282,11 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
                 allow_sha1: a.allow_sha1,
                 sp_certs_pem,
                 idp_entity_id: a.idp_entity_id,
+                attributes: if a.default_attributes {
+                    Some(Vec::new())
+                } else {
+                    (!a.attributes.is_empty()).then_some(a.attributes)
+                },
             };
             settings::update(db, &actor, &a.slug, &changes).await?;
             print_sso(db, config, &a.slug).await?;

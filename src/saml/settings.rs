@@ -96,6 +96,8 @@ pub struct SsoChanges {
     /// PEM text holding one or more certificates; empty removes them.
     pub sp_certs_pem: Option<String>,
     pub idp_entity_id: Option<String>,
+    /// `NAME=SOURCE` items replacing the attribute mapping; an empty list restores defaults.
+    pub attributes: Option<Vec<String>>,
 }
 
 fn entity_id(what: &str, s: &str) -> Result<String, DirectoryError> {
@@ -186,6 +188,17 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
     }
     if let Some(v) = &c.relay_state {
         row.relay_state = relay_state(v)?;
+    }
+    if let Some(items) = &c.attributes {
+        let mut m = Vec::with_capacity(items.len());
+        for item in items {
+            let (name, source) = super::attributes::parse_item(item)?;
+            if m.iter().any(|(n, _): &(String, _)| *n == name) {
+                return Err(invalid(format!("attribute {name:?} is listed twice")));
+            }
+            m.push((name, source));
+        }
+        row.attributes = super::attributes::encode(&m);
     }
     if let Some(v) = &c.sp_certs_pem {
         row.sp_certs = sp_certs(v)?;

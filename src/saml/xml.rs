@@ -66,6 +66,15 @@ impl XmlWriter {
         self
     }
 
+    /// Bytes written so far: where a signature will be inserted.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
     pub fn finish(mut self) -> String {
         while !self.open.is_empty() {
             self.close();

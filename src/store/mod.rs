@@ -5,6 +5,7 @@
 pub mod apps;
 pub mod events;
 pub mod groups;
+pub mod saml;
 pub mod sessions;
 pub mod sso;
 pub mod throttle;

@@ -19,6 +19,8 @@ pub struct SsoRow {
     pub allow_sha1: bool,
     /// Zero or more PEM certificates the SP signs requests with (several during its rollover).
     pub sp_certs: String,
+    /// The attribute mapping as JSON `[[name, source], ...]`; empty means the defaults.
+    pub attributes: String,
     /// ACS URLs in index order; `acs[i].0` is the index.
     pub acs: Vec<(i64, String, bool)>,
 }
@@ -35,6 +37,7 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
             require_signed_requests: row.try_get::<i64, _>("require_signed_requests")? != 0,
             allow_sha1: row.try_get::<i64, _>("allow_sha1")? != 0,
             sp_certs: row.try_get("sp_certs")?,
+            attributes: row.try_get("attributes")?,
             acs: Vec::new(),
         })
     }
@@ -43,7 +46,7 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
 pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreError> {
     let row: Option<SsoRow> = sqlx::query_as(
         "SELECT sp_entity_id, idp_entity_id, nameid_format, nameid_source, relay_state, \
-         sign_response, require_signed_requests, allow_sha1, sp_certs FROM app_sso WHERE app_id = $1",
+         sign_response, require_signed_requests, allow_sha1, sp_certs, attributes FROM app_sso WHERE app_id = $1",
     )
     .bind(app_id)
     .fetch_optional(&mut *conn)
@@ -64,14 +67,15 @@ pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreEr
 pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO app_sso (app_id, sp_entity_id, idp_entity_id, nameid_format, nameid_source, \
-         relay_state, sign_response, require_signed_requests, allow_sha1, sp_certs, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         relay_state, sign_response, require_signed_requests, allow_sha1, sp_certs, attributes, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (app_id) DO UPDATE SET sp_entity_id = excluded.sp_entity_id, \
          idp_entity_id = excluded.idp_entity_id, nameid_format = excluded.nameid_format, \
          nameid_source = excluded.nameid_source, relay_state = excluded.relay_state, \
          sign_response = excluded.sign_response, \
          require_signed_requests = excluded.require_signed_requests, \
-         allow_sha1 = excluded.allow_sha1, sp_certs = excluded.sp_certs, updated_at = excluded.updated_at",
+         allow_sha1 = excluded.allow_sha1, sp_certs = excluded.sp_certs, \
+         attributes = excluded.attributes, updated_at = excluded.updated_at",
     )
     .bind(app_id)
     .bind(&s.sp_entity_id)
@@ -83,6 +87,7 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     .bind(flag(s.require_signed_requests))
     .bind(flag(s.allow_sha1))
     .bind(&s.sp_certs)
+    .bind(&s.attributes)
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;

@@ -22,6 +22,8 @@ const REFUSED: &str = "Wrong username or password.";
 pub struct LoginQuery {
     next: Option<String>,
     logged_out: Option<String>,
+    /// Set by SSO when the application asked for a fresh sign-in (`ForceAuthn`).
+    reauth: Option<String>,
 }
 
 pub async fn show(
@@ -30,15 +32,21 @@ pub async fn show(
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
     let next = safe_next(q.next.as_deref());
-    if session::current_user(&session, &state.db).await?.is_some() {
-        return Ok(Redirect::to(&next).into_response());
+    let mut username = String::new();
+    let mut notice = q.logged_out.map(|_| "You have signed out.".to_string());
+    if let Some(user) = session::current_user(&session, &state.db).await? {
+        if q.reauth.is_none() {
+            return Ok(Redirect::to(&next).into_response());
+        }
+        username = user.username;
+        notice = Some("The application asks you to enter your password again.".into());
     }
     let page = LoginPage {
         csrf: session::csrf_token(&session).await?,
         next,
-        username: String::new(),
+        username,
         error: None,
-        notice: q.logged_out.map(|_| "You have signed out.".to_string()),
+        notice,
     };
     Ok(render(&page))
 }

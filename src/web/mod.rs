@@ -4,11 +4,11 @@
 pub mod account;
 pub mod form;
 pub mod health;
-pub mod launch;
 pub mod login;
 pub mod pages;
 pub mod portal;
 pub mod saml;
+pub mod sso;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
@@ -26,11 +26,17 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(portal::confirm_logout).post(portal::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
-        .route("/saml2/{slug}/launch", get(launch::launch))
+        .route(
+            "/saml2/{slug}",
+            get(sso::redirect_binding).post(sso::post_binding),
+        )
+        .route("/saml2/{slug}/continue", get(sso::resume))
+        .route("/saml2/{slug}/launch", get(sso::launch))
         .route("/saml2/{slug}/metadata", get(saml::metadata))
         .route("/saml2/{slug}/certificate.pem", get(saml::certificate))
         .route("/static/sesame.css", get(portal::stylesheet))
         .route("/static/apps.css", get(portal::app_colors))
+        .route("/static/autosubmit.js", get(sso::autosubmit_js))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(portal::not_found)

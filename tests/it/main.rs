@@ -4,5 +4,8 @@
 mod cli;
 mod portal;
 mod saml;
+mod sp;
+mod sso;
+mod sso_security;
 mod store;
 mod support;

@@ -1,0 +1,369 @@
+//! The single sign-on flow (SAML Profiles §4.1, Web Browser SSO): receive and check a request,
+//! park it while the user signs in, decide, and build the signed answer. Every outcome,
+//! success or refusal, is an `sso_auth` event. The web handlers only move HTTP in and out.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::attributes;
+use super::binding::Message;
+use super::response::{self, Failure, Grant};
+use super::settings::{self, NameIdFormat, NameIdSource};
+use super::validate::{self, Pending, Refusal};
+use crate::app::AppState;
+use crate::auth::csrf::random_token;
+use crate::directory::{access, App, User};
+use crate::error::AppError;
+use crate::store::events::{self, NewEvent};
+use crate::store::sso::SsoRow;
+use crate::store::{groups, now_ms, saml as store, StoreError};
+
+/// How long a parked request waits for the user to sign in.
+const PARK_MS: i64 = 15 * 60 * 1000;
+
+/// An app with its SAML settings and our URLs for it.
+pub struct Target {
+    pub app: App,
+    pub row: SsoRow,
+    pub sso_url: String,
+    pub idp_entity_id: String,
+}
+
+pub async fn target(state: &AppState, slug: &str) -> Result<Target, AppError> {
+    let (app, row) = settings::get(&state.db, slug)
+        .await
+        .map_err(|_| AppError::NotFound("There is no application at this address.".into()))?;
+    let base = &state.config.base_url;
+    Ok(Target {
+        sso_url: settings::sso_url(base, &app.slug),
+        idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
+        app,
+        row,
+    })
+}
+
+/// The auto-submitting form that carries a Response to the ACS (Bindings §3.5.4).
+#[derive(Debug, Clone)]
+pub struct PostForm {
+    pub acs_url: String,
+    /// base64 of exactly the signed bytes.
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+/// What the browser gets after a decision.
+pub enum Answer {
+    Post(PostForm),
+    Refused(AppError),
+}
+
+async fn record(
+    state: &AppState,
+    t: &Target,
+    user: Option<&str>,
+    ok: bool,
+    detail: Value,
+) -> Result<(), AppError> {
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let e = NewEvent {
+        name: "sso_auth",
+        actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
+        app_slug: Some(t.app.slug.clone()),
+        username: user.map(str::to_string),
+        outcome: if ok { "success" } else { "failure" },
+        status: None,
+        detail,
+    };
+    events::insert(&mut conn, &e).await?;
+    Ok(())
+}
+
+/// A refusal before the ACS is trusted: an event and a page.
+pub async fn refuse_page(
+    state: &AppState,
+    t: &Target,
+    binding: &str,
+    reason: String,
+) -> Result<AppError, AppError> {
+    tracing::info!(app = %t.app.slug, %reason, "SAML request refused");
+    record(
+        state,
+        t,
+        None,
+        false,
+        json!({ "initiated": "sp", "binding": binding, "reason": reason }),
+    )
+    .await?;
+    Ok(AppError::SamlRequest(reason))
+}
+
+fn encode(xml: &str) -> String {
+    STANDARD.encode(xml.as_bytes())
+}
+
+/// An error status to a registered ACS, signed, with the request's RelayState.
+async fn error_status(
+    state: &AppState,
+    t: &Target,
+    p: &Pending,
+    user: Option<&str>,
+    (status, sub_status): (&str, Option<&str>),
+    message: &str,
+) -> Result<Answer, AppError> {
+    let keys = state.keys.get();
+    let xml = response::failure(
+        &Failure {
+            idp_entity_id: &t.idp_entity_id,
+            acs_url: &p.acs_url,
+            in_response_to: Some(&p.request_id),
+            status,
+            sub_status,
+            message,
+        },
+        Utc::now(),
+        &keys.active,
+    )
+    .map_err(|e| AppError::Internal(format!("signing: {e}")))?;
+    record(
+        state,
+        t,
+        user,
+        false,
+        json!({ "initiated": "sp", "binding": p.binding, "request_id": p.request_id,
+                "acs_url": p.acs_url, "status": sub_status.unwrap_or(status), "reason": message }),
+    )
+    .await?;
+    Ok(Answer::Post(PostForm {
+        acs_url: p.acs_url.clone(),
+        saml_response: encode(&xml),
+        relay_state: p.relay_state.clone(),
+    }))
+}
+
+/// Checks a decoded request and records its ID (SECURITY 6: accepted once).
+pub async fn receive(
+    state: &AppState,
+    t: &Target,
+    binding: validate::Binding,
+    msg: &Message,
+) -> Result<Pending, Answer> {
+    let now = Utc::now();
+    let failed = |e: AppError| Answer::Refused(e);
+    let binding_name = match binding {
+        validate::Binding::Redirect => "redirect",
+        validate::Binding::Post => "post",
+    };
+    let pending = match validate::check(msg, binding, &t.row, &t.sso_url, now) {
+        Ok(p) => p,
+        Err(Refusal::Page(reason)) => {
+            return Err(match refuse_page(state, t, binding_name, reason).await {
+                Ok(e) | Err(e) => failed(e),
+            })
+        }
+        Err(Refusal::Status {
+            pending,
+            status,
+            sub_status,
+            message,
+        }) => {
+            return Err(
+                match error_status(state, t, &pending, None, (status, sub_status), &message).await {
+                    Ok(a) => a,
+                    Err(e) => failed(e),
+                },
+            )
+        }
+    };
+    let keep_until = (now + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis();
+    let first = async {
+        let mut conn = state.db.pool.acquire().await?;
+        store::first_sight(&mut conn, t.app.id, &pending.request_id, keep_until).await
+    }
+    .await
+    .map_err(|e| failed(e.into()))?;
+    if !first {
+        let denied = (
+            response::STATUS_REQUESTER,
+            Some(response::STATUS_REQUEST_DENIED),
+        );
+        let msg = "this request ID was already used (replay)";
+        return Err(
+            match error_status(state, t, &pending, None, denied, msg).await {
+                Ok(a) => a,
+                Err(e) => failed(e),
+            },
+        );
+    }
+    Ok(pending)
+}
+
+fn hash(handle: &str) -> String {
+    hex(&Sha256::digest(handle.as_bytes()))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parks a checked request under a new single-use handle (for the browser's URL).
+pub async fn park(state: &AppState, t: &Target, p: &Pending) -> Result<String, AppError> {
+    let handle = random_token(24);
+    let payload = serde_json::to_string(p).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    store::park(
+        &mut conn,
+        &hash(&handle),
+        t.app.id,
+        &payload,
+        now_ms() + PARK_MS,
+    )
+    .await?;
+    Ok(handle)
+}
+
+pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pending, AppError> {
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let gone = || {
+        AppError::SamlRequest("This sign-in request was already answered or has expired.".into())
+    };
+    let payload = store::parked(&mut conn, &hash(handle), t.app.id)
+        .await?
+        .ok_or_else(gone)?;
+    serde_json::from_str(&payload).map_err(|_| gone())
+}
+
+/// Takes the parked request out; false if another tab already did (single use).
+pub async fn unpark(state: &AppState, handle: &str) -> Result<bool, AppError> {
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    Ok(store::unpark(&mut conn, &hash(handle)).await?)
+}
+
+/// `IsPassive` and nobody (suitably) signed in: the NoPassive status (Core §3.2.2.2).
+pub async fn no_passive(state: &AppState, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+    let status = (
+        response::STATUS_RESPONDER,
+        Some(response::STATUS_NO_PASSIVE),
+    );
+    error_status(
+        state,
+        t,
+        p,
+        None,
+        status,
+        "the user is not signed in and the request is passive",
+    )
+    .await
+}
+
+async fn name_id(
+    state: &AppState,
+    t: &Target,
+    user: &User,
+) -> Result<Result<(String, &'static str), String>, AppError> {
+    let format = NameIdFormat::parse(&t.row.nameid_format).unwrap_or(NameIdFormat::Email);
+    if format == NameIdFormat::Transient {
+        return Ok(Ok((format!("_{}", random_token(20)), format.urn())));
+    }
+    let source = NameIdSource::parse(&t.row.nameid_source).unwrap_or(NameIdSource::Email);
+    let value = match source {
+        NameIdSource::Email => user.email.clone(),
+        NameIdSource::Username => user.username.clone(),
+        NameIdSource::EmployeeId => user.employee_id.clone(),
+        NameIdSource::PersistentId => {
+            let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+            store::persistent_id(&mut conn, t.app.id, user.id, &random_token(24)).await?
+        }
+    };
+    if value.is_empty() {
+        return Ok(Err(format!(
+            "Your account has no {} value, which {} uses to identify you. Ask your administrator to fill it in.",
+            t.row.nameid_source, t.app.label
+        )));
+    }
+    Ok(Ok((value, format.urn())))
+}
+
+/// The signed-in user's answer for the app: a signed assertion if they may use it, else a
+/// page saying so. `pending` is `None` for an IdP-initiated launch.
+pub async fn answer(
+    state: &AppState,
+    t: &Target,
+    user: &User,
+    (auth_at, session_index): (i64, &str),
+    pending: Option<&Pending>,
+) -> Result<Answer, AppError> {
+    let initiated = if pending.is_some() { "sp" } else { "idp" };
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
+    let groups = groups::names_of_user(&mut conn, user.id).await?;
+    drop(conn);
+    let base = json!({ "initiated": initiated,
+        "request_id": pending.map(|p| p.request_id.as_str()),
+        "binding": pending.map(|p| p.binding) });
+    let refuse = |reason: &str, page: AppError| {
+        let mut detail = base.clone();
+        detail["reason"] = json!(reason);
+        async move {
+            record(state, t, Some(&user.username), false, detail).await?;
+            Ok(Answer::Refused(page))
+        }
+    };
+    if !allowed {
+        let msg = format!(
+            "You do not have access to {}. Ask your administrator to add you to a group that uses it.",
+            t.app.label
+        );
+        return refuse("no access", AppError::Forbidden(msg)).await;
+    }
+    let acs_url = match pending {
+        Some(p) => p.acs_url.clone(),
+        None => match t.row.acs.iter().find(|(_, _, d)| *d).or(t.row.acs.first()) {
+            Some((_, u, _)) if !t.row.sp_entity_id.is_empty() => u.clone(),
+            _ => {
+                let msg = format!(
+                    "Single sign-on for {} is not set up yet. Ask your administrator to configure it.",
+                    t.app.label
+                );
+                return refuse("not configured", AppError::NotFound(msg)).await;
+            }
+        },
+    };
+    let (name_id, format) = match name_id(state, t, user).await? {
+        Ok(v) => v,
+        Err(msg) => return refuse("no NameID value", AppError::Forbidden(msg)).await,
+    };
+    let attrs = attributes::statement(&attributes::decode(&t.row.attributes), user, &groups);
+    let now = Utc::now();
+    let grant = Grant {
+        idp_entity_id: &t.idp_entity_id,
+        sp_entity_id: &t.row.sp_entity_id,
+        acs_url: &acs_url,
+        in_response_to: pending.map(|p| p.request_id.as_str()),
+        name_id: &name_id,
+        name_id_format: format,
+        session_index,
+        authn_instant: Utc.timestamp_millis_opt(auth_at).single().unwrap_or(now),
+        attributes: &attrs,
+        sign_response: t.row.sign_response,
+        now,
+    };
+    let keys = state.keys.get();
+    let xml = response::success(&grant, &keys.active)
+        .map_err(|e| AppError::Internal(format!("signing: {e}")))?;
+    let mut detail = base;
+    detail["acs_url"] = json!(acs_url);
+    detail["nameid_format"] = json!(t.row.nameid_format);
+    record(state, t, Some(&user.username), true, detail).await?;
+    let relay_state = match pending {
+        Some(p) => p.relay_state.clone(),
+        None => Some(t.row.relay_state.clone()).filter(|r| !r.is_empty()),
+    };
+    Ok(Answer::Post(PostForm {
+        acs_url,
+        saml_response: encode(&xml),
+        relay_state,
+    }))
+}

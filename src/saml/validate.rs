@@ -1,0 +1,194 @@
+//! Checking an incoming `AuthnRequest` against the app's settings (SECURITY 1–7), in the
+//! order that decides where a refusal may go: until the ACS URL is matched against a
+//! registered one, a refusal is a local page; after it, a SAML error status to that ACS.
+
+use chrono::{DateTime, Duration, Utc};
+use openssl::x509::X509;
+use serde::{Deserialize, Serialize};
+
+use super::binding::Message;
+use super::dsig::{self, DsigError, SigAlg};
+use super::ns::BINDING_POST;
+use super::request::{self, AuthnRequest};
+use super::response::{STATUS_REQUESTER, STATUS_REQUEST_DENIED};
+use crate::store::sso::SsoRow;
+
+/// How old a request may be (its `IssueInstant`), plus `SKEW` either way.
+pub const MAX_AGE: Duration = Duration::seconds(300);
+pub const SKEW: Duration = Duration::seconds(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Binding {
+    Redirect,
+    Post,
+}
+
+/// A request that passed every check: what the answer needs, kept while the user signs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub request_id: String,
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    pub binding: Binding,
+    /// Unix ms when we received it (a `ForceAuthn` login must be newer).
+    pub received_at: i64,
+    pub signed: bool,
+}
+
+/// Why a request is refused, and where that may be said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Before the ACS is trusted: a page for the person, nothing sent anywhere.
+    Page(String),
+    /// The ACS is a registered one: a SAML error Response to it.
+    Status {
+        pending: Box<Pending>,
+        status: &'static str,
+        sub_status: Option<&'static str>,
+        message: String,
+    },
+}
+
+fn page(m: impl std::fmt::Display) -> Refusal {
+    Refusal::Page(m.to_string())
+}
+
+/// The SP's registered certificates (several during its key rollover).
+fn sp_certs(row: &SsoRow) -> Vec<X509> {
+    X509::stack_from_pem(row.sp_certs.as_bytes()).unwrap_or_default()
+}
+
+/// SECURITY 3/4: whether the request carries a signature that verifies with the registered
+/// certificate. A signature is only checked against a registered certificate; without one it
+/// is not evidence of anything and the request counts as unsigned.
+fn check_signature(
+    msg: &Message,
+    doc: &roxmltree::Document,
+    row: &SsoRow,
+) -> Result<bool, Refusal> {
+    let certs = sp_certs(row);
+    if certs.is_empty() {
+        return Ok(false);
+    }
+    if let Some(sig) = &msg.signature {
+        let alg = SigAlg::from_uri(&sig.alg)
+            .ok_or_else(|| page(DsigError::Algorithm(sig.alg.chars().take(100).collect())))?;
+        if alg.is_sha1() && !row.allow_sha1 {
+            return Err(page(DsigError::Sha1));
+        }
+        return if dsig::verify_bytes(&certs, alg, &sig.signed, &sig.value) {
+            Ok(true)
+        } else {
+            Err(page(DsigError::BadSignature))
+        };
+    }
+    match dsig::verify_enveloped(doc, &certs, row.allow_sha1) {
+        Ok(()) => Ok(true),
+        Err(DsigError::Unsigned) => Ok(false),
+        Err(e) => Err(page(e)),
+    }
+}
+
+/// The registered ACS URL the answer goes to (SECURITY 5: byte-for-byte, no patterns).
+fn resolve_acs(req: &AuthnRequest, row: &SsoRow) -> Result<String, Refusal> {
+    let unknown = |what: String| {
+        page(format!(
+            "The application asked for the response to go to {what}, which is not registered for it. \
+             An administrator must add the exact ACS URL to the application's SSO settings."
+        ))
+    };
+    match (&req.acs_url, req.acs_index) {
+        (Some(_), Some(_)) => Err(page(
+            "The request names both an ACS URL and an ACS index; SAML allows only one.",
+        )),
+        (Some(url), None) => row
+            .acs
+            .iter()
+            .find(|(_, u, _)| u == url)
+            .map(|(_, u, _)| u.clone())
+            .ok_or_else(|| unknown(format!("{url:?}"))),
+        (None, Some(i)) => row
+            .acs
+            .iter()
+            .find(|(idx, _, _)| *idx == i)
+            .map(|(_, u, _)| u.clone())
+            .ok_or_else(|| unknown(format!("ACS index {i}"))),
+        (None, None) => row
+            .acs
+            .iter()
+            .find(|(_, _, d)| *d)
+            .or(row.acs.first())
+            .map(|(_, u, _)| u.clone())
+            .ok_or_else(|| page("The application has no ACS URL registered yet.")),
+    }
+}
+
+/// Runs every check that needs no database; the caller then records the ID (replay).
+pub fn check(
+    msg: &Message,
+    binding: Binding,
+    row: &SsoRow,
+    sso_url: &str,
+    now: DateTime<Utc>,
+) -> Result<Pending, Refusal> {
+    if row.sp_entity_id.is_empty() || row.acs.is_empty() {
+        return Err(page(
+            "Single sign-on is not set up for this application yet (no SP entity id or ACS URL).",
+        ));
+    }
+    let doc = request::parse(&msg.xml).map_err(page)?;
+    let signed = check_signature(msg, &doc, row)?;
+    // Only now read the fields: from the root, the element the signature covers.
+    let req = request::read(&doc).map_err(page)?;
+    if row.require_signed_requests && !signed {
+        return Err(page(
+            "This application requires signed requests, and the request is not signed.",
+        ));
+    }
+    if req.issuer != row.sp_entity_id {
+        return Err(page(format!(
+            "The request comes from {:?}, which is not this application's SP entity id.",
+            req.issuer.chars().take(200).collect::<String>()
+        )));
+    }
+    let acs_url = resolve_acs(&req, row)?;
+    if let Some(b) = &req.protocol_binding {
+        if b != BINDING_POST {
+            return Err(page(
+                "The application asked for a response binding other than HTTP-POST, which sesame does not send.",
+            ));
+        }
+    }
+    let pending = Pending {
+        request_id: req.id.clone(),
+        acs_url,
+        relay_state: msg.relay_state.clone(),
+        force_authn: req.force_authn,
+        is_passive: req.is_passive,
+        binding,
+        received_at: now.timestamp_millis(),
+        signed,
+    };
+    let denied = |message: String| Refusal::Status {
+        pending: Box::new(pending.clone()),
+        status: STATUS_REQUESTER,
+        sub_status: Some(STATUS_REQUEST_DENIED),
+        message,
+    };
+    match &req.destination {
+        Some(d) if d != sso_url => {
+            return Err(denied(format!("Destination is not {sso_url}")));
+        }
+        None if signed => {
+            return Err(denied("a signed request must carry Destination".into()));
+        }
+        _ => {}
+    }
+    if req.issue_instant < now - MAX_AGE - SKEW || req.issue_instant > now + SKEW {
+        return Err(denied("IssueInstant is outside the accepted window".into()));
+    }
+    Ok(pending)
+}

@@ -1,0 +1,202 @@
+//! `/saml2/{slug}`: the SSO service for both request bindings, the same-origin continuation
+//! of a parked request, and the IdP-initiated launch behind a portal tile. Handlers move
+//! HTTP in and out; `saml::flow` decides.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::header::{self, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::pages::render;
+use super::portal::require_user;
+use crate::app::AppState;
+use crate::auth::session;
+use crate::error::AppError;
+use crate::saml::binding;
+use crate::saml::flow::{self, Answer, PostForm, Target};
+use crate::saml::validate::{Binding, Pending};
+
+#[derive(Template)]
+#[template(path = "saml_post.html")]
+struct PostPage<'a> {
+    label: &'a str,
+    acs_url: &'a str,
+    saml_response: &'a str,
+    relay_state: Option<&'a str>,
+}
+
+/// The auto-submitting form. Its CSP lets the form go to the ACS's origin only (SECURITY 13;
+/// the origin, not the path, because browsers apply `form-action` to the ACS's own redirect).
+fn post_page(t: &Target, f: &PostForm) -> Response {
+    let page = PostPage {
+        label: &t.app.label,
+        acs_url: &f.acs_url,
+        saml_response: &f.saml_response,
+        relay_state: f.relay_state.as_deref(),
+    };
+    let origin = url::Url::parse(&f.acs_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".into());
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut res = render(&page);
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn respond(t: &Target, a: Answer) -> Response {
+    match a {
+        Answer::Post(f) => post_page(t, &f),
+        Answer::Refused(e) => e.into_response(),
+    }
+}
+
+/// HTTP-Redirect binding (GET).
+pub async fn redirect_binding(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let t = flow::target(&state, &slug).await?;
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Err(AppError::BadRequest(format!(
+            "This is the single sign-on address of {}. Open the application itself, or start from your sesame portal.",
+            t.app.label
+        )));
+    };
+    let msg = match binding::decode_redirect(&query) {
+        Ok(m) => m,
+        Err(e) => return Err(flow::refuse_page(&state, &t, "redirect", e.to_string()).await?),
+    };
+    match flow::receive(&state, &t, Binding::Redirect, &msg).await {
+        Ok(pending) => proceed(&state, &session, &t, pending, None).await,
+        Err(a) => Ok(respond(&t, a)),
+    }
+}
+
+/// HTTP-POST binding. The cross-site POST carries no Lax session cookie, so the checked
+/// request is parked and the browser sent on with a same-origin GET (SECURITY 11).
+pub async fn post_binding(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let t = flow::target(&state, &slug).await?;
+    let decoded = body
+        .map_err(|_| binding::BindingError::TooLarge("request body"))
+        .and_then(|b| String::from_utf8(b.to_vec()).map_err(|_| binding::BindingError::NotUtf8))
+        .and_then(|b| binding::decode_post(&b));
+    let msg = match decoded {
+        Ok(m) => m,
+        Err(e) => return Err(flow::refuse_page(&state, &t, "post", e.to_string()).await?),
+    };
+    match flow::receive(&state, &t, Binding::Post, &msg).await {
+        Ok(pending) => {
+            let handle = flow::park(&state, &t, &pending).await?;
+            Ok(Redirect::to(&continue_url(&t, &handle)).into_response())
+        }
+        Err(a) => Ok(respond(&t, a)),
+    }
+}
+
+fn continue_url(t: &Target, handle: &str) -> String {
+    format!("/saml2/{}/continue?h={handle}", t.app.slug)
+}
+
+#[derive(Deserialize)]
+pub struct ContinueQuery {
+    h: String,
+}
+
+/// Where a parked request resumes: after the POST binding's 303, and after signing in.
+pub async fn resume(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+    Query(q): Query<ContinueQuery>,
+) -> Result<Response, AppError> {
+    let t = flow::target(&state, &slug).await?;
+    let pending = flow::parked(&state, &t, &q.h).await?;
+    proceed(&state, &session, &t, pending, Some(q.h)).await
+}
+
+/// Authentication (Profiles §4.1.4.1): reuse the session unless `ForceAuthn` asks for a
+/// sign-in newer than the request; `IsPassive` never shows a page.
+async fn proceed(
+    state: &AppState,
+    session: &Session,
+    t: &Target,
+    pending: Pending,
+    handle: Option<String>,
+) -> Result<Response, AppError> {
+    let user = session::current_user(session, &state.db).await?;
+    if let Some(u) = &user {
+        if u.must_change_password && !pending.is_passive {
+            return Ok(Redirect::to("/account").into_response());
+        }
+        let (auth_at, index) = session::sso_state(session).await?;
+        if !pending.force_authn || auth_at >= pending.received_at {
+            if let Some(h) = &handle {
+                if !flow::unpark(state, h).await? {
+                    return Err(AppError::SamlRequest(
+                        "This sign-in request was already answered.".into(),
+                    ));
+                }
+            }
+            let a = flow::answer(state, t, u, (auth_at, &index), Some(&pending)).await?;
+            return Ok(respond(t, a));
+        }
+    }
+    if pending.is_passive {
+        if let Some(h) = &handle {
+            flow::unpark(state, h).await?;
+        }
+        return Ok(respond(t, flow::no_passive(state, t, &pending).await?));
+    }
+    let handle = match handle {
+        Some(h) => h,
+        None => flow::park(state, t, &pending).await?,
+    };
+    let next: String =
+        url::form_urlencoded::byte_serialize(continue_url(t, &handle).as_bytes()).collect();
+    let reauth = if user.is_some() { "&reauth=1" } else { "" };
+    Ok(Redirect::to(&format!("/login?next={next}{reauth}")).into_response())
+}
+
+/// `/saml2/{slug}/launch`: IdP-initiated SSO with the app's configured RelayState only.
+pub async fn launch(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let here = format!("/saml2/{slug}/launch");
+    let user = match require_user(&state, &session, &here).await? {
+        Ok(u) => u,
+        Err(redirect) => return Ok(redirect),
+    };
+    let t = flow::target(&state, &slug).await?;
+    let (auth_at, index) = session::sso_state(&session).await?;
+    let a = flow::answer(&state, &t, &user, (auth_at, &index), None).await?;
+    Ok(respond(&t, a))
+}
+
+pub async fn autosubmit_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/autosubmit.js"),
+    )
+}

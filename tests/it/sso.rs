@@ -1,0 +1,204 @@
+//! Single sign-on against a real SP (pysaml2 + xmlsec1): SP-initiated over both bindings,
+//! signed requests, IdP-initiated with RelayState, session reuse, ForceAuthn, IsPassive,
+//! and a user without access. Every Response is also checked by `xmlsec1 --verify`.
+
+use sesame::saml::settings::SsoChanges;
+use sesame::store::events::{self, EventFilter};
+
+use crate::sp::{xmlsec_verify, PostForm, World};
+
+#[tokio::test]
+async fn sp_initiated_redirect_then_post_reusing_the_session() {
+    let w = World::new().await;
+    let mut b = w.browser();
+    let relay = "https://app.example/after?x=1&y=\"q\"";
+    let (verdict, form) = w
+        .sso(
+            &mut b,
+            &[("binding", "redirect"), ("relay", relay)],
+            "alice",
+        )
+        .await;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert_eq!(verdict["name_id"], "alice@example.com");
+    assert_eq!(
+        verdict["relay_state"], relay,
+        "RelayState echoed byte for byte"
+    );
+    assert_eq!(form.relay_state.as_deref(), Some(relay));
+    assert_eq!(verdict["attributes"]["email"][0], "alice@example.com");
+    assert_eq!(verdict["attributes"]["groups"][0], "staff");
+    assert!(verdict["in_response_to"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+    let first_index = verdict["session_index"].clone();
+
+    // Second sign-on over HTTP-POST: the session is reused, no password asked.
+    let instruction = w.sp.login(&[("binding", "post")]).await;
+    let parked = w.send(&mut b, &instruction).await;
+    assert_eq!(parked.status, 303, "POST binding parks and redirects");
+    let to = parked.location().expect("location").to_string();
+    assert!(to.starts_with("/saml2/demo/continue?h="), "{to}");
+    let page = b.get(&to).await;
+    let form = PostForm::from_page(&page).expect("answered at once, no login page");
+    assert_eq!(form.relay_state, None, "RelayState is never carried over");
+    xmlsec_verify(&form.xml(), &w.cert);
+    let verdict = w.sp.post_acs(&form).await;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert_eq!(verdict["session_index"], first_index, "same SSO session");
+    assert_eq!(b.get(&to).await.status, 400, "the handle is single-use");
+
+    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let evs = events::list(
+        &mut conn,
+        &EventFilter {
+            app_slug: Some("demo".into()),
+            limit: 100,
+            ..EventFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ok = evs
+        .iter()
+        .filter(|e| e.name == "sso_auth" && e.outcome == "success")
+        .count();
+    assert_eq!(ok, 2, "every SSO is an event");
+}
+
+#[tokio::test]
+async fn signed_requests_over_both_bindings_and_a_signed_response() {
+    let w = World::new().await;
+    w.set(SsoChanges {
+        require_signed_requests: Some(true),
+        sign_response: Some(true),
+        ..SsoChanges::default()
+    })
+    .await;
+    let mut b = w.browser();
+    for binding in ["redirect", "post"] {
+        let (verdict, form) = w
+            .sso(&mut b, &[("binding", binding), ("sign", "1")], "alice")
+            .await;
+        assert_eq!(verdict["ok"], true, "{binding}: {verdict}");
+        assert_eq!(
+            form.xml().matches("<ds:Signature ").count(),
+            2,
+            "both signed"
+        );
+    }
+    // Unsigned requests are now refused with a page, and nothing is posted anywhere.
+    for binding in ["redirect", "post"] {
+        let instruction = w.sp.login(&[("binding", binding)]).await;
+        let page = w.send(&mut b, &instruction).await;
+        assert_eq!(page.status, 400, "{binding}");
+        assert!(
+            page.body.contains("requires signed requests"),
+            "{}",
+            page.body
+        );
+        assert!(PostForm::from_page(&page).is_none());
+    }
+}
+
+#[tokio::test]
+async fn idp_initiated_launch_carries_the_configured_relay_state() {
+    let w = World::new().await;
+    w.set(SsoChanges {
+        relay_state: Some("https://app.example/home".into()),
+        ..SsoChanges::default()
+    })
+    .await;
+    let mut b = w.browser();
+    let first = b.get("/saml2/demo/launch").await;
+    let page = w.follow(&mut b, first, "alice").await;
+    let form = PostForm::from_page(&page).expect("form");
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action {};", w.sp.base)),
+        "{csp}"
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+    xmlsec_verify(&form.xml(), &w.cert);
+    assert!(!form.xml().contains("InResponseTo"), "unsolicited");
+    let verdict = w.sp.post_acs(&form).await;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert_eq!(verdict["relay_state"], "https://app.example/home");
+    assert!(verdict["in_response_to"].is_null());
+}
+
+#[tokio::test]
+async fn force_authn_asks_again_and_is_passive_answers_no_passive() {
+    let w = World::new().await;
+    let mut b = w.browser();
+    // IsPassive without a session: NoPassive to the ACS, no login page.
+    let instruction = w.sp.login(&[("passive", "1")]).await;
+    let page = w.send(&mut b, &instruction).await;
+    let form = PostForm::from_page(&page).expect("a status answer");
+    xmlsec_verify(&form.xml(), &w.cert);
+    assert!(form
+        .xml()
+        .contains("urn:oasis:names:tc:SAML:2.0:status:NoPassive"));
+    let verdict = w.sp.post_acs(&form).await;
+    assert_eq!(verdict["ok"], false);
+    assert!(
+        verdict["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NoPassive")
+            || verdict["status_error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("NoPassive"),
+        "{verdict}"
+    );
+
+    let (verdict, _) = w.sso(&mut b, &[], "alice").await;
+    assert_eq!(verdict["ok"], true);
+    // ForceAuthn with a live session: the login form comes back.
+    let instruction = w.sp.login(&[("force", "1")]).await;
+    let page = w.send(&mut b, &instruction).await;
+    let to = page.location().expect("redirect").to_string();
+    assert!(to.starts_with("/login?") && to.contains("reauth=1"), "{to}");
+    let login = b.get(&to).await;
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("enter your password again"));
+    let page = w.follow(&mut b, page, "alice").await;
+    let form = PostForm::from_page(&page).expect("form after re-authentication");
+    assert_eq!(w.sp.post_acs(&form).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_user_without_access_gets_a_page_never_an_assertion() {
+    let w = World::new().await;
+    let mut b = w.browser();
+    let instruction = w.sp.login(&[]).await;
+    let first = w.send(&mut b, &instruction).await;
+    let page = w.follow(&mut b, first, "bob").await;
+    assert_eq!(page.status, 403);
+    assert!(
+        page.body.contains("do not have access to Demo App"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("SAMLResponse"));
+    let launch = b.get("/saml2/demo/launch").await;
+    assert_eq!(launch.status, 403);
+    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let evs = events::list(
+        &mut conn,
+        &EventFilter {
+            username: Some("bob".into()),
+            limit: 100,
+            ..EventFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        evs.iter().any(|e| e.name == "sso_auth"
+            && e.outcome == "failure"
+            && e.detail.contains("no access")),
+        "{evs:?}"
+    );
+}
