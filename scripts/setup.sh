@@ -32,14 +32,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Python test peers (pinned in tests/*/requirements.txt), installed from PyPI when missing.
-if [ "$mode" = test ] && ! python3 -c "import saml2" >/dev/null 2>&1; then
-  echo "setup: installing the Python SAML test peer (pysaml2)"
-  if [ "$(id -u)" -eq 0 ]; then
-    python3 -m pip install -q -r tests/sp/requirements.txt || python3 -m pip install -q --break-system-packages -r tests/sp/requirements.txt
-  else
-    python3 -m pip install -q --user -r tests/sp/requirements.txt || python3 -m pip install -q --user --break-system-packages -r tests/sp/requirements.txt
-  fi
+# Python test peers, pinned in tests/*/requirements.txt, installed from PyPI when missing:
+# pysaml2 (the SAML service provider) and scim2-server (the SCIM target).
+pip_install() {
+  local user=()
+  [ "$(id -u)" -eq 0 ] || user=(--user)
+  python3 -m pip install -q "${user[@]}" -r "$1" ||
+    python3 -m pip install -q "${user[@]}" --break-system-packages -r "$1"
+}
+if [ "$mode" = test ]; then
+  python3 -c "import saml2" >/dev/null 2>&1 || { echo "setup: installing pysaml2"; pip_install tests/sp/requirements.txt; }
+  python3 -c "import scim2_server" >/dev/null 2>&1 || { echo "setup: installing scim2-server"; pip_install tests/scim/requirements.txt; }
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -55,11 +55,16 @@ pub struct Running {
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Background work (the provisioning worker, sweeps), stopped with the server.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting, lets requests in flight finish, and waits.
     pub async fn stop(self) -> anyhow::Result<()> {
+        for w in &self.workers {
+            w.abort();
+        }
         let _ = self.stop.send(());
         self.task.await.context("server task")?.context("server")?;
         Ok(())
@@ -88,9 +93,10 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     }
     let keys = Arc::new(keys);
     tokio::spawn(watch_keys(keys.clone()));
+    let state_config = Arc::new(config);
     let state = AppState {
         db: db.clone(),
-        config: Arc::new(config),
+        config: state_config.clone(),
         keys,
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -102,9 +108,17 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
             })
             .await
     });
-    tokio::spawn(sweep(db));
+    let key = crate::scim::secret::SealKey::load(&state_config)
+        .context("cannot load the key that protects stored SCIM credentials")?;
+    let engine = crate::scim::engine::Engine::new(db.clone(), key, state_config.scim_concurrency);
+    let workers = vec![tokio::spawn(engine.run()), tokio::spawn(sweep(db))];
     password::warm_up().await;
-    Ok(Running { addr, stop, task })
+    Ok(Running {
+        addr,
+        stop,
+        task,
+        workers,
+    })
 }
 
 async fn watch_keys(keys: Arc<LiveKeys>) {

@@ -21,6 +21,16 @@ pub struct Config {
     #[serde(serialize_with = "as_human")]
     pub session_lifetime: Duration,
     pub login: ThrottlePolicy,
+    /// Key for secrets at rest (SCIM credentials): base64 of 32 bytes. Empty: a key file
+    /// `secrets.key` in `certs_dir` (mode 0600, generated on first use), apart from the data.
+    #[serde(serialize_with = "redact_nonempty")]
+    pub secret_key: String,
+    /// Requests in flight per SCIM target.
+    pub scim_concurrency: usize,
+}
+
+fn redact_nonempty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if v.is_empty() { "" } else { "REDACTED" })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +49,8 @@ const KEYS: &[&str] = &[
     "login_ip_max_failures",
     "login_window",
     "login_lockout",
+    "secret_key",
+    "scim_concurrency",
 ];
 
 impl Config {
@@ -150,6 +162,17 @@ impl Config {
             window: get(raw, "login_window", d.window, parse_duration)?,
             lockout: get(raw, "login_lockout", d.lockout, parse_duration)?,
         };
+        let secret_key = get(raw, "secret_key", String::new(), |v| {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+                Ok(k) if k.len() == 32 => Ok(v.trim().to_string()),
+                _ => Err("must be base64 of 32 random bytes (openssl rand -base64 32)".into()),
+            }
+        })?;
+        let scim_concurrency = get(raw, "scim_concurrency", 4, |v| match v.parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            _ => Err(format!("{v:?} is not a whole number from 1 to 64")),
+        })?;
         Ok(Config {
             listen,
             base_url,
@@ -157,6 +180,8 @@ impl Config {
             certs_dir,
             session_lifetime,
             login,
+            secret_key,
+            scim_concurrency,
         })
     }
 

@@ -14,5 +14,6 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod saml;
+pub mod scim;
 pub mod store;
 pub mod web;

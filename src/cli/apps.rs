@@ -274,6 +274,7 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
             let changes = SsoChanges {
                 sp_entity_id: a.sp_entity_id,
                 acs_urls: (!a.acs_urls.is_empty()).then_some(a.acs_urls),
+                acs_indexes: None,
                 nameid_format: a.nameid_format,
                 nameid_source: a.nameid_source,
                 relay_state: a.relay_state,

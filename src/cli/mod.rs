@@ -7,6 +7,7 @@ mod certs;
 mod events;
 mod groups;
 mod output;
+mod scim;
 mod users;
 
 use std::path::PathBuf;
@@ -52,6 +53,9 @@ enum Command {
     App(apps::AppCommand),
     /// Show the audit and provisioning events
     Events(events::EventsArgs),
+    /// Identity Management: push the app's users to its SCIM endpoint
+    #[command(subcommand)]
+    Scim(scim::ScimCommand),
     /// Manage the IdP signing keys under certs_dir (generation and rollover)
     #[command(subcommand)]
     Cert(certs::CertCommand),
@@ -112,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(c) => groups::run(&open(&config).await?, c).await,
         Command::App(c) => apps::run(&open(&config).await?, &config, c).await,
         Command::Cert(c) => certs::run(&config, c),
+        Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,
     }
 }

@@ -7,6 +7,7 @@ use super::catalog;
 use super::names::{text, Color, Slug};
 use super::{audit, groups, Actor, App, DirectoryError};
 use crate::store::apps::{self, AppSettings};
+use crate::store::scim;
 use crate::store::{Conn, Db};
 
 /// Changes to an app's settings; `None` leaves a field as it is.
@@ -126,6 +127,9 @@ pub async fn update(
     let after = apply(before.clone(), changes)?;
     if after != before {
         apps::update(&mut tx, app.id, &after).await?;
+        if after.enabled != before.enabled {
+            scim::enqueue_app(&mut tx, app.id).await?;
+        }
         audit(
             &mut tx,
             actor,
@@ -175,6 +179,7 @@ pub async fn set_binding(
         apps::unbind(&mut tx, app.id, g.id).await?
     };
     if changed {
+        scim::enqueue_group(&mut tx, g.id, Some(app.id)).await?;
         let name = if grant {
             "app_group_bind"
         } else {

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::names::GroupName;
 use super::{audit, users, Actor, DirectoryError, Group};
+use crate::store::scim;
 use crate::store::{groups, Conn, Db};
 
 pub async fn list(db: &Db) -> Result<Vec<Group>, DirectoryError> {
@@ -72,6 +73,7 @@ pub async fn delete(db: &Db, actor: &Actor, name: &str) -> Result<(), DirectoryE
     let mut tx = db.begin().await?;
     let group = find(&mut tx, name).await?;
     let members = groups::member_names(&mut tx, group.id).await?;
+    scim::enqueue_group(&mut tx, group.id, None).await?;
     groups::delete(&mut tx, group.id).await?;
     audit(
         &mut tx,
@@ -104,6 +106,7 @@ pub async fn set_member(
         groups::remove_member(&mut tx, g.id, u.id).await?
     };
     if changed {
+        scim::enqueue_user(&mut tx, u.id).await?;
         let name = if member {
             "group_member_add"
         } else {

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::names::{text, Email, Username};
 use super::{audit, Actor, DirectoryError, User};
 use crate::auth::password::{self, Password};
+use crate::store::scim;
 use crate::store::users::{self, NewUser, Profile};
 use crate::store::{Conn, Db};
 
@@ -196,6 +197,7 @@ pub async fn update(
         .map(|(k, v)| (k.clone(), json!({ "from": old[k.as_str()], "to": v })))
         .collect();
     if !changes.is_empty() {
+        scim::enqueue_user(&mut tx, after.id).await?;
         audit(
             &mut tx,
             actor,
@@ -235,6 +237,7 @@ pub async fn set_active(
             ensure_not_last_admin(&mut tx, &user).await?;
         }
         users::set_status(&mut tx, user.id, active).await?;
+        scim::enqueue_user(&mut tx, user.id).await?;
         let name = if active {
             "user_activate"
         } else {
@@ -251,6 +254,8 @@ pub async fn delete(db: &Db, actor: &Actor, username: &str) -> Result<(), Direct
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
     ensure_not_last_admin(&mut tx, &user).await?;
+    // Queued first: the job outlives the user row and tells each target (SECURITY 15).
+    scim::enqueue_user(&mut tx, user.id).await?;
     users::delete(&mut tx, user.id).await?;
     audit(
         &mut tx,

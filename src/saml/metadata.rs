@@ -70,6 +70,26 @@ pub enum MetadataError {
 pub const MAX_METADATA: usize = 1024 * 1024;
 
 /// What an SP's metadata tells us, as settings changes.
+/// The SP's `index` values; endpoints without one get the next free numbers.
+fn indexes(acs: &[(i64, bool, String)]) -> Vec<i64> {
+    let mut next = acs
+        .iter()
+        .map(|(i, _, _)| *i)
+        .filter(|i| *i != i64::MAX)
+        .max()
+        .map_or(0, |m| m + 1);
+    acs.iter()
+        .map(|(i, _, _)| {
+            if *i == i64::MAX {
+                next += 1;
+                next - 1
+            } else {
+                *i
+            }
+        })
+        .collect()
+}
+
 pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
     if xml.len() > MAX_METADATA {
         return Err(MetadataError::TooLarge(MAX_METADATA));
@@ -129,6 +149,7 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
     let signed = sp.attribute("AuthnRequestsSigned") == Some("true");
     Ok(SsoChanges {
         sp_entity_id: entity.attribute("entityID").map(str::to_string),
+        acs_indexes: Some(indexes(&acs)),
         acs_urls: Some(acs.into_iter().map(|(_, _, u)| u).collect()),
         require_signed_requests: Some(signed && !certs.is_empty()),
         sp_certs_pem: Some(certs),
@@ -155,6 +176,11 @@ mod tests {
         assert_eq!(
             c.acs_urls.unwrap(),
             vec!["https://sp.example/acs1", "https://sp.example/acs2"]
+        );
+        assert_eq!(
+            c.acs_indexes.unwrap(),
+            vec![1, 2],
+            "the SP's own indexes, for AssertionConsumerServiceIndex"
         );
         assert_eq!(c.require_signed_requests, Some(false));
     }

@@ -87,6 +87,8 @@ pub struct SsoChanges {
     pub sp_entity_id: Option<String>,
     /// Replaces the whole list; the first URL is the default, indexes count from 0.
     pub acs_urls: Option<Vec<String>>,
+    /// The SP's own `index` for each of `acs_urls` (from its metadata); default 0, 1, 2...
+    pub acs_indexes: Option<Vec<i64>>,
     pub nameid_format: Option<String>,
     pub nameid_source: Option<String>,
     pub relay_state: Option<String>,
@@ -172,10 +174,18 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
         let mut acs = Vec::with_capacity(urls.len());
         for (i, u) in urls.iter().enumerate() {
             let u = acs_url(u)?;
+            let index = c
+                .acs_indexes
+                .as_ref()
+                .and_then(|v| v.get(i).copied())
+                .unwrap_or(i as i64);
+            if acs.iter().any(|(x, _, _)| *x == index) {
+                return Err(invalid(format!("ACS index {index} is listed twice")));
+            }
             if acs.iter().any(|(_, x, _)| *x == u) {
                 return Err(invalid(format!("ACS URL {u:?} is listed twice")));
             }
-            acs.push((i as i64, u, i == 0));
+            acs.push((index, u, i == 0));
         }
         row.acs = acs;
     }

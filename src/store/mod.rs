@@ -6,6 +6,7 @@ pub mod apps;
 pub mod events;
 pub mod groups;
 pub mod saml;
+pub mod scim;
 pub mod sessions;
 pub mod sso;
 pub mod throttle;

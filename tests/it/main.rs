@@ -3,7 +3,9 @@
 
 mod cli;
 mod portal;
+mod provisioning;
 mod saml;
+mod scim_peer;
 mod sp;
 mod sso;
 mod sso_security;

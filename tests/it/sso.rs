@@ -202,3 +202,81 @@ async fn a_user_without_access_gets_a_page_never_an_assertion() {
         "{evs:?}"
     );
 }
+
+/// Replaces what changes between runs (IDs, instants, keys, signatures, ports) with markers.
+fn normalize(xml: &str, w: &World) -> String {
+    let mut out = xml
+        .replace(&format!("127.0.0.1:{}", w.server.addr.port()), "IDP")
+        .replace(w.sp.base.trim_start_matches("http://"), "SP");
+    for (open, close) in [
+        ("<ds:DigestValue>", "</ds:DigestValue>"),
+        ("<ds:SignatureValue>", "</ds:SignatureValue>"),
+        ("<ds:X509Certificate>", "</ds:X509Certificate>"),
+    ] {
+        let mut rest = out.as_str();
+        let mut acc = String::new();
+        while let Some(i) = rest.find(open) {
+            let j = rest[i..].find(close).expect("closed") + i;
+            acc.push_str(&rest[..i + open.len()]);
+            acc.push_str("...");
+            rest = &rest[j..];
+        }
+        acc.push_str(rest);
+        out = acc;
+    }
+    for attr in [" ID=\"", "URI=\"#", "SessionIndex=\""] {
+        let mut acc = String::new();
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(attr) {
+            let j = rest[i + attr.len()..].find('"').expect("quoted") + i + attr.len();
+            acc.push_str(&rest[..i + attr.len()]);
+            acc.push_str("_ID");
+            rest = &rest[j..];
+        }
+        acc.push_str(rest);
+        out = acc;
+    }
+    let mut acc = String::new();
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("=\"20") {
+        acc.push_str(&rest[..i + 2]);
+        acc.push_str("TIME");
+        rest = &rest[i + 2 + 20..];
+    }
+    acc.push_str(rest);
+    acc.replace("><", ">\n<")
+}
+
+/// Compares with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing snapshot {name}: run with UPDATE_SNAPSHOTS=1"));
+    assert_eq!(
+        actual, expected,
+        "snapshot {name} changed (UPDATE_SNAPSHOTS=1 to accept)"
+    );
+}
+
+#[tokio::test]
+async fn response_and_metadata_match_their_snapshots() {
+    let w = World::new().await;
+    w.set(SsoChanges {
+        relay_state: Some("https://app.example/home".into()),
+        sign_response: Some(true),
+        ..SsoChanges::default()
+    })
+    .await;
+    let mut b = w.browser();
+    b.login("alice", crate::sp::PASSWORD).await;
+    let page = b.get("/saml2/demo/launch").await;
+    let form = PostForm::from_page(&page).expect("form");
+    snapshot("idp_initiated_response.xml", &normalize(&form.xml(), &w));
+    let metadata = b.get("/saml2/demo/metadata").await.body;
+    snapshot("idp_metadata.xml", &normalize(&metadata, &w));
+}

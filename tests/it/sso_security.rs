@@ -140,6 +140,14 @@ fn refused(page: &Page, reason: &str) {
     assert!(!page.body.contains("SAMLResponse"), "nothing is posted");
 }
 
+/// A Response form, its signatures checked by xmlsec1 with certificate.pem.
+fn answered(page: &Page, w: &World) -> PostForm {
+    let form =
+        PostForm::from_page(page).unwrap_or_else(|| panic!("a Response form: {}", page.body));
+    xmlsec_verify(&form.xml(), &w.cert);
+    form
+}
+
 /// A SAML error status posted to the registered ACS.
 fn status_error(page: &Page, w: &World, status: &str) -> String {
     let form = PostForm::from_page(page).unwrap_or_else(|| panic!("a status form: {}", page.body));
@@ -215,10 +223,24 @@ async fn only_an_exactly_registered_acs_url_is_answered() {
             "not registered",
         );
     }
+    // An index must be a registered one too; the registered index 0 is the SP's ACS.
+    let xml = Req::new(&w).unsigned(&w);
+    let by_index = |i: &str| {
+        xml.replace(
+            &format!("AssertionConsumerServiceURL=\"{acs}\""),
+            &format!("AssertionConsumerServiceIndex=\"{i}\""),
+        )
+    };
+    refused(
+        &get(&mut b, &redirect_query(&by_index("5"), None)).await,
+        "not registered",
+    );
+    // (The refused request was never recorded, so its ID is still fresh.)
+    let page = get(&mut b, &redirect_query(&by_index("0"), None)).await;
+    assert_eq!(answered(&page, &w).action, acs);
     // The exact URL works.
     let page = get(&mut b, &redirect_query(&Req::new(&w).unsigned(&w), None)).await;
-    let form = PostForm::from_page(&page).expect("answered");
-    assert_eq!(form.action, acs);
+    assert_eq!(answered(&page, &w).action, acs);
 }
 
 #[tokio::test]
@@ -233,7 +255,7 @@ async fn wrapped_and_foreign_signatures_are_refused() {
     let key = &w.sp_keys.active;
     // Baseline: a properly signed POST request is answered.
     let good = Req::new(&w).signed(&w, key);
-    assert!(PostForm::from_page(&post(&w, &mut b, &good, None).await).is_some());
+    answered(&post(&w, &mut b, &good, None).await, &w);
 
     let original = Req::new(&w).signed(&w, key);
     let outer = Req::new(&w);
@@ -310,7 +332,7 @@ async fn redirect_signatures_follow_the_binding_rules() {
     let fresh = |relay: Option<&str>| redirect_query(&Req::new(&w).unsigned(&w), relay);
 
     let ok = sign_query(&fresh(Some("r")), sha256, key, MessageDigest::sha256());
-    assert!(PostForm::from_page(&get(&mut b, &ok).await).is_some());
+    answered(&get(&mut b, &ok).await, &w);
     let signed = sign_query(&fresh(None), sha256, key, MessageDigest::sha256());
     refused(
         &get(&mut b, &format!("{signed}&SigAlg={}", enc(sha256))).await,
@@ -332,7 +354,7 @@ async fn redirect_signatures_follow_the_binding_rules() {
     })
     .await;
     let old = sign_query(&fresh(None), sha1, key, MessageDigest::sha1());
-    assert!(PostForm::from_page(&get(&mut b, &old).await).is_some());
+    answered(&get(&mut b, &old).await, &w);
 }
 
 #[tokio::test]
@@ -341,7 +363,7 @@ async fn replay_time_window_and_destination_get_a_status_at_the_acs() {
     let mut b = signed_in(&w).await;
     let req = Req::new(&w);
     let q = redirect_query(&req.unsigned(&w), None);
-    let first = PostForm::from_page(&get(&mut b, &q).await).expect("first answered");
+    let first = answered(&get(&mut b, &q).await, &w);
     assert!(first
         .xml()
         .contains(&format!("InResponseTo=\"{}\"", req.id)));
@@ -390,12 +412,12 @@ async fn relay_state_is_echoed_exactly_escaped_and_never_carried_over() {
     .await;
     assert!(!page.body.contains("<script>alert"), "escaped in the page");
     assert!(!page.body.contains("\"><script>"));
-    let form = PostForm::from_page(&page).expect("form");
+    let form = answered(&page, &w);
     assert_eq!(form.relay_state.as_deref(), Some(relay));
     let verdict = w.sp.post_acs(&form).await;
     assert_eq!(verdict["relay_state"], relay, "{verdict}");
     let next = get(&mut b, &redirect_query(&Req::new(&w).unsigned(&w), None)).await;
-    assert_eq!(PostForm::from_page(&next).expect("form").relay_state, None);
+    assert_eq!(answered(&next, &w).relay_state, None);
     // CR/LF and over-long RelayState are refused.
     refused(
         &get(

@@ -1,0 +1,274 @@
+//! `sesame scim ...`: Identity Management per app (PRODUCT §3.4, §3.5).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::output;
+use super::read_secret;
+use crate::config::Config;
+use crate::directory::Actor;
+use crate::scim::secret::{SealKey, Secret};
+use crate::scim::target::{self, Changes, Credential};
+use crate::scim::{probe, sync};
+use crate::store::scim as store;
+use crate::store::Db;
+
+#[derive(Subcommand)]
+pub enum ScimCommand {
+    /// Configure the app's SCIM target (token or basic credentials from stdin or a prompt)
+    Set(SetArgs),
+    /// Show the settings, state and queue (never the credential)
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Probe the target read-only and say what fails
+    Test { slug: String },
+    /// Start provisioning (an initial sync of everyone in scope follows)
+    Activate { slug: String },
+    /// Stop provisioning; links and settings are kept
+    Deactivate { slug: String },
+    /// Resume a stopped or quarantined target
+    Resume { slug: String },
+    /// Queue everyone in scope or linked and wait until the worker is done
+    Sync {
+        slug: String,
+        /// Print the plan per user and send nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up waiting after this many seconds
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Provision one user now and show every request and answer (credentials left out)
+    Provision { slug: String, username: String },
+    /// Remove the app's Identity Management settings, links and queue
+    Delete { slug: String },
+}
+
+#[derive(Args)]
+pub struct SetArgs {
+    slug: String,
+    /// The target's SCIM base URL (e.g. https://api.bluejeans.com/v2/scim)
+    #[arg(long)]
+    url: Option<String>,
+    /// generic | bluejeans | thousandeyes | jive (default: from the app's template)
+    #[arg(long)]
+    connector: Option<String>,
+    /// Read a bearer token from the first line of stdin
+    #[arg(long, conflicts_with = "basic_user")]
+    token_stdin: bool,
+    /// HTTP basic user (Jive); the password comes from stdin with --password-stdin or a prompt
+    #[arg(long)]
+    basic_user: Option<String>,
+    #[arg(long, requires = "basic_user")]
+    password_stdin: bool,
+    /// What happens to a deleted user's account: deactivate | delete
+    #[arg(long)]
+    deprovision: Option<String>,
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    push_groups: Option<bool>,
+    /// Pause when more than N accounts would be deprovisioned at once (0 = off)
+    #[arg(long)]
+    deletion_threshold: Option<i64>,
+    /// Stop sending an optional attribute (externalId, title, phoneNumbers, manager)
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Send an excluded optional attribute again
+    #[arg(long)]
+    include: Vec<String>,
+    /// Send the connector's default attributes again
+    #[arg(long)]
+    restore_defaults: bool,
+}
+
+pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    let key = SealKey::load(config).context("cannot load the secret key")?;
+    match cmd {
+        ScimCommand::Set(a) => {
+            let credential = if a.token_stdin {
+                Some(Credential::Bearer(Secret::new(read_secret(true, "token")?)))
+            } else if let Some(user) = a.basic_user {
+                let p = read_secret(a.password_stdin, "password")?;
+                Some(Credential::Basic(user, Secret::new(p)))
+            } else {
+                None
+            };
+            let changes = Changes {
+                url: a.url,
+                connector: a.connector,
+                credential,
+                deprovision: a.deprovision,
+                push_groups: a.push_groups,
+                deletion_threshold: a.deletion_threshold,
+                exclude: a.exclude,
+                include: a.include,
+                restore_defaults: a.restore_defaults,
+            };
+            target::update(db, &key, &actor, &a.slug, &changes).await?;
+            show(db, &a.slug, false).await
+        }
+        ScimCommand::Show { slug, json } => show(db, &slug, json).await,
+        ScimCommand::Test { slug } => {
+            let live = live(db, &key, &slug).await?;
+            let summary = probe::probe(&live).await.map_err(anyhow::Error::msg)?;
+            println!("ok: {summary}");
+            Ok(())
+        }
+        ScimCommand::Activate { slug } => state(db, &actor, &slug, "activate").await,
+        ScimCommand::Deactivate { slug } => state(db, &actor, &slug, "deactivate").await,
+        ScimCommand::Resume { slug } => state(db, &actor, &slug, "resume").await,
+        ScimCommand::Sync {
+            slug,
+            dry_run,
+            timeout,
+        } => {
+            if dry_run {
+                plan(db, &key, &slug).await
+            } else {
+                wait_sync(db, &slug, Duration::from_secs(timeout)).await
+            }
+        }
+        ScimCommand::Provision { slug, username } => {
+            let live = live(db, &key, &slug).await?;
+            let user = crate::directory::users::get(db, &username).await?;
+            let report = sync::user(db, &live, user.id, false).await;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => anyhow::bail!("provisioning stopped: {e:?}"),
+            };
+            for ex in &report.exchanges {
+                println!("{}", serde_json::to_string_pretty(&ex.to_json())?);
+            }
+            println!("{username}: {}", report.decision);
+            Ok(())
+        }
+        ScimCommand::Delete { slug } => {
+            target::delete(db, &actor, &slug).await?;
+            println!("removed Identity Management from {slug}");
+            Ok(())
+        }
+    }
+}
+
+async fn live(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<target::Live> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(target::live(&mut conn, key, slug).await?)
+}
+
+async fn state(db: &Db, actor: &Actor, slug: &str, action: &str) -> anyhow::Result<()> {
+    let row = target::set_state(db, actor, slug, action).await?;
+    println!("{slug}: Identity Management {}", row.state);
+    Ok(())
+}
+
+async fn show(db: &Db, slug: &str, json: bool) -> anyhow::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    let (app, row, _) = target::get(&mut conn, slug).await?;
+    let mut v = target::describe(&row);
+    v["queued"] = store::depth(&mut conn, app.id).await?.into();
+    v["linked"] = (store::links(&mut conn, app.id).await?.len() as i64).into();
+    if json {
+        return output::json(&v);
+    }
+    if let Some(o) = v.as_object() {
+        for (k, val) in o {
+            let shown = match val {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("{k:<20}{shown}");
+        }
+    }
+    Ok(())
+}
+
+/// `--dry-run`: what a sync would do for each user, from the links we hold; nothing is sent.
+async fn plan(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<()> {
+    let live = live(db, key, slug).await?;
+    let mut conn = db.pool.acquire().await?;
+    let mut ids = crate::directory::access::users_of(&mut conn, live.app.id).await?;
+    ids.extend(
+        store::links(&mut conn, live.app.id)
+            .await?
+            .iter()
+            .map(|l| l.user_id),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    drop(conn);
+    let mut rows = Vec::new();
+    for id in ids {
+        let r = sync::user(db, &live, id, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("planning stopped: {e:?}"))?;
+        let mut conn = db.pool.acquire().await?;
+        let name = crate::store::users::by_id(&mut conn, id)
+            .await?
+            .map(|u| u.username)
+            .or(store::link(&mut conn, live.app.id, id)
+                .await?
+                .map(|l| l.username))
+            .unwrap_or_default();
+        rows.push(vec![name, r.decision]);
+    }
+    output::table(&["user", "plan (dry run: nothing sent)"], rows);
+    Ok(())
+}
+
+/// Queues everyone and shows progress until the running server's worker has done them.
+async fn wait_sync(db: &Db, slug: &str, timeout: Duration) -> anyhow::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    let (app, row, exists) = target::get(&mut conn, slug).await?;
+    anyhow::ensure!(
+        exists && row.state == "active",
+        "Identity Management of {slug} is {}: activate it first",
+        if exists {
+            row.state.as_str()
+        } else {
+            "not set up"
+        }
+    );
+    let total = store::enqueue_app(&mut conn, app.id).await?.max(1);
+    store::release_all(&mut conn, app.id).await?;
+    let started = Instant::now();
+    let mut last_left = i64::MAX;
+    let mut stalled = Instant::now();
+    loop {
+        let left = store::depth(&mut conn, app.id).await?;
+        let done = (total as i64 - left).max(0);
+        let width = 30;
+        let filled = (done * width / total as i64).clamp(0, width) as usize;
+        eprint!(
+            "\r[{}{}] {done}/{total}",
+            "#".repeat(filled),
+            ".".repeat(width as usize - filled)
+        );
+        if left == 0 {
+            eprintln!();
+            target::synced_now(&mut conn, app.id).await?;
+            println!(
+                "{slug}: sync done in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        if left < last_left {
+            last_left = left;
+            stalled = Instant::now();
+        }
+        if stalled.elapsed() > Duration::from_secs(30) {
+            eprintln!();
+            anyhow::bail!("no progress for 30 s with {left} queued: is `sesame serve` running? (`sesame scim show {slug}` shows the state)");
+        }
+        if started.elapsed() > timeout {
+            eprintln!();
+            anyhow::bail!("still {left} queued after {}s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

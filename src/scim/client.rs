@@ -1,0 +1,205 @@
+//! HTTP to a SCIM target (RFC 7644 §3): one `Exchange` per request, recorded for events with
+//! the credentials left out, and classified the way the engine acts on it (§3.12 errors,
+//! RFC 6585 429, RFC 9110 §10.2.3 `Retry-After`).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Bearer(Secret),
+    Basic(String, Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    auth: Auth,
+}
+
+/// One request and its answer, as shown in events (no credentials, bodies capped).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub request: Option<Value>,
+    pub status: Option<u16>,
+    pub response: Option<Value>,
+    pub retry_after: Option<Duration>,
+    /// Transport failure (connect, TLS, timeout) in words.
+    pub error: Option<String>,
+}
+
+/// What the engine does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    NotFound,
+    Conflict,
+    /// 401/403: stop the target until an admin fixes the credentials.
+    Unauthorized,
+    /// 429, 5xx, network: retry later, not before `retry_after`.
+    Transient(Option<Duration>),
+    /// Another 4xx: this payload will not succeed as is.
+    Refused,
+}
+
+impl Exchange {
+    pub fn verdict(&self) -> Verdict {
+        match self.status {
+            None => Verdict::Transient(None),
+            Some(s) if (200..300).contains(&s) => Verdict::Ok,
+            Some(401 | 403) => Verdict::Unauthorized,
+            Some(404) => Verdict::NotFound,
+            Some(409) => Verdict::Conflict,
+            Some(408 | 425 | 429) => Verdict::Transient(self.retry_after),
+            Some(s) if s >= 500 => Verdict::Transient(self.retry_after),
+            Some(_) => Verdict::Refused,
+        }
+    }
+
+    /// The target's own words: SCIM error `detail`, else the transport error.
+    pub fn detail(&self) -> String {
+        if let Some(e) = &self.error {
+            return e.clone();
+        }
+        let body = self.response.as_ref();
+        let detail = body
+            .and_then(|b| b.get("detail"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let scim_type = body
+            .and_then(|b| b.get("scimType"))
+            .and_then(Value::as_str)
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        format!("HTTP {}{scim_type} {detail}", self.status.unwrap_or(0))
+            .trim()
+            .to_string()
+    }
+
+    /// For the event's detail: the request line, bodies, status; never credentials.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "request": { "method": self.method, "path": self.path, "body": self.request },
+            "response": { "status": self.status, "body": self.response, "error": self.error },
+        })
+    }
+}
+
+/// `Retry-After`: delta-seconds or an HTTP-date.
+pub fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(ms.max(0) as u64))
+}
+
+const BODY_CAP: usize = 16 * 1024;
+
+impl Client {
+    pub fn new(base: &str, auth: Auth, timeout: Duration) -> Client {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            auth,
+        }
+    }
+
+    /// Sends one request; `path` starts with `/` and may carry an encoded query.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Exchange {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("Accept", "application/scim+json, application/json");
+        req = match &self.auth {
+            Auth::Bearer(t) => req.bearer_auth(t.expose()),
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p.expose())),
+        };
+        if let Some(b) = &body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let mut ex = Exchange {
+            method: method.to_string(),
+            path: path.to_string(),
+            request: body,
+            status: None,
+            response: None,
+            retry_after: None,
+            error: None,
+        };
+        match req.send().await {
+            Ok(res) => {
+                ex.status = Some(res.status().as_u16());
+                ex.retry_after = res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry_after);
+                match res.bytes().await {
+                    Ok(b) if b.is_empty() => {}
+                    Ok(b) => {
+                        ex.response = Some(serde_json::from_slice(&b).unwrap_or_else(|_| {
+                            let text = String::from_utf8_lossy(&b[..b.len().min(BODY_CAP)]);
+                            Value::String(text.into_owned())
+                        }))
+                    }
+                    Err(e) => ex.error = Some(format!("reading the answer failed: {e}")),
+                }
+            }
+            Err(e) => ex.error = Some(describe(&e)),
+        }
+        ex
+    }
+}
+
+/// A transport error in words an admin can act on (no URL credentials, no token).
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() {
+        "the target did not answer in time".to_string()
+    } else if e.is_connect() {
+        "cannot connect to the target".to_string()
+    } else {
+        "the request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let d = retry_after(&later.to_rfc2822()).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,235 @@
+//! The provisioning worker inside `sesame serve`: leases due jobs from the durable queue,
+//! runs them with bounded concurrency per target, and turns failures into backoff with
+//! jitter (never sooner than `Retry-After`), a stopped target (401/403), or quarantine
+//! after repeated failures (SECURITY 15, 16). Several replicas may run it on one database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::secret::SealKey;
+use super::sync::{self, Stop};
+use super::target;
+use crate::store::events::{self, NewEvent};
+use crate::store::scim::{self as store, Job};
+use crate::store::{now_ms, Db};
+
+/// Failed requests in a row after which a target is quarantined.
+pub const QUARANTINE_AFTER: i64 = 20;
+const LEASE_MS: i64 = 120_000;
+const IDLE: Duration = Duration::from_millis(200);
+const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
+
+#[derive(Clone)]
+pub struct Engine {
+    db: Db,
+    key: SealKey,
+    owner: String,
+    per_target: usize,
+    slots: Arc<Semaphore>,
+    targets: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
+    /// A target that answered 429/503: nothing is sent to it before this time (unix ms).
+    paused: Arc<Mutex<HashMap<i64, i64>>>,
+}
+
+/// Exponential backoff with full jitter, at least `retry_after`.
+pub fn backoff_ms(attempts: i64, retry_after: Option<Duration>) -> i64 {
+    let exp = 1000i64
+        .saturating_mul(1 << attempts.clamp(0, 20))
+        .min(MAX_BACKOFF_MS);
+    let jittered = rand::thread_rng().gen_range(exp / 2..=exp);
+    let floor = retry_after.map_or(0, |d| d.as_millis() as i64);
+    jittered.max(floor)
+}
+
+impl Engine {
+    pub fn new(db: Db, key: SealKey, per_target: usize) -> Engine {
+        Engine {
+            db,
+            key,
+            owner: format!("worker-{}", crate::auth::csrf::random_token(9)),
+            per_target,
+            slots: Arc::new(Semaphore::new(64)),
+            targets: Arc::default(),
+            paused: Arc::default(),
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            match self.tick().await {
+                Ok(0) => tokio::time::sleep(IDLE).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "provisioning queue unavailable");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+
+    /// Leases as many due jobs as there are free slots and starts them.
+    async fn tick(&self) -> Result<usize, crate::store::StoreError> {
+        let free = self.slots.available_permits() as i64;
+        if free == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            return Ok(1);
+        }
+        let jobs = {
+            let mut conn = self.db.pool.acquire().await?;
+            store::claim(&mut conn, self.db.backend, &self.owner, LEASE_MS, free).await?
+        };
+        let n = jobs.len();
+        for job in jobs {
+            let permit = self
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("open semaphore");
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.run_job(job).await;
+                drop(permit);
+            });
+        }
+        Ok(n)
+    }
+
+    async fn target_slot(&self, app_id: i64) -> Arc<Semaphore> {
+        let mut map = self.targets.lock().await;
+        map.entry(app_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_target)))
+            .clone()
+    }
+
+    async fn run_job(&self, job: Job) {
+        if let Err(e) = self.try_job(&job).await {
+            tracing::warn!(error = %e, job = job.id, "provisioning job failed to record");
+        }
+    }
+
+    async fn try_job(&self, job: &Job) -> Result<(), crate::store::StoreError> {
+        let slot = self.target_slot(job.app_id).await;
+        let _permit = slot.acquire().await.expect("open semaphore");
+        let pause = self
+            .paused
+            .lock()
+            .await
+            .get(&job.app_id)
+            .copied()
+            .unwrap_or(0);
+        let mut conn = self.db.pool.acquire().await?;
+        if pause > now_ms() {
+            return store::retry(
+                &mut conn,
+                job,
+                &self.owner,
+                pause,
+                false,
+                "target throttled",
+            )
+            .await;
+        }
+        let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+            .bind(job.app_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(slug) = slug else { return Ok(()) };
+        let live = match target::live(&mut conn, &self.key, &slug).await {
+            Ok(l) => l,
+            Err(e) => {
+                let at = now_ms() + 60_000;
+                return store::retry(&mut conn, job, &self.owner, at, false, &e.to_string()).await;
+            }
+        };
+        drop(conn);
+        let outcome = sync::user(&self.db, &live, job.user_id, false).await;
+        let mut conn = self.db.pool.acquire().await?;
+        match outcome {
+            Ok(_) => {
+                store::reset_failures(&mut conn, job.app_id).await?;
+                store::finish(&mut conn, job, &self.owner).await
+            }
+            Err(Stop::Retry(Some(d), why)) if d.is_zero() => {
+                store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
+            }
+            Err(Stop::Retry(after, why)) => {
+                let delay = backoff_ms(job.attempts, after);
+                // Throttling (a Retry-After) pauses the whole target but is not a failure.
+                let failures = match after {
+                    Some(d) => {
+                        let until = now_ms() + d.as_millis() as i64;
+                        self.paused.lock().await.insert(job.app_id, until);
+                        0
+                    }
+                    None => store::count_failure(&mut conn, job.app_id).await?,
+                };
+                if failures >= QUARANTINE_AFTER {
+                    let reason = format!("{failures} failed requests in a row; last: {why}");
+                    store::set_state(&mut conn, job.app_id, "quarantined", &reason).await?;
+                    state_event(&mut conn, &slug, "quarantined", &reason).await?;
+                }
+                store::retry(&mut conn, job, &self.owner, now_ms() + delay, true, &why).await
+            }
+            Err(Stop::Unauthorized(why)) => {
+                let reason = format!("the target refused the credentials ({why}); update them with `sesame scim set {slug} --token-stdin`, then `sesame scim resume {slug}`");
+                store::set_state(&mut conn, job.app_id, "stopped", &reason).await?;
+                state_event(&mut conn, &slug, "stopped", &reason).await?;
+                store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
+            }
+            Err(Stop::Store(e)) => {
+                store::retry(
+                    &mut conn,
+                    job,
+                    &self.owner,
+                    now_ms() + 5_000,
+                    false,
+                    &e.to_string(),
+                )
+                .await
+            }
+        }
+    }
+}
+
+async fn state_event(
+    conn: &mut crate::store::Conn,
+    slug: &str,
+    state: &str,
+    reason: &str,
+) -> Result<(), crate::store::StoreError> {
+    tracing::warn!(app = slug, state, reason, "SCIM target stopped");
+    let e = NewEvent {
+        name: "idm_integration_update",
+        actor: "system:scim".into(),
+        app_slug: Some(slug.to_string()),
+        username: None,
+        outcome: "failure",
+        status: None,
+        detail: json!({ "state": state, "reason": reason }),
+    };
+    events::insert(conn, &e).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_retry_after() {
+        for attempts in 0..6 {
+            let d = backoff_ms(attempts, None);
+            let exp = 1000 * (1 << attempts);
+            assert!(d >= exp / 2 && d <= exp, "{attempts}: {d}");
+        }
+        assert!(backoff_ms(30, None) <= MAX_BACKOFF_MS);
+        assert!(backoff_ms(0, Some(Duration::from_secs(7))) >= 7000);
+    }
+}

@@ -1,0 +1,11 @@
+//! The SCIM 2.0 provisioning bridge (PRODUCT §3.4): per-app targets, the durable queue that
+//! directory changes feed in their own transactions, the worker that pushes users to each
+//! target, and the operations the CLI (and later the console) call.
+
+pub mod client;
+pub mod engine;
+pub mod mapping;
+pub mod probe;
+pub mod secret;
+pub mod sync;
+pub mod target;

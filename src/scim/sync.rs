@@ -1,0 +1,361 @@
+//! Bringing one user's account in one target to what the directory says (PRODUCT §3.4):
+//! entering scope → look up by userName, link or create; a changed attribute → PATCH with
+//! just that; leaving scope → `active: false`; deleted → deactivate or DELETE. Level-driven:
+//! the same call after a crash or a timeout finds the target's state first and never
+//! duplicates (SECURITY 15). Every request is an event with the redacted exchange.
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::client::{Exchange, Verdict};
+use super::mapping;
+use super::target::Live;
+use crate::directory::{access, User};
+use crate::store::events::{self, NewEvent};
+use crate::store::scim::{self as store, Link};
+use crate::store::{users, Db, StoreError};
+
+/// Why a sync stopped short.
+#[derive(Debug)]
+pub enum Stop {
+    /// Try again later, not before the hint.
+    Retry(Option<std::time::Duration>, String),
+    /// The credentials were refused: stop the whole target.
+    Unauthorized(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Store(e.into())
+    }
+}
+
+impl From<crate::directory::DirectoryError> for Stop {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        Stop::Retry(None, e.to_string())
+    }
+}
+
+/// What happened, for `scim provision` and tests.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub decision: String,
+    pub exchanges: Vec<Exchange>,
+}
+
+struct Run<'a> {
+    db: &'a Db,
+    t: &'a Live,
+    username: String,
+    report: Report,
+}
+
+impl Run<'_> {
+    async fn send(
+        &mut self,
+        event: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Exchange, Stop> {
+        let ex = self.t.client.send(method, path, body).await;
+        let verdict = ex.verdict();
+        self.event(event, verdict == Verdict::Ok, ex.status, ex.to_json())
+            .await?;
+        self.report.exchanges.push(ex.clone());
+        match verdict {
+            Verdict::Unauthorized => Err(Stop::Unauthorized(ex.detail())),
+            Verdict::Transient(after) => Err(Stop::Retry(after, ex.detail())),
+            _ => Ok(ex),
+        }
+    }
+
+    async fn event(
+        &self,
+        name: &'static str,
+        ok: bool,
+        status: Option<u16>,
+        detail: Value,
+    ) -> Result<(), Stop> {
+        let mut conn = self.db.pool.acquire().await?;
+        let e = NewEvent {
+            name,
+            actor: "system:scim".into(),
+            app_slug: Some(self.t.app.slug.clone()),
+            username: Some(self.username.clone()),
+            outcome: if ok { "success" } else { "failure" },
+            status: status.map(i64::from),
+            detail,
+        };
+        events::insert(&mut conn, &e).await?;
+        Ok(())
+    }
+
+    /// `GET /Users?filter=userName eq "…"`: the target's user, if any.
+    async fn lookup(&mut self) -> Result<Option<Value>, Stop> {
+        let filter: String = url::form_urlencoded::byte_serialize(
+            mapping::username_filter(&self.username).as_bytes(),
+        )
+        .collect();
+        let ex = self
+            .send(
+                "user_lookup_provision",
+                Method::GET,
+                &format!("/Users?filter={filter}"),
+                None,
+            )
+            .await?;
+        if ex.verdict() != Verdict::Ok {
+            return Err(Stop::Retry(None, format!("lookup failed: {}", ex.detail())));
+        }
+        let found = ex
+            .response
+            .as_ref()
+            .and_then(|r| r.get("Resources"))
+            .and_then(Value::as_array)
+            .and_then(|list| list.first())
+            .cloned();
+        Ok(found)
+    }
+}
+
+fn as_map(json: &str) -> Map<String, Value> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+fn remote_id(resource: &Value) -> Option<String> {
+    resource
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Syncs `user_id` to the target. With `dry_run`, sends nothing and says what it would do.
+pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Report, Stop> {
+    let mut conn = db.pool.acquire().await?;
+    let user = users::by_id(&mut conn, user_id).await?;
+    let link = store::link(&mut conn, t.app.id, user_id).await?;
+    let in_scope = match &user {
+        Some(u) => access::may_use(&mut conn, u.id, t.app.id).await?,
+        None => false,
+    };
+    let manager = match user.as_ref().and_then(|u| u.manager.clone()) {
+        Some(m) => match users::by_key(&mut conn, &m.to_lowercase()).await? {
+            Some(mu) => store::remote_id(&mut conn, t.app.id, mu.id).await?,
+            None => None,
+        },
+        None => None,
+    };
+    drop(conn);
+    let username = user
+        .as_ref()
+        .map(|u| u.username.clone())
+        .or_else(|| link.as_ref().map(|l| l.username.clone()))
+        .unwrap_or_default();
+    let mut run = Run {
+        db,
+        t,
+        username,
+        report: Report::default(),
+    };
+    match (user, link, in_scope) {
+        (Some(u), link, true) => {
+            let desired = mapping::desired(&u, &t.excluded, manager.as_deref());
+            enter_or_update(&mut run, &u, link, desired, dry_run).await?
+        }
+        (None, Some(link), _) => {
+            remove(&mut run, link, t.row.deprovision == "delete", dry_run).await?
+        }
+        (Some(_), Some(link), false) if link.active != 0 => {
+            remove(&mut run, link, false, dry_run).await?
+        }
+        _ => run.report.decision = "nothing to do (not in scope, not active in the target)".into(),
+    }
+    Ok(run.report)
+}
+
+async fn enter_or_update(
+    run: &mut Run<'_>,
+    u: &User,
+    link: Option<Link>,
+    desired: Map<String, Value>,
+    dry_run: bool,
+) -> Result<(), Stop> {
+    if let Some(max) = run.t.connector.max_username {
+        if u.username.chars().count() > max {
+            run.report.decision = format!(
+                "refused before sending: {} accepts userNames of at most {max} characters",
+                run.t.connector.name
+            );
+            let detail = json!({ "reason": run.report.decision, "userName": u.username });
+            run.event("user_create_provision", false, None, detail)
+                .await?;
+            return Ok(());
+        }
+    }
+    let link = match link {
+        Some(l) => l,
+        None => {
+            if dry_run {
+                run.report.decision = "would look up by userName, then link or create".into();
+                return Ok(());
+            }
+            match run.lookup().await? {
+                Some(found) => link_found(run, u, &found).await?,
+                None => return create(run, u, desired).await,
+            }
+        }
+    };
+    let mut ops = mapping::diff(&as_map(&link.synced), &desired);
+    if link.active == 0 {
+        ops.push(json!({ "op": "replace", "path": "active", "value": true }));
+    }
+    if ops.is_empty() {
+        run.report.decision = "up to date".into();
+        return Ok(());
+    }
+    run.report.decision = format!("update {} attribute(s)", ops.len());
+    if dry_run {
+        return Ok(());
+    }
+    let path = format!("/Users/{}", link.remote_id);
+    let ex = run
+        .send(
+            "user_update_provision",
+            Method::PATCH,
+            &path,
+            Some(mapping::patch_body(ops)),
+        )
+        .await?;
+    match ex.verdict() {
+        Verdict::Ok => save(run, u, &link.remote_id, &desired, true).await,
+        Verdict::NotFound => {
+            // Gone in the target: forget the link and look again before any re-create.
+            let mut conn = run.db.pool.acquire().await?;
+            store::delete_link(&mut conn, run.t.app.id, u.id).await?;
+            Err(Stop::Retry(
+                Some(std::time::Duration::ZERO),
+                "the target lost the user; looking it up again".into(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A user found by lookup: link it, remembering what the target holds, so the next step
+/// sends only what differs.
+async fn link_found(run: &mut Run<'_>, u: &User, found: &Value) -> Result<Link, Stop> {
+    let id = remote_id(found).ok_or_else(|| Stop::Retry(None, "lookup answer has no id".into()))?;
+    let active = found.get("active").and_then(Value::as_bool).unwrap_or(true);
+    let link = Link {
+        app_id: run.t.app.id,
+        user_id: u.id,
+        username: u.username.clone(),
+        remote_id: id,
+        synced: Value::Object(mapping::from_remote(found)).to_string(),
+        active: i64::from(active),
+    };
+    let mut conn = run.db.pool.acquire().await?;
+    store::put_link(&mut conn, &link).await?;
+    Ok(link)
+}
+
+async fn create(run: &mut Run<'_>, u: &User, desired: Map<String, Value>) -> Result<(), Stop> {
+    run.report.decision = "create".into();
+    let ex = run
+        .send(
+            "user_create_provision",
+            Method::POST,
+            "/Users",
+            Some(mapping::create_body(&desired)),
+        )
+        .await?;
+    match ex.verdict() {
+        Verdict::Ok => {
+            let id = ex.response.as_ref().and_then(remote_id).ok_or_else(|| {
+                Stop::Retry(
+                    None,
+                    "the create answer has no id; looking up next time".into(),
+                )
+            })?;
+            save(run, u, &id, &desired, true).await
+        }
+        // Already there (a concurrent create, or a crash after the POST): find and link.
+        Verdict::Conflict => Err(Stop::Retry(
+            Some(std::time::Duration::ZERO),
+            "409 on create: looking the user up to link it".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn save(
+    run: &mut Run<'_>,
+    u: &User,
+    remote_id: &str,
+    synced: &Map<String, Value>,
+    active: bool,
+) -> Result<(), Stop> {
+    let mut conn = run.db.pool.acquire().await?;
+    let link = Link {
+        app_id: run.t.app.id,
+        user_id: u.id,
+        username: u.username.clone(),
+        remote_id: remote_id.to_string(),
+        synced: Value::Object(synced.clone()).to_string(),
+        active: i64::from(active),
+    };
+    store::put_link(&mut conn, &link).await?;
+    Ok(())
+}
+
+/// Leaving scope: `active: false`; a deleted user with the delete action: `DELETE`.
+async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> Result<(), Stop> {
+    let path = format!("/Users/{}", link.remote_id);
+    if delete {
+        run.report.decision = "delete".into();
+        if dry_run {
+            return Ok(());
+        }
+        let ex = run
+            .send("user_delete_provision", Method::DELETE, &path, None)
+            .await?;
+        if matches!(ex.verdict(), Verdict::Ok | Verdict::NotFound) {
+            let mut conn = run.db.pool.acquire().await?;
+            store::delete_link(&mut conn, link.app_id, link.user_id).await?;
+        }
+        return Ok(());
+    }
+    if link.active == 0 {
+        run.report.decision = "already deactivated".into();
+    } else {
+        run.report.decision = "deactivate".into();
+        if dry_run {
+            return Ok(());
+        }
+        let body = mapping::patch_body(vec![
+            json!({ "op": "replace", "path": "active", "value": false }),
+        ]);
+        let ex = run
+            .send("user_deprovision", Method::PATCH, &path, Some(body))
+            .await?;
+        if !matches!(ex.verdict(), Verdict::Ok | Verdict::NotFound) {
+            return Ok(());
+        }
+    }
+    let mut conn = run.db.pool.acquire().await?;
+    let user_gone = users::by_id(&mut conn, link.user_id).await?.is_none();
+    if user_gone {
+        store::delete_link(&mut conn, link.app_id, link.user_id).await?;
+    } else {
+        store::put_link(&mut conn, &Link { active: 0, ..link }).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! The SCIM bridge's tables: targets (per-app configuration and state), links (our user ↔
+//! the target's user) and the durable job queue, one row per (app, user) to look at.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::{now_ms, Backend, Conn, StoreError};
+
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq, Eq)]
+pub struct TargetRow {
+    pub app_id: i64,
+    pub connector: String,
+    pub base_url: String,
+    pub auth: String,
+    pub basic_user: String,
+    /// Sealed; see `scim::secret`.
+    #[serde(skip)]
+    pub secret: String,
+    pub excluded: String,
+    pub deprovision: String,
+    pub push_groups: i64,
+    pub deletion_threshold: i64,
+    pub state: String,
+    pub state_reason: String,
+    pub failures: i64,
+    pub last_sync_at: i64,
+    pub updated_at: i64,
+}
+
+const TARGET_COLS: &str = "app_id, connector, base_url, auth, basic_user, secret, excluded, \
+     deprovision, push_groups, deletion_threshold, state, state_reason, failures, last_sync_at, updated_at";
+
+pub async fn target(conn: &mut Conn, app_id: i64) -> Result<Option<TargetRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {TARGET_COLS} FROM scim_targets WHERE app_id = $1"
+    ))
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scim_targets (app_id, connector, base_url, auth, basic_user, secret, excluded, \
+         deprovision, push_groups, deletion_threshold, state, state_reason, failures, last_sync_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (app_id) DO UPDATE SET connector = excluded.connector, \
+         base_url = excluded.base_url, auth = excluded.auth, basic_user = excluded.basic_user, \
+         secret = excluded.secret, excluded = excluded.excluded, deprovision = excluded.deprovision, \
+         push_groups = excluded.push_groups, deletion_threshold = excluded.deletion_threshold, \
+         state = excluded.state, state_reason = excluded.state_reason, failures = excluded.failures, \
+         last_sync_at = excluded.last_sync_at, updated_at = excluded.updated_at",
+    )
+    .bind(t.app_id)
+    .bind(&t.connector)
+    .bind(&t.base_url)
+    .bind(&t.auth)
+    .bind(&t.basic_user)
+    .bind(&t.secret)
+    .bind(&t.excluded)
+    .bind(&t.deprovision)
+    .bind(t.push_groups)
+    .bind(t.deletion_threshold)
+    .bind(&t.state)
+    .bind(&t.state_reason)
+    .bind(t.failures)
+    .bind(t.last_sync_at)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets the state (and reason); `failures` resets unless quarantining.
+pub async fn set_state(
+    conn: &mut Conn,
+    app_id: i64,
+    state: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE scim_targets SET state = $2, state_reason = $3, failures = 0, updated_at = $4 \
+         WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .bind(state)
+    .bind(reason)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts a failed request; returns the count of failures in a row.
+pub async fn count_failure(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE scim_targets SET failures = failures + 1 WHERE app_id = $1 RETURNING failures",
+    )
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or(0))
+}
+
+pub async fn reset_failures(conn: &mut Conn, app_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE scim_targets SET failures = 0 WHERE app_id = $1 AND failures <> 0")
+        .bind(app_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct Link {
+    pub app_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub remote_id: String,
+    /// JSON object: SCIM path → the value last sent.
+    pub synced: String,
+    pub active: i64,
+}
+
+pub async fn link(conn: &mut Conn, app_id: i64, user_id: i64) -> Result<Option<Link>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT app_id, user_id, username, remote_id, synced, active FROM scim_links \
+         WHERE app_id = $1 AND user_id = $2",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn links(conn: &mut Conn, app_id: i64) -> Result<Vec<Link>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT app_id, user_id, username, remote_id, synced, active FROM scim_links \
+         WHERE app_id = $1 ORDER BY user_id",
+    )
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn put_link(conn: &mut Conn, l: &Link) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scim_links (app_id, user_id, username, remote_id, synced, active, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (app_id, user_id) DO UPDATE SET \
+         username = excluded.username, remote_id = excluded.remote_id, synced = excluded.synced, \
+         active = excluded.active, updated_at = excluded.updated_at",
+    )
+    .bind(l.app_id)
+    .bind(l.user_id)
+    .bind(&l.username)
+    .bind(&l.remote_id)
+    .bind(&l.synced)
+    .bind(l.active)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_link(conn: &mut Conn, app_id: i64, user_id: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_links WHERE app_id = $1 AND user_id = $2")
+        .bind(app_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The remote id of a linked user (for `manager`), if linked.
+pub async fn remote_id(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT remote_id FROM scim_links WHERE app_id = $1 AND user_id = $2")
+            .bind(app_id)
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+// --- The queue -------------------------------------------------------------------------
+
+/// The app has a target that is not switched off.
+const LIVE: &str =
+    "EXISTS (SELECT 1 FROM scim_targets t WHERE t.app_id = $1 AND t.state <> 'inactive')";
+
+const UPSERT: &str =
+    "ON CONFLICT (app_id, user_id) DO UPDATE SET generation = scim_jobs.generation + 1";
+
+/// Queues (app, user) for every target that is not inactive.
+pub async fn enqueue_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
+         SELECT app_id, $1, $2, $2 FROM scim_targets WHERE state <> 'inactive' {UPSERT}"
+    ))
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues every member of a group for one app (a binding changed) or for every target.
+pub async fn enqueue_group(
+    conn: &mut Conn,
+    group_id: i64,
+    app_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
+         SELECT t.app_id, m.user_id, $2, $2 FROM scim_targets t, memberships m \
+         WHERE t.state <> 'inactive' AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3) {UPSERT}"
+    ))
+    .bind(group_id)
+    .bind(now)
+    .bind(app_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues everyone the app may concern: members of its bound groups and linked users.
+pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
+    let now = now_ms();
+    let a = sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
+         SELECT DISTINCT $1, m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
+         ON m.group_id = b.group_id WHERE b.app_id = $1 AND {LIVE} {UPSERT}"
+    ))
+    .bind(app_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let b = sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
+         SELECT $1, user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
+    ))
+    .bind(app_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(a.rows_affected() + b.rows_affected())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub app_id: i64,
+    pub user_id: i64,
+    pub generation: i64,
+    pub attempts: i64,
+}
+
+/// Leases up to `limit` due jobs of active targets to `owner`. Each job goes to one owner
+/// only, also across replicas sharing PostgreSQL (SKIP LOCKED, and the lease is re-checked
+/// on the row being updated).
+pub async fn claim(
+    conn: &mut Conn,
+    backend: Backend,
+    owner: &str,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
+    let now = now_ms();
+    let lock = if backend == Backend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    Ok(sqlx::query_as(&format!(
+        "UPDATE scim_jobs SET lease_owner = $1, lease_until = $2 \
+         WHERE lease_until < $3 AND id IN (SELECT j.id FROM scim_jobs j \
+           JOIN scim_targets t ON t.app_id = j.app_id AND t.state = 'active' \
+           WHERE j.not_before <= $3 AND j.lease_until < $3 ORDER BY j.id LIMIT $4 {lock}) \
+         RETURNING id, app_id, user_id, generation, attempts"
+    ))
+    .bind(owner)
+    .bind(now + lease_ms)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The job is done, unless a newer change arrived meanwhile (then it runs again).
+pub async fn finish(conn: &mut Conn, job: &Job, owner: &str) -> Result<(), StoreError> {
+    let done =
+        sqlx::query("DELETE FROM scim_jobs WHERE id = $1 AND generation = $2 AND lease_owner = $3")
+            .bind(job.id)
+            .bind(job.generation)
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?;
+    if done.rows_affected() == 0 {
+        sqlx::query(
+            "UPDATE scim_jobs SET lease_until = 0, attempts = 0, last_error = '' \
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(job.id)
+        .bind(owner)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Gives the job back to run at `not_before` (a retry, or a target that is not active).
+pub async fn retry(
+    conn: &mut Conn,
+    job: &Job,
+    owner: &str,
+    not_before: i64,
+    counted: bool,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE scim_jobs SET lease_until = 0, not_before = $3, attempts = attempts + $4, \
+         last_error = $5 WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(job.id)
+    .bind(owner)
+    .bind(not_before)
+    .bind(if counted { 1i64 } else { 0 })
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Jobs still queued for an app (the sync progress and the console's queue depth).
+pub async fn depth(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM scim_jobs WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// Makes every queued job of an app due now (resume, sync now).
+pub async fn release_all(conn: &mut Conn, app_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE scim_jobs SET not_before = 0, attempts = 0 WHERE app_id = $1")
+        .bind(app_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

