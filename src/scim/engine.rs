@@ -20,7 +20,10 @@ use crate::store::{now_ms, Db};
 
 /// Failed requests in a row after which a target is quarantined.
 pub const QUARANTINE_AFTER: i64 = 20;
-const LEASE_MS: i64 = 120_000;
+/// A job's lease; renewed every `RENEW` while its worker lives, so a crashed worker's jobs
+/// are picked up by another (or by itself after a restart) within seconds.
+const LEASE_MS: i64 = 15_000;
+const RENEW: Duration = Duration::from_secs(5);
 const IDLE: Duration = Duration::from_millis(200);
 const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
 
@@ -61,6 +64,8 @@ impl Engine {
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
+        let renewer = self.clone();
+        let _renew = AbortOnDrop(tokio::spawn(async move { renewer.renew_leases().await }));
         loop {
             match self.tick().await {
                 Ok(0) => tokio::time::sleep(IDLE).await,
@@ -69,6 +74,19 @@ impl Engine {
                     tracing::warn!(error = %e, "provisioning queue unavailable");
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
+            }
+        }
+    }
+
+    async fn renew_leases(&self) {
+        loop {
+            tokio::time::sleep(RENEW).await;
+            let renewed = async {
+                let mut conn = self.db.pool.acquire().await?;
+                store::renew(&mut conn, &self.owner, LEASE_MS).await
+            };
+            if let Err(e) = renewed.await {
+                tracing::warn!(error = %e, "could not renew provisioning leases");
             }
         }
     }
@@ -148,6 +166,18 @@ impl Engine {
                 return store::retry(&mut conn, job, &self.owner, at, false, &e.to_string()).await;
             }
         };
+        if live.row.state != "active" {
+            // Stopped or quarantined since this job was leased: send nothing.
+            return store::retry(
+                &mut conn,
+                job,
+                &self.owner,
+                now_ms(),
+                false,
+                "target not active",
+            )
+            .await;
+        }
         drop(conn);
         let outcome = sync::user(&self.db, &live, job.user_id, false).await;
         let mut conn = self.db.pool.acquire().await?;
@@ -195,6 +225,14 @@ impl Engine {
                 .await
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -291,6 +291,20 @@ pub async fn claim(
     .await?)
 }
 
+/// Extends the leases `owner` holds (its worker is alive).
+pub async fn renew(conn: &mut Conn, owner: &str, lease_ms: i64) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE scim_jobs SET lease_until = $2 WHERE lease_owner = $1 AND lease_until > $3",
+    )
+    .bind(owner)
+    .bind(now + lease_ms)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The job is done, unless a newer change arrived meanwhile (then it runs again).
 pub async fn finish(conn: &mut Conn, job: &Job, owner: &str) -> Result<(), StoreError> {
     let done =

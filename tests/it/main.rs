@@ -2,6 +2,7 @@
 //! CLI as a subprocess, and the store on SQLite and PostgreSQL.
 
 mod cli;
+mod crash;
 mod portal;
 mod provisioning;
 mod saml;

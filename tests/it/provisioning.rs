@@ -7,7 +7,8 @@ use serde_json::Value;
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
-use sesame::scim::target::Changes;
+use sesame::scim::secret::{SealKey, Secret};
+use sesame::scim::target::{self, Changes, Credential};
 use sesame::store::events::{self, Event, EventFilter};
 
 use crate::scim_peer::{connect, settle, ScimPeer, TOKEN};
@@ -308,4 +309,249 @@ async fn the_token_is_sealed_at_rest_and_never_logged() {
             assert!(!found, "token in clear in {file}");
         }
     }
+}
+
+#[tokio::test]
+async fn refused_credentials_stop_the_target_until_new_ones_resume_it() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    add_user(&server, "frank", true).await;
+    let key = SealKey::load(&server.config).unwrap();
+    let wrong = Changes {
+        url: Some(peer.url.clone()),
+        credential: Some(Credential::Bearer(Secret::new("wrong-token"))),
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &Actor::system(), "app", &wrong)
+        .await
+        .unwrap();
+    target::set_state(&server.db, &Actor::system(), "app", "activate")
+        .await
+        .unwrap();
+    let row = wait_state(&server, "stopped").await;
+    assert!(
+        row.state_reason.contains("refused the credentials"),
+        "{}",
+        row.state_reason
+    );
+    assert_eq!(
+        methods(&peer.requests()),
+        ["GET 401"],
+        "stopped at the first 401"
+    );
+    // A new token is a hot swap: the queued job is still there and goes through on resume.
+    let right = Changes {
+        credential: Some(Credential::Bearer(Secret::new(TOKEN))),
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &Actor::system(), "app", &right)
+        .await
+        .unwrap();
+    target::set_state(&server.db, &Actor::system(), "app", "resume")
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert!(peer.user("frank").await.is_some());
+    let names: Vec<String> = app_events(&server)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(names.iter().any(|n| n == "idm_integration_reauth"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
+    let (_db, server) = setup("generic").await;
+    let broken = ScimPeer::start(&["--fail-every", "1"]);
+    for i in 0..25 {
+        add_user(&server, &format!("q{i}"), true).await;
+    }
+    connect(
+        &server.db,
+        &server.config,
+        "app",
+        &broken,
+        Changes::default(),
+    )
+    .await;
+    let row = wait_state(&server, "quarantined").await;
+    assert!(
+        row.state_reason.contains("failed requests in a row"),
+        "{}",
+        row.state_reason
+    );
+    let seen = broken.requests().len();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        broken.requests().len(),
+        seen,
+        "nothing is sent while quarantined"
+    );
+    // Point it at a healthy target and resume: every user arrives exactly once.
+    let healthy = ScimPeer::start(&[]);
+    let key = SealKey::load(&server.config).unwrap();
+    let to = Changes {
+        url: Some(healthy.url.clone()),
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &Actor::system(), "app", &to)
+        .await
+        .unwrap();
+    target::set_state(&server.db, &Actor::system(), "app", "resume")
+        .await
+        .unwrap();
+    settle(&server.db, "app", 30).await;
+    let mut names: Vec<String> = healthy
+        .users()
+        .await
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 25);
+    assert_eq!(healthy.users().await.len(), 25, "no duplicates");
+    server.stop().await;
+}
+
+async fn wait_state(server: &TestServer, state: &str) -> sesame::store::scim::TargetRow {
+    for _ in 0..200 {
+        let mut conn = server.db.pool.acquire().await.unwrap();
+        let (_, row, _) = target::get(&mut conn, "app").await.unwrap();
+        if row.state == state {
+            return row;
+        }
+        drop(conn);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the target never became {state}");
+}
+
+#[test]
+fn scim_cli_set_test_dry_run_provision_without_leaking_the_token() {
+    use crate::cli::Cli;
+    let peer = ScimPeer::start(&[]);
+    let cli = Cli::new();
+    cli.ok(&["app", "add", "bj", "--template", "bluejeans"]);
+    cli.ok(&["group", "add", "staff"]);
+    cli.ok(&["app", "grant", "bj", "staff"]);
+    let out = cli.run_with(
+        &[
+            "user",
+            "add",
+            "gina",
+            "--email",
+            "gina@example.com",
+            "--first-name",
+            "Gina",
+        ],
+        None,
+        &[],
+    );
+    assert!(out.status.success());
+    cli.ok(&["group", "add-member", "staff", "gina"]);
+    // Bad input: refused with one line, nothing stored.
+    cli.refused(&["scim", "set", "bj", "--url", "ftp://x"], "http(s)");
+    cli.refused(
+        &["scim", "set", "bj", "--deprovision", "shred"],
+        "deactivate or delete",
+    );
+    cli.refused(
+        &["scim", "activate", "bj"],
+        "set up Identity Management first",
+    );
+    cli.refused(
+        &["scim", "set", "bj", "--exclude", "userName"],
+        "not an optional attribute",
+    );
+    let trace = [("SESAME_LOG", "trace")];
+    let out = cli.run_with(
+        &[
+            "scim",
+            "set",
+            "bj",
+            "--url",
+            &peer.url,
+            "--token-stdin",
+            "--exclude",
+            "title",
+        ],
+        Some(&format!("{TOKEN}\n")),
+        &trace,
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("set (write-only)") && !all.contains(TOKEN),
+        "{all}"
+    );
+    let shown = cli.json(&["scim", "show", "bj", "--json"]);
+    assert_eq!(shown["connector"], "bluejeans");
+    assert_eq!(shown["excluded"], serde_json::json!(["title"]));
+    assert!(!shown.to_string().contains(TOKEN));
+
+    let out = cli.run_with(&["scim", "test", "bj"], None, &trace);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && all.contains("ok: SCIM service"),
+        "{all}"
+    );
+    assert!(
+        !all.contains(TOKEN),
+        "the token never appears in logs, even at trace level"
+    );
+
+    // Dry run: a plan, and not one request.
+    let before = peer.requests().len();
+    let plan = cli.ok(&["scim", "sync", "bj", "--dry-run"]);
+    assert!(
+        plan.contains("gina") && plan.contains("would look up"),
+        "{plan}"
+    );
+    assert_eq!(peer.requests().len(), before, "a dry run sends nothing");
+
+    // Provision one user now, the whole exchange shown, the token not.
+    let out = cli.run_with(&["scim", "provision", "bj", "gina"], None, &trace);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("\"method\": \"POST\"") && all.contains("gina: create"),
+        "{all}"
+    );
+    assert!(!all.contains(TOKEN));
+
+    // What fails is named: wrong token, wrong URL, nobody listening.
+    let out = cli.run_with(&["scim", "set", "bj", "--token-stdin"], Some("nope\n"), &[]);
+    assert!(out.status.success());
+    cli.refused(&["scim", "test", "bj"], "refused the credentials");
+    let out = cli.run_with(
+        &[
+            "scim",
+            "set",
+            "bj",
+            "--url",
+            &format!("{}/nothing-here", peer.url),
+            "--token-stdin",
+        ],
+        Some(&format!("{TOKEN}\n")),
+        &[],
+    );
+    assert!(out.status.success());
+    cli.refused(&["scim", "test", "bj"], "check the base URL");
+    cli.ok(&["scim", "set", "bj", "--url", "http://127.0.0.1:9"]);
+    cli.refused(&["scim", "test", "bj"], "connection failed");
 }
