@@ -11,7 +11,7 @@ cargo build --release --quiet --bin sesame --example sso_load
 bin=$PWD/target/release/sesame
 load=$PWD/target/release/examples/sso_load
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port=$((20000 + RANDOM % 20000))
 export SESAME_DATABASE_URL="sqlite://$work/sesame.db" SESAME_CERTS_DIR="$work/certs" \
@@ -24,7 +24,12 @@ pw="bench-user-password"
 "$bin" app add bench --template generic >/dev/null
 "$bin" app grant bench benchers >/dev/null
 "$bin" app sso bench --sp-entity-id https://sp.bench.example --acs-url https://sp.bench.example/acs >/dev/null
-taskset -c 0 "$bin" serve >"$work/serve.log" 2>&1 &
+# PERF=file records a CPU profile of the server (perf record) for the run.
+if [ -n "${PERF:-}" ]; then
+  taskset -c 0 perf record -F 499 -g -o "$PERF" "$bin" serve >"$work/serve.log" 2>&1 &
+else
+  taskset -c 0 "$bin" serve >"$work/serve.log" 2>&1 &
+fi
 pid=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 

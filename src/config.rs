@@ -24,12 +24,15 @@ pub struct Config {
     /// Key for secrets at rest (SCIM credentials): base64 of 32 bytes. Empty: a key file
     /// `secrets.key` in `certs_dir` (mode 0600, generated on first use), apart from the data.
     #[serde(serialize_with = "redact_nonempty")]
-    pub secret_key: String,
+    pub secret_key: crate::scim::secret::Secret,
     /// Requests in flight per SCIM target.
     pub scim_concurrency: usize,
 }
 
-fn redact_nonempty<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+fn redact_nonempty<S: serde::Serializer>(
+    v: &crate::scim::secret::Secret,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_str(if v.is_empty() { "" } else { "REDACTED" })
 }
 
@@ -162,10 +165,10 @@ impl Config {
             window: get(raw, "login_window", d.window, parse_duration)?,
             lockout: get(raw, "login_lockout", d.lockout, parse_duration)?,
         };
-        let secret_key = get(raw, "secret_key", String::new(), |v| {
+        let secret_key = get(raw, "secret_key", Default::default(), |v| {
             use base64::Engine;
             match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                Ok(k) if k.len() == 32 => Ok(v.trim().to_string()),
+                Ok(k) if k.len() == 32 => Ok(crate::scim::secret::Secret::new(v.trim())),
                 _ => Err("must be base64 of 32 random bytes (openssl rand -base64 32)".into()),
             }
         })?;

@@ -148,6 +148,16 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
         "login_lockout          = {}s",
         shown.login.lockout.as_secs()
     );
+    let key = if shown.secret_key.is_empty() {
+        format!(
+            "(key file {})",
+            shown.certs_dir.join("secrets.key").display()
+        )
+    } else {
+        "REDACTED".to_string()
+    };
+    println!("secret_key             = {key}");
+    println!("scim_concurrency       = {}", shown.scim_concurrency);
     Ok(())
 }
 

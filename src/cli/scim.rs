@@ -69,11 +69,6 @@ pub struct SetArgs {
     /// What happens to a deleted user's account: deactivate | delete
     #[arg(long)]
     deprovision: Option<String>,
-    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
-    push_groups: Option<bool>,
-    /// Pause when more than N accounts would be deprovisioned at once (0 = off)
-    #[arg(long)]
-    deletion_threshold: Option<i64>,
     /// Stop sending an optional attribute (externalId, title, phoneNumbers, manager)
     #[arg(long)]
     exclude: Vec<String>,
@@ -103,8 +98,6 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 connector: a.connector,
                 credential,
                 deprovision: a.deprovision,
-                push_groups: a.push_groups,
-                deletion_threshold: a.deletion_threshold,
                 exclude: a.exclude,
                 include: a.include,
                 restore_defaults: a.restore_defaults,

@@ -67,7 +67,32 @@ async fn record(
     ok: bool,
     detail: Value,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    record_once(state, t, user, ok, detail, None)
+        .await
+        .map(|_| ())
+}
+
+/// Until when a request ID is remembered: past the end of the `IssueInstant` window.
+fn replay_horizon() -> i64 {
+    (Utc::now() + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis()
+}
+
+/// Writes the event, and with `request_id` first records that ID as used (SECURITY 6), in
+/// one transaction. False (and nothing written) when the ID was used before.
+async fn record_once(
+    state: &AppState,
+    t: &Target,
+    user: Option<&str>,
+    ok: bool,
+    detail: Value,
+    request_id: Option<&str>,
+) -> Result<bool, AppError> {
+    let mut tx = state.db.begin().await?;
+    if let Some(id) = request_id {
+        if !store::first_sight(&mut tx, t.app.id, id, replay_horizon()).await? {
+            return Ok(false);
+        }
+    }
     let e = NewEvent {
         name: "sso_auth",
         actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
@@ -77,8 +102,26 @@ async fn record(
         status: None,
         detail,
     };
-    events::insert(&mut conn, &e).await?;
-    Ok(())
+    events::insert(&mut tx, &e).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(true)
+}
+
+/// The answer to a request whose ID was already used.
+async fn replayed(state: &AppState, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+    let denied = (
+        response::STATUS_REQUESTER,
+        Some(response::STATUS_REQUEST_DENIED),
+    );
+    error_status(
+        state,
+        t,
+        p,
+        None,
+        denied,
+        "this request ID was already used (replay)",
+    )
+    .await
 }
 
 /// A refusal before the ACS is trusted: an event and a page.
@@ -143,7 +186,7 @@ async fn error_status(
     }))
 }
 
-/// Checks a decoded request and records its ID (SECURITY 6: accepted once).
+/// Checks a decoded request. Its ID is recorded as used when it is parked or answered.
 pub async fn receive(
     state: &AppState,
     t: &Target,
@@ -177,26 +220,6 @@ pub async fn receive(
             )
         }
     };
-    let keep_until = (now + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis();
-    let first = async {
-        let mut conn = state.db.pool.acquire().await?;
-        store::first_sight(&mut conn, t.app.id, &pending.request_id, keep_until).await
-    }
-    .await
-    .map_err(|e| failed(e.into()))?;
-    if !first {
-        let denied = (
-            response::STATUS_REQUESTER,
-            Some(response::STATUS_REQUEST_DENIED),
-        );
-        let msg = "this request ID was already used (replay)";
-        return Err(
-            match error_status(state, t, &pending, None, denied, msg).await {
-                Ok(a) => a,
-                Err(e) => failed(e),
-            },
-        );
-    }
     Ok(pending)
 }
 
@@ -209,19 +232,33 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Parks a checked request under a new single-use handle (for the browser's URL).
-pub async fn park(state: &AppState, t: &Target, p: &Pending) -> Result<String, AppError> {
+/// Its ID is recorded as used in the same transaction; a replayed one gets its status answer.
+pub async fn park(
+    state: &AppState,
+    t: &Target,
+    p: &Pending,
+) -> Result<Result<String, Answer>, AppError> {
     let handle = random_token(24);
-    let payload = serde_json::to_string(p).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut parked = p.clone();
+    parked.recorded = true;
+    let payload = serde_json::to_string(&parked).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut tx = state.db.begin().await?;
+    if !p.recorded
+        && !store::first_sight(&mut tx, t.app.id, &p.request_id, replay_horizon()).await?
+    {
+        drop(tx);
+        return Ok(Err(replayed(state, t, p).await?));
+    }
     store::park(
-        &mut conn,
+        &mut tx,
         &hash(&handle),
         t.app.id,
         &payload,
         now_ms() + PARK_MS,
     )
     .await?;
-    Ok(handle)
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Ok(handle))
 }
 
 pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pending, AppError> {
@@ -298,7 +335,15 @@ pub async fn answer(
     let initiated = if pending.is_some() { "sp" } else { "idp" };
     let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
-    let groups = groups::names_of_user(&mut conn, user.id).await?;
+    let mapping = attributes::decode(&t.row.attributes);
+    let groups = if mapping
+        .iter()
+        .any(|(_, s)| *s == attributes::Source::Groups)
+    {
+        groups::names_of_user(&mut conn, user.id).await?
+    } else {
+        Vec::new()
+    };
     drop(conn);
     let base = json!({ "initiated": initiated,
         "request_id": pending.map(|p| p.request_id.as_str()),
@@ -335,7 +380,7 @@ pub async fn answer(
         Ok(v) => v,
         Err(msg) => return refuse("no NameID value", AppError::Forbidden(msg)).await,
     };
-    let attrs = attributes::statement(&attributes::decode(&t.row.attributes), user, &groups);
+    let attrs = attributes::statement(&mapping, user, &groups);
     let now = Utc::now();
     let grant = Grant {
         idp_entity_id: &t.idp_entity_id,
@@ -356,7 +401,12 @@ pub async fn answer(
     let mut detail = base;
     detail["acs_url"] = json!(acs_url);
     detail["nameid_format"] = json!(t.row.nameid_format);
-    record(state, t, Some(&user.username), true, detail).await?;
+    let fresh_id = pending
+        .filter(|p| !p.recorded)
+        .map(|p| p.request_id.as_str());
+    if !record_once(state, t, Some(&user.username), true, detail, fresh_id).await? {
+        return replayed(state, t, pending.expect("a fresh ID comes from a request")).await;
+    }
     let relay_state = match pending {
         Some(p) => p.relay_state.clone(),
         None => Some(t.row.relay_state.clone()).filter(|r| !r.is_empty()),

@@ -36,6 +36,9 @@ pub struct Pending {
     /// Unix ms when we received it (a `ForceAuthn` login must be newer).
     pub received_at: i64,
     pub signed: bool,
+    /// Its ID is already recorded as used (it was parked).
+    #[serde(default)]
+    pub recorded: bool,
 }
 
 /// Why a request is refused, and where that may be said.
@@ -171,6 +174,7 @@ pub fn check(
         binding,
         received_at: now.timestamp_millis(),
         signed,
+        recorded: false,
     };
     let denied = |message: String| Refusal::Status {
         pending: Box::new(pending.clone()),

@@ -12,7 +12,7 @@ use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 use crate::config::Config;
 
 /// A credential in memory; `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -65,7 +65,7 @@ impl SealKey {
     /// From config, else from (or newly into) `certs_dir/secrets.key`.
     pub fn load(config: &Config) -> Result<Self, SecretError> {
         if !config.secret_key.is_empty() {
-            return Self::from_b64(&config.secret_key);
+            return Self::from_b64(config.secret_key.expose());
         }
         let path = config.certs_dir.join("secrets.key");
         match std::fs::read_to_string(&path) {

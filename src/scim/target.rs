@@ -75,8 +75,6 @@ pub struct Changes {
     pub connector: Option<String>,
     pub credential: Option<Credential>,
     pub deprovision: Option<String>,
-    pub push_groups: Option<bool>,
-    pub deletion_threshold: Option<i64>,
     pub exclude: Vec<String>,
     pub include: Vec<String>,
     pub restore_defaults: bool,
@@ -158,8 +156,6 @@ pub fn describe(row: &TargetRow) -> Value {
         "credential": if row.secret.is_empty() { "not set" } else { "set (write-only)" },
         "excluded": excluded(row),
         "deprovision": row.deprovision,
-        "push_groups": row.push_groups != 0,
-        "deletion_threshold": row.deletion_threshold,
         "state": row.state,
         "state_reason": row.state_reason,
     })
@@ -213,17 +209,6 @@ pub async fn update(
             )));
         }
         row.deprovision = d.clone();
-    }
-    if let Some(p) = c.push_groups {
-        row.push_groups = i64::from(p);
-    }
-    if let Some(n) = c.deletion_threshold {
-        if !(0..=1_000_000).contains(&n) {
-            return Err(invalid(
-                "the deletion threshold must be 0 (off) or a positive count",
-            ));
-        }
-        row.deletion_threshold = n;
     }
     let mut ex = if c.restore_defaults {
         Vec::new()

@@ -102,10 +102,10 @@ pub async fn post_binding(
         Err(e) => return Err(flow::refuse_page(&state, &t, "post", e.to_string()).await?),
     };
     match flow::receive(&state, &t, Binding::Post, &msg).await {
-        Ok(pending) => {
-            let handle = flow::park(&state, &t, &pending).await?;
-            Ok(Redirect::to(&continue_url(&t, &handle)).into_response())
-        }
+        Ok(pending) => match flow::park(&state, &t, &pending).await? {
+            Ok(handle) => Ok(Redirect::to(&continue_url(&t, &handle)).into_response()),
+            Err(replayed) => Ok(respond(&t, replayed)),
+        },
         Err(a) => Ok(respond(&t, a)),
     }
 }
@@ -166,7 +166,10 @@ async fn proceed(
     }
     let handle = match handle {
         Some(h) => h,
-        None => flow::park(state, t, &pending).await?,
+        None => match flow::park(state, t, &pending).await? {
+            Ok(h) => h,
+            Err(replayed) => return Ok(respond(t, replayed)),
+        },
     };
     let next: String =
         url::form_urlencoded::byte_serialize(continue_url(t, &handle).as_bytes()).collect();
