@@ -272,7 +272,7 @@ pub async fn claim(
 ) -> Result<Vec<Job>, StoreError> {
     let now = now_ms();
     let lock = if backend == Backend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
+        "FOR UPDATE OF j SKIP LOCKED"
     } else {
         ""
     };

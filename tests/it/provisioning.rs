@@ -555,3 +555,34 @@ fn scim_cli_set_test_dry_run_provision_without_leaking_the_token() {
     cli.ok(&["scim", "set", "bj", "--url", "http://127.0.0.1:9"]);
     cli.refused(&["scim", "test", "bj"], "connection failed");
 }
+
+#[tokio::test]
+async fn two_replicas_on_postgresql_share_the_queue_without_duplicates() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let config = crate::support::test_config(&db.url);
+    let a = TestServer::start_with(config.clone()).await;
+    let b = TestServer::start_with(config).await;
+    let actor = Actor::system();
+    groups::add(&a.db, &actor, "staff", "").await.unwrap();
+    apps::add(&a.db, &actor, "app", "generic", &AppChanges::default())
+        .await
+        .unwrap();
+    apps::set_binding(&a.db, &actor, "app", "staff", true)
+        .await
+        .unwrap();
+    for i in 0..60 {
+        add_user(&a, &format!("pg{i:02}"), true).await;
+    }
+    let peer = ScimPeer::start(&["--delay-ms", "5"]);
+    connect(&b.db, &b.config, "app", &peer, Changes::default()).await;
+    settle(&a.db, "app", 60).await;
+    let reqs = peer.requests();
+    let posts = reqs.iter().filter(|r| r["method"] == "POST").count();
+    let gets = reqs.iter().filter(|r| r["method"] == "GET").count();
+    assert_eq!((gets, posts), (60, 60), "each job ran once: {:?}", methods(&reqs));
+    assert_eq!(peer.users().await.len(), 60);
+    a.stop().await;
+    b.stop().await;
+}
