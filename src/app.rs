@@ -110,7 +110,12 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     });
     let key = crate::scim::secret::SealKey::load(&state_config)
         .context("cannot load the key that protects stored SCIM credentials")?;
-    let engine = crate::scim::engine::Engine::new(db.clone(), key, state_config.scim_concurrency);
+    let engine = crate::scim::engine::Engine::new(
+        db.clone(),
+        key,
+        state_config.scim_concurrency,
+        state_config.scim_reconcile_every,
+    );
     let workers = vec![tokio::spawn(engine.run()), tokio::spawn(sweep(db))];
     password::warm_up().await;
     Ok(Running {

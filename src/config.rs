@@ -27,6 +27,9 @@ pub struct Config {
     pub secret_key: crate::scim::secret::Secret,
     /// Requests in flight per SCIM target.
     pub scim_concurrency: usize,
+    /// How often each active SCIM target is reconciled (its users read and corrected).
+    #[serde(serialize_with = "as_human")]
+    pub scim_reconcile_every: Duration,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -54,6 +57,7 @@ const KEYS: &[&str] = &[
     "login_lockout",
     "secret_key",
     "scim_concurrency",
+    "scim_reconcile_every",
 ];
 
 impl Config {
@@ -176,7 +180,14 @@ impl Config {
             Ok(n) if (1..=64).contains(&n) => Ok(n),
             _ => Err(format!("{v:?} is not a whole number from 1 to 64")),
         })?;
+        let scim_reconcile_every = get(
+            raw,
+            "scim_reconcile_every",
+            Duration::from_secs(24 * 3600),
+            parse_duration,
+        )?;
         Ok(Config {
+            scim_reconcile_every,
             listen,
             base_url,
             database_url,

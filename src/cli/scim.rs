@@ -45,6 +45,20 @@ pub enum ScimCommand {
     },
     /// Provision one user now and show every request and answer (credentials left out)
     Provision { slug: String, username: String },
+    /// Let a deprovisioning batch paused by the deletion threshold go ahead (for an hour)
+    Approve { slug: String },
+    /// Drop a paused deprovisioning batch and resume (accounts stay as they are)
+    Reject { slug: String },
+    /// List the target's users, marked new or linked; import the chosen ones into sesame
+    Import {
+        slug: String,
+        /// Import these userNames (repeat); without --user or --all, only list
+        #[arg(long = "user")]
+        users: Vec<String>,
+        /// Import every active user that is new to sesame
+        #[arg(long, conflicts_with = "users")]
+        all: bool,
+    },
     /// Remove the app's Identity Management settings, links and queue
     Delete { slug: String },
 }
@@ -69,6 +83,9 @@ pub struct SetArgs {
     /// What happens to a deleted user's account: deactivate | delete
     #[arg(long)]
     deprovision: Option<String>,
+    /// Pause when more than N accounts would be deprovisioned within an hour (0 = off)
+    #[arg(long)]
+    deletion_threshold: Option<i64>,
     /// Stop sending an optional attribute (externalId, title, phoneNumbers, manager)
     #[arg(long)]
     exclude: Vec<String>,
@@ -98,6 +115,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 connector: a.connector,
                 credential,
                 deprovision: a.deprovision,
+                deletion_threshold: a.deletion_threshold,
                 exclude: a.exclude,
                 include: a.include,
                 restore_defaults: a.restore_defaults,
@@ -123,7 +141,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
             if dry_run {
                 plan(db, &key, &slug).await
             } else {
-                wait_sync(db, &slug, Duration::from_secs(timeout)).await
+                wait_sync(db, &key, &slug, Duration::from_secs(timeout)).await
             }
         }
         ScimCommand::Provision { slug, username } => {
@@ -138,6 +156,40 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 println!("{}", serde_json::to_string_pretty(&ex.to_json())?);
             }
             println!("{username}: {}", report.decision);
+            Ok(())
+        }
+        ScimCommand::Approve { slug } => {
+            target::approve(db, &actor, &slug).await?;
+            println!("{slug}: deprovisioning approved for an hour; provisioning resumed");
+            Ok(())
+        }
+        ScimCommand::Reject { slug } => {
+            let n = target::reject(db, &actor, &slug).await?;
+            println!("{slug}: dropped {n} queued deprovisioning job(s); provisioning resumed");
+            Ok(())
+        }
+        ScimCommand::Import { slug, users, all } => {
+            let live = live(db, &key, &slug).await?;
+            let found = crate::scim::inventory::list(db, &live)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let rows = found
+                .iter()
+                .map(|c| vec![c.username.clone(), c.email.clone(), c.status.to_string()])
+                .collect();
+            output::table(&["userName", "email", "status"], rows);
+            if users.is_empty() && !all {
+                println!("(list only: add --user <userName>... or --all to import)");
+                return Ok(());
+            }
+            let chosen: Vec<_> = found
+                .into_iter()
+                .filter(|c| all || users.contains(&c.username))
+                .collect();
+            let report = crate::scim::inventory::import(db, &actor, &chosen).await?;
+            for line in report {
+                println!("{line}");
+            }
             Ok(())
         }
         ScimCommand::Delete { slug } => {
@@ -214,7 +266,7 @@ async fn plan(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<()> {
 }
 
 /// Queues everyone and shows progress until the running server's worker has done them.
-async fn wait_sync(db: &Db, slug: &str, timeout: Duration) -> anyhow::Result<()> {
+async fn wait_sync(db: &Db, key: &SealKey, slug: &str, timeout: Duration) -> anyhow::Result<()> {
     let mut conn = db.pool.acquire().await?;
     let (app, row, exists) = target::get(&mut conn, slug).await?;
     anyhow::ensure!(
@@ -226,8 +278,13 @@ async fn wait_sync(db: &Db, slug: &str, timeout: Duration) -> anyhow::Result<()>
             "not set up"
         }
     );
-    let total = store::enqueue_app(&mut conn, app.id).await?.max(1);
-    store::release_all(&mut conn, app.id).await?;
+    drop(conn);
+    let live = live(db, key, slug).await?;
+    let total = crate::scim::inventory::reconcile(db, &live)
+        .await
+        .map_err(anyhow::Error::msg)?
+        .max(1);
+    let mut conn = db.pool.acquire().await?;
     let started = Instant::now();
     let mut last_left = i64::MAX;
     let mut stalled = Instant::now();
@@ -243,7 +300,6 @@ async fn wait_sync(db: &Db, slug: &str, timeout: Duration) -> anyhow::Result<()>
         );
         if left == 0 {
             eprintln!();
-            target::synced_now(&mut conn, app.id).await?;
             println!(
                 "{slug}: sync done in {:.1}s",
                 started.elapsed().as_secs_f64()

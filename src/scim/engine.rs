@@ -33,6 +33,7 @@ pub struct Engine {
     key: SealKey,
     owner: String,
     per_target: usize,
+    reconcile_every: Duration,
     slots: Arc<Semaphore>,
     targets: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
     /// A target that answered 429/503: nothing is sent to it before this time (unix ms).
@@ -50,12 +51,13 @@ pub fn backoff_ms(attempts: i64, retry_after: Option<Duration>) -> i64 {
 }
 
 impl Engine {
-    pub fn new(db: Db, key: SealKey, per_target: usize) -> Engine {
+    pub fn new(db: Db, key: SealKey, per_target: usize, reconcile_every: Duration) -> Engine {
         Engine {
             db,
             key,
             owner: format!("worker-{}", crate::auth::csrf::random_token(9)),
             per_target,
+            reconcile_every,
             slots: Arc::new(Semaphore::new(64)),
             targets: Arc::default(),
             paused: Arc::default(),
@@ -66,6 +68,8 @@ impl Engine {
     pub async fn run(self) {
         let renewer = self.clone();
         let _renew = AbortOnDrop(tokio::spawn(async move { renewer.renew_leases().await }));
+        let reconciler = self.clone();
+        let _reconcile = AbortOnDrop(tokio::spawn(async move { reconciler.reconcile().await }));
         loop {
             match self.tick().await {
                 Ok(0) => tokio::time::sleep(IDLE).await,
@@ -76,6 +80,42 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Scheduled reconciliation of every active target whose last one is older than
+    /// `reconcile_every`.
+    async fn reconcile(&self) {
+        let tick = self.reconcile_every.min(Duration::from_secs(60));
+        loop {
+            tokio::time::sleep(tick).await;
+            let every = self.reconcile_every.as_millis() as i64;
+            let due = async {
+                let mut conn = self.db.pool.acquire().await?;
+                store::due_for_reconciliation(&mut conn, every).await
+            };
+            let Ok(due) = due.await else { continue };
+            for app_id in due {
+                if let Err(e) = self.reconcile_one(app_id).await {
+                    tracing::warn!(app_id, error = %e, "scheduled reconciliation failed");
+                }
+            }
+        }
+    }
+
+    async fn reconcile_one(&self, app_id: i64) -> Result<(), String> {
+        let mut conn = self.db.pool.acquire().await.map_err(|e| e.to_string())?;
+        let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+            .bind(app_id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let live = target::live(&mut conn, &self.key, &slug)
+            .await
+            .map_err(|e| e.to_string())?;
+        drop(conn);
+        let queued = super::inventory::reconcile(&self.db, &live).await?;
+        tracing::info!(app = %slug, queued, "scheduled reconciliation");
+        Ok(())
     }
 
     async fn renew_leases(&self) {
@@ -211,6 +251,11 @@ impl Engine {
                 let reason = format!("the target refused the credentials ({why}); update them with `sesame scim set {slug} --token-stdin`, then `sesame scim resume {slug}`");
                 store::set_state(&mut conn, job.app_id, "stopped", &reason).await?;
                 state_event(&mut conn, &slug, "stopped", &reason).await?;
+                store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
+            }
+            Err(Stop::Threshold(why)) => {
+                store::set_state(&mut conn, job.app_id, "paused", &why).await?;
+                state_event(&mut conn, &slug, "paused", &why).await?;
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
             Err(Stop::Store(e)) => {

@@ -22,6 +22,8 @@ pub enum Stop {
     Retry(Option<std::time::Duration>, String),
     /// The credentials were refused: stop the whole target.
     Unauthorized(String),
+    /// Deprovisioning past the deletion threshold: pause the target for approval.
+    Threshold(String),
     Store(StoreError),
 }
 
@@ -316,9 +318,32 @@ async fn save(
     Ok(())
 }
 
+/// The deletion threshold (SECURITY 16): more deprovisionings within an hour than the
+/// admin allowed pause the target until they approve.
+async fn guard(run: &Run<'_>) -> Result<(), Stop> {
+    let limit = run.t.row.deletion_threshold;
+    if limit == 0 || crate::store::now_ms() < run.t.row.approved_until {
+        return Ok(());
+    }
+    let mut conn = run.db.pool.acquire().await?;
+    let done =
+        store::count_deprovision(&mut conn, run.t.app.id, super::target::APPROVAL_MS).await?;
+    if done > limit {
+        return Err(Stop::Threshold(format!(
+            "more than {limit} account(s) would be deprovisioned within an hour; \
+             approve with `sesame scim approve {0}` or reject with `sesame scim reject {0}`",
+            run.t.app.slug
+        )));
+    }
+    Ok(())
+}
+
 /// Leaving scope: `active: false`; a deleted user with the delete action: `DELETE`.
 async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> Result<(), Stop> {
     let path = format!("/Users/{}", link.remote_id);
+    if !dry_run && (delete || link.active != 0) {
+        guard(run).await?;
+    }
     if delete {
         run.report.decision = "delete".into();
         if dry_run {

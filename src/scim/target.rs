@@ -75,6 +75,8 @@ pub struct Changes {
     pub connector: Option<String>,
     pub credential: Option<Credential>,
     pub deprovision: Option<String>,
+    /// Pause when more than this many accounts would be deprovisioned within an hour (0: off).
+    pub deletion_threshold: Option<i64>,
     pub exclude: Vec<String>,
     pub include: Vec<String>,
     pub restore_defaults: bool,
@@ -131,6 +133,7 @@ fn new_row(app: &App) -> TargetRow {
         failures: 0,
         last_sync_at: 0,
         updated_at: 0,
+        approved_until: 0,
     }
 }
 
@@ -156,6 +159,7 @@ pub fn describe(row: &TargetRow) -> Value {
         "credential": if row.secret.is_empty() { "not set" } else { "set (write-only)" },
         "excluded": excluded(row),
         "deprovision": row.deprovision,
+        "deletion_threshold": row.deletion_threshold,
         "state": row.state,
         "state_reason": row.state_reason,
     })
@@ -209,6 +213,14 @@ pub async fn update(
             )));
         }
         row.deprovision = d.clone();
+    }
+    if let Some(n) = c.deletion_threshold {
+        if !(0..=1_000_000).contains(&n) {
+            return Err(invalid(
+                "the deletion threshold must be 0 (off) or a count of accounts",
+            ));
+        }
+        row.deletion_threshold = n;
     }
     let mut ex = if c.restore_defaults {
         Vec::new()
@@ -306,6 +318,65 @@ pub async fn set_state(
     Ok(row)
 }
 
+/// How long an approval of deprovisioning past the threshold lasts.
+pub const APPROVAL_MS: i64 = 60 * 60 * 1000;
+
+/// Approves a paused deprovisioning batch: deprovisioning may pass the threshold for an
+/// hour, and the target runs again.
+pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
+    let mut tx = db.begin().await?;
+    let (app, row, exists) = get(&mut tx, slug).await?;
+    if !exists || row.state != "paused" {
+        return Err(invalid(format!(
+            "{slug} has no deprovisioning batch waiting for approval"
+        )));
+    }
+    store::approve(&mut tx, app.id, now_ms() + APPROVAL_MS).await?;
+    store::release_all(&mut tx, app.id).await?;
+    audit(
+        &mut tx,
+        actor,
+        "idm_integration_update",
+        Some(slug),
+        None,
+        json!({ "action": "approve" }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Rejects a paused batch: the queued jobs of users out of scope are dropped (their
+/// accounts stay as they are) and the target runs again; the rest of the queue is kept.
+pub async fn reject(db: &Db, actor: &Actor, slug: &str) -> Result<u64, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let (app, row, exists) = get(&mut tx, slug).await?;
+    if !exists || row.state != "paused" {
+        return Err(invalid(format!(
+            "{slug} has no deprovisioning batch waiting for approval"
+        )));
+    }
+    let in_scope = crate::directory::access::users_of(&mut tx, app.id).await?;
+    let queued = store::queued_users(&mut tx, app.id).await?;
+    let leaving: Vec<i64> = queued
+        .into_iter()
+        .filter(|u| !in_scope.contains(u))
+        .collect();
+    let n = store::drop_jobs(&mut tx, app.id, &leaving).await?;
+    store::set_state(&mut tx, app.id, "active", "").await?;
+    audit(
+        &mut tx,
+        actor,
+        "idm_integration_update",
+        Some(slug),
+        None,
+        json!({ "action": "reject", "dropped": n }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Removes the integration: its settings, links and queued jobs.
 pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
     let mut tx = db.begin().await?;
@@ -368,14 +439,4 @@ pub async fn live(conn: &mut Conn, key: &SealKey, slug: &str) -> Result<Live, Di
         app,
         row,
     })
-}
-
-/// Marks a full sync finished now.
-pub async fn synced_now(conn: &mut Conn, app_id: i64) -> Result<(), DirectoryError> {
-    sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
-        .bind(app_id)
-        .bind(now_ms())
-        .execute(conn)
-        .await?;
-    Ok(())
 }

@@ -25,10 +25,13 @@ pub struct TargetRow {
     pub failures: i64,
     pub last_sync_at: i64,
     pub updated_at: i64,
+    /// Deprovisioning over the threshold is allowed until this time (an admin approved it).
+    pub approved_until: i64,
 }
 
 const TARGET_COLS: &str = "app_id, connector, base_url, auth, basic_user, secret, excluded, \
-     deprovision, push_groups, deletion_threshold, state, state_reason, failures, last_sync_at, updated_at";
+     deprovision, push_groups, deletion_threshold, state, state_reason, failures, last_sync_at, updated_at, \
+     approved_until";
 
 pub async fn target(conn: &mut Conn, app_id: i64) -> Result<Option<TargetRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
@@ -289,6 +292,78 @@ pub async fn claim(
     .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// Allows deprovisioning past the threshold until `until`, and resumes the target.
+pub async fn approve(conn: &mut Conn, app_id: i64, until: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE scim_targets SET approved_until = $2, state = 'active', state_reason = '', \
+         failures = 0, deprov_used = 0, updated_at = $3 WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .bind(until)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts one deprovisioning against the target's window (`window_ms` long) and returns
+/// how many the window now holds; atomic, so concurrent workers cannot all slip under.
+pub async fn count_deprovision(
+    conn: &mut Conn,
+    app_id: i64,
+    window_ms: i64,
+) -> Result<i64, StoreError> {
+    let now = now_ms();
+    Ok(sqlx::query_scalar(
+        "UPDATE scim_targets SET \
+           deprov_used = CASE WHEN deprov_since < $2 THEN 1 ELSE deprov_used + 1 END, \
+           deprov_since = CASE WHEN deprov_since < $2 THEN $3 ELSE deprov_since END \
+         WHERE app_id = $1 RETURNING deprov_used",
+    )
+    .bind(app_id)
+    .bind(now - window_ms)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Active targets whose last full sync is older than `every_ms`.
+pub async fn due_for_reconciliation(
+    conn: &mut Conn,
+    every_ms: i64,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT app_id FROM scim_targets WHERE state = 'active' AND last_sync_at < $1",
+    )
+    .bind(now_ms() - every_ms)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Removes the queued jobs of `user_ids` (a rejected deprovisioning batch).
+pub async fn drop_jobs(conn: &mut Conn, app_id: i64, user_ids: &[i64]) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for id in user_ids {
+        n += sqlx::query("DELETE FROM scim_jobs WHERE app_id = $1 AND user_id = $2")
+            .bind(app_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
+
+/// Queued (app, user) pairs of an app.
+pub async fn queued_users(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM scim_jobs WHERE app_id = $1 ORDER BY id")
+            .bind(app_id)
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// Extends the leases `owner` holds (its worker is alive).

@@ -382,8 +382,10 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
         "{}",
         row.state_reason
     );
+    // Requests already in flight when it tripped finish; after that, silence.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let seen = broken.requests().len();
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     assert_eq!(
         broken.requests().len(),
         seen,
@@ -581,8 +583,118 @@ async fn two_replicas_on_postgresql_share_the_queue_without_duplicates() {
     let reqs = peer.requests();
     let posts = reqs.iter().filter(|r| r["method"] == "POST").count();
     let gets = reqs.iter().filter(|r| r["method"] == "GET").count();
-    assert_eq!((gets, posts), (60, 60), "each job ran once: {:?}", methods(&reqs));
+    assert_eq!(
+        (gets, posts),
+        (60, 60),
+        "each job ran once: {:?}",
+        methods(&reqs)
+    );
     assert_eq!(peer.users().await.len(), 60);
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn the_deletion_threshold_pauses_mass_deprovisioning_until_approved() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    for i in 0..5 {
+        add_user(&server, &format!("t{i}"), true).await;
+    }
+    let limit = Changes {
+        deletion_threshold: Some(2),
+        ..Changes::default()
+    };
+    connect(&server.db, &server.config, "app", &peer, limit).await;
+    settle(&server.db, "app", 20).await;
+    assert_eq!(peer.users().await.len(), 5);
+    // Unbinding the group would deactivate all five: two go, then the target pauses.
+    apps::set_binding(&server.db, &Actor::system(), "app", "staff", false)
+        .await
+        .unwrap();
+    let row = wait_state(&server, "paused").await;
+    assert!(row.state_reason.contains("approve"), "{}", row.state_reason);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let inactive = |users: &[Value]| users.iter().filter(|u| u["active"] == false).count();
+    assert_eq!(inactive(&peer.users().await), 2, "stopped at the threshold");
+    // Reject keeps the rest as they are; approve lets a batch through.
+    assert_eq!(
+        target::reject(&server.db, &Actor::system(), "app")
+            .await
+            .unwrap(),
+        3
+    );
+    settle(&server.db, "app", 10).await;
+    assert_eq!(inactive(&peer.users().await), 2);
+    assert!(
+        target::approve(&server.db, &Actor::system(), "app")
+            .await
+            .is_err(),
+        "nothing paused now"
+    );
+    users::set_active(&server.db, &Actor::system(), "t4", false)
+        .await
+        .unwrap();
+    wait_state(&server, "paused").await;
+    target::approve(&server.db, &Actor::system(), "app")
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(
+        inactive(&peer.users().await),
+        3,
+        "the approved deprovisioning went through"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reconciliation_corrects_drift_and_import_brings_users_in() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    add_user(&server, "hank", true).await;
+    add_user(&server, "ivy", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 20).await;
+    // Someone edits the target directly: hank deleted, ivy renamed.
+    let hank = peer.user("hank").await.unwrap();
+    peer.delete(hank["id"].as_str().unwrap()).await;
+    let outside = peer.create("outsider").await;
+    assert!(outside["id"].is_string());
+    let key = SealKey::load(&server.config).unwrap();
+    let mut conn = server.db.pool.acquire().await.unwrap();
+    let live = target::live(&mut conn, &key, "app").await.unwrap();
+    drop(conn);
+    sesame::scim::inventory::reconcile(&server.db, &live)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert!(
+        peer.user("hank").await.is_some(),
+        "re-created by reconciliation"
+    );
+    assert!(
+        peer.user("outsider").await.is_some(),
+        "accounts sesame does not manage are left alone"
+    );
+
+    // Import: the outsider is new; hank and ivy are linked.
+    let found = sesame::scim::inventory::list(&server.db, &live)
+        .await
+        .unwrap();
+    let status = |name: &str| found.iter().find(|c| c.username == name).unwrap().status;
+    use sesame::scim::inventory::Status;
+    assert_eq!(status("outsider"), Status::New);
+    assert_eq!(status("ivy"), Status::Linked);
+    let chosen: Vec<_> = found
+        .into_iter()
+        .filter(|c| c.username == "outsider")
+        .collect();
+    let report = sesame::scim::inventory::import(&server.db, &Actor::system(), &chosen)
+        .await
+        .unwrap();
+    assert!(report[0].contains("imported"), "{report:?}");
+    let imported = users::get(&server.db, "outsider").await.unwrap();
+    assert_eq!(imported.email, "outsider@example.com");
+    server.stop().await;
 }

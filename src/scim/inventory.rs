@@ -1,0 +1,191 @@
+//! The target's inventory, read page by page (RFC 7644 §3.4.2.4, 1-based `startIndex`):
+//! reconciliation reads it to correct drift, and import (PRODUCT §3.4) marks each user as
+//! new, already linked, or already in sesame, and creates the chosen new ones in sesame.
+//! Users suspended in the target are not imported.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::target::Live;
+use crate::directory::users::{self, UserFields};
+use crate::directory::{Actor, DirectoryError};
+use crate::store::scim as store;
+use crate::store::Db;
+
+const PAGE: usize = 100;
+const MAX_PAGES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New,
+    Linked,
+    /// A sesame user has this userName but is not linked to this account yet.
+    InSesame,
+    Suspended,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::New => "new",
+            Status::Linked => "already linked",
+            Status::InSesame => "already in sesame (linked when in scope)",
+            Status::Suspended => "suspended in the target (not imported)",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub username: String,
+    pub email: String,
+    pub status: Status,
+    resource: Value,
+}
+
+/// Every user resource of the target, page by page.
+pub async fn remote_users(t: &Live) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    let mut start = 1;
+    for _ in 0..MAX_PAGES {
+        let ex = t
+            .client
+            .send(
+                Method::GET,
+                &format!("/Users?startIndex={start}&count={PAGE}"),
+                None,
+            )
+            .await;
+        let body = match (ex.status, &ex.response) {
+            (Some(200), Some(b)) => b.clone(),
+            _ => {
+                return Err(format!(
+                    "listing the target's users failed: {}",
+                    ex.detail()
+                ))
+            }
+        };
+        let page = body["Resources"].as_array().cloned().unwrap_or_default();
+        let total = body["totalResults"].as_u64().unwrap_or(0) as usize;
+        start += page.len();
+        let done = page.is_empty() || start > total;
+        out.extend(page);
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Reconciliation (PRODUCT §3.4): reads the target's users, brings each link up to what the
+/// target really holds (changed there, deactivated there, deleted there), then queues every
+/// user in scope or linked, so the worker corrects any drift with the usual minimal requests.
+pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, String> {
+    let remote = remote_users(t).await?;
+    let err = |e: crate::store::StoreError| e.to_string();
+    let mut tx = db.begin().await.map_err(err)?;
+    for link in store::links(&mut tx, t.app.id).await.map_err(err)? {
+        match remote
+            .iter()
+            .find(|r| r["id"].as_str() == Some(link.remote_id.as_str()))
+        {
+            Some(r) => {
+                let refreshed = store::Link {
+                    synced: Value::Object(super::mapping::from_remote(r)).to_string(),
+                    active: i64::from(r["active"].as_bool().unwrap_or(true)),
+                    ..link
+                };
+                store::put_link(&mut tx, &refreshed).await.map_err(err)?;
+            }
+            None => store::delete_link(&mut tx, link.app_id, link.user_id)
+                .await
+                .map_err(err)?,
+        }
+    }
+    let queued = store::enqueue_app(&mut tx, t.app.id).await.map_err(err)?;
+    store::release_all(&mut tx, t.app.id).await.map_err(err)?;
+    sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
+        .bind(t.app.id)
+        .bind(crate::store::now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(queued)
+}
+
+/// Every user of the target, marked for import.
+pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, String> {
+    let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+    let links = store::links(&mut conn, t.app.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for r in remote_users(t).await? {
+        let r = &r;
+        let username = r["userName"].as_str().unwrap_or("").to_string();
+        let id = r["id"].as_str().unwrap_or("");
+        let status = if links.iter().any(|l| l.remote_id == id) {
+            Status::Linked
+        } else if r["active"].as_bool() == Some(false) {
+            Status::Suspended
+        } else if crate::store::users::by_key(&mut conn, &username.to_lowercase())
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            Status::InSesame
+        } else {
+            Status::New
+        };
+        let email = r["emails"]
+            .as_array()
+            .and_then(|e| e.iter().find(|m| m["primary"] == true).or(e.first()))
+            .and_then(|m| m["value"].as_str())
+            .unwrap_or("")
+            .to_string();
+        out.push(Candidate {
+            username,
+            email,
+            status,
+            resource: r.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Creates the chosen new users in sesame (no password: an admin sets one). Returns one
+/// line per candidate.
+pub async fn import(
+    db: &Db,
+    actor: &Actor,
+    chosen: &[Candidate],
+) -> Result<Vec<String>, DirectoryError> {
+    let mut report = Vec::new();
+    for c in chosen {
+        if c.status != Status::New {
+            report.push(format!("{}: skipped, {}", c.username, c.status));
+            continue;
+        }
+        let r = &c.resource;
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        let fields = UserFields {
+            email: Some(c.email.clone()),
+            first_name: text(&r["name"]["givenName"]),
+            last_name: text(&r["name"]["familyName"]),
+            title: text(&r["title"]),
+            employee_id: text(&r["externalId"]),
+            ..UserFields::default()
+        };
+        // Not linked here: the link is made when the user enters the app's scope (by the
+        // usual look-up), so importing alone never changes the account in the target.
+        match users::add(db, actor, &c.username, &fields, None).await {
+            Ok(_) => report.push(format!(
+                "{}: imported (linked once in a group bound to the app)",
+                c.username
+            )),
+            Err(e) => report.push(format!("{}: not imported: {e}", c.username)),
+        }
+    }
+    Ok(report)
+}
