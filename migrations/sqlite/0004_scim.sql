@@ -1,4 +1,5 @@
--- The SCIM bridge (SQLite): per-app targets, links to remote users, and the durable queue.
+-- The SCIM bridge (SQLite): per-app targets, links to remote users and groups, and the
+-- durable queue.
 CREATE TABLE scim_targets (
     app_id INTEGER PRIMARY KEY REFERENCES apps(id) ON DELETE CASCADE,
     connector TEXT NOT NULL,
@@ -10,11 +11,18 @@ CREATE TABLE scim_targets (
     excluded TEXT NOT NULL DEFAULT '[]',
     deprovision TEXT NOT NULL DEFAULT 'deactivate',
     push_groups INTEGER NOT NULL DEFAULT 0,
+    -- SECURITY 16: more deprovisionings than this within an hour pause the target (0: off);
+    -- deprov_since/deprov_used count them atomically; an approval lasts until approved_until.
     deletion_threshold INTEGER NOT NULL DEFAULT 0,
+    deprov_since INTEGER NOT NULL DEFAULT 0,
+    deprov_used INTEGER NOT NULL DEFAULT 0,
+    approved_until INTEGER NOT NULL DEFAULT 0,
     -- inactive | active | stopped (401/403) | quarantined (repeated failures) | paused (threshold)
     state TEXT NOT NULL DEFAULT 'inactive',
     state_reason TEXT NOT NULL DEFAULT '',
     failures INTEGER NOT NULL DEFAULT 0,
+    -- Throttled (429/503): no worker sends anything before this time.
+    paused_until INTEGER NOT NULL DEFAULT 0,
     last_sync_at INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER NOT NULL
 );
@@ -32,12 +40,25 @@ CREATE TABLE scim_links (
     PRIMARY KEY (app_id, user_id)
 );
 
--- One row per (app, user) that needs looking at; written in the same transaction as the
--- directory change (SECURITY 15). generation grows when a newer change arrives meanwhile.
+-- A sesame group pushed to the target (push_groups); members holds the remote user ids
+-- last sent. No foreign key on group_id, for the same reason.
+CREATE TABLE scim_group_links (
+    app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    members TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, group_id)
+);
+
+-- One row per (app, user or group) that needs looking at; written in the same transaction
+-- as the directory change (SECURITY 15). generation grows when a newer change arrives.
 CREATE TABLE scim_jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
-    user_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject_id INTEGER NOT NULL,
     generation INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before INTEGER NOT NULL,
@@ -45,6 +66,6 @@ CREATE TABLE scim_jobs (
     lease_owner TEXT NOT NULL DEFAULT '',
     last_error TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL,
-    UNIQUE (app_id, user_id)
+    UNIQUE (app_id, kind, subject_id)
 );
 CREATE INDEX scim_jobs_due ON scim_jobs (not_before);

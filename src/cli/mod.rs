@@ -158,6 +158,10 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
     };
     println!("secret_key             = {key}");
     println!("scim_concurrency       = {}", shown.scim_concurrency);
+    println!(
+        "scim_reconcile_every   = {}s",
+        shown.scim_reconcile_every.as_secs()
+    );
     Ok(())
 }
 

@@ -83,6 +83,9 @@ pub struct SetArgs {
     /// What happens to a deleted user's account: deactivate | delete
     #[arg(long)]
     deprovision: Option<String>,
+    /// Push the groups bound to the app as SCIM Groups, with their members
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    push_groups: Option<bool>,
     /// Pause when more than N accounts would be deprovisioned within an hour (0 = off)
     #[arg(long)]
     deletion_threshold: Option<i64>,
@@ -116,6 +119,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 credential,
                 deprovision: a.deprovision,
                 deletion_threshold: a.deletion_threshold,
+                push_groups: a.push_groups,
                 exclude: a.exclude,
                 include: a.include,
                 restore_defaults: a.restore_defaults,

@@ -180,6 +180,7 @@ pub async fn set_binding(
     };
     if changed {
         scim::enqueue_group(&mut tx, g.id, Some(app.id)).await?;
+        scim::enqueue_group_push(&mut tx, g.id).await?;
         let name = if grant {
             "app_group_bind"
         } else {

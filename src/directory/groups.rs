@@ -74,6 +74,7 @@ pub async fn delete(db: &Db, actor: &Actor, name: &str) -> Result<(), DirectoryE
     let group = find(&mut tx, name).await?;
     let members = groups::member_names(&mut tx, group.id).await?;
     scim::enqueue_group(&mut tx, group.id, None).await?;
+    scim::enqueue_group_push(&mut tx, group.id).await?;
     groups::delete(&mut tx, group.id).await?;
     audit(
         &mut tx,
@@ -107,6 +108,7 @@ pub async fn set_member(
     };
     if changed {
         scim::enqueue_user(&mut tx, u.id).await?;
+        scim::enqueue_group_push(&mut tx, g.id).await?;
         let name = if member {
             "group_member_add"
         } else {

@@ -20,6 +20,22 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     auth: Auth,
+    timeout: Duration,
+}
+
+/// One HTTP client for every target: building one loads the system's trust store, far too
+/// costly per request; connections are pooled per host.
+fn shared() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_default()
+    })
+    .clone()
 }
 
 /// One request and its answer, as shown in events (no credentials, bodies capped).
@@ -107,16 +123,11 @@ const BODY_CAP: usize = 16 * 1024;
 
 impl Client {
     pub fn new(base: &str, auth: Auth, timeout: Duration) -> Client {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Client {
-            http,
+            http: shared(),
             base: base.trim_end_matches('/').to_string(),
             auth,
+            timeout,
         }
     }
 
@@ -125,6 +136,7 @@ impl Client {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
+            .timeout(self.timeout)
             .header("Accept", "application/scim+json, application/json");
         req = match &self.auth {
             Auth::Bearer(t) => req.bearer_auth(t.expose()),

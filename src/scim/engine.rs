@@ -24,7 +24,7 @@ pub const QUARANTINE_AFTER: i64 = 20;
 /// are picked up by another (or by itself after a restart) within seconds.
 const LEASE_MS: i64 = 15_000;
 const RENEW: Duration = Duration::from_secs(5);
-const IDLE: Duration = Duration::from_millis(200);
+const IDLE: Duration = Duration::from_millis(100);
 const MAX_BACKOFF_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Clone)]
@@ -36,8 +36,6 @@ pub struct Engine {
     reconcile_every: Duration,
     slots: Arc<Semaphore>,
     targets: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
-    /// A target that answered 429/503: nothing is sent to it before this time (unix ms).
-    paused: Arc<Mutex<HashMap<i64, i64>>>,
 }
 
 /// Exponential backoff with full jitter, at least `retry_after`.
@@ -60,7 +58,6 @@ impl Engine {
             reconcile_every,
             slots: Arc::new(Semaphore::new(64)),
             targets: Arc::default(),
-            paused: Arc::default(),
         }
     }
 
@@ -175,25 +172,7 @@ impl Engine {
     async fn try_job(&self, job: &Job) -> Result<(), crate::store::StoreError> {
         let slot = self.target_slot(job.app_id).await;
         let _permit = slot.acquire().await.expect("open semaphore");
-        let pause = self
-            .paused
-            .lock()
-            .await
-            .get(&job.app_id)
-            .copied()
-            .unwrap_or(0);
         let mut conn = self.db.pool.acquire().await?;
-        if pause > now_ms() {
-            return store::retry(
-                &mut conn,
-                job,
-                &self.owner,
-                pause,
-                false,
-                "target throttled",
-            )
-            .await;
-        }
         let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
             .bind(job.app_id)
             .fetch_optional(&mut *conn)
@@ -206,6 +185,11 @@ impl Engine {
                 return store::retry(&mut conn, job, &self.owner, at, false, &e.to_string()).await;
             }
         };
+        if live.row.paused_until > now_ms() {
+            // Throttled since this job was leased: wait with everyone else.
+            let at = live.row.paused_until;
+            return store::retry(&mut conn, job, &self.owner, at, false, "target throttled").await;
+        }
         if live.row.state != "active" {
             // Stopped or quarantined since this job was leased: send nothing.
             return store::retry(
@@ -219,7 +203,10 @@ impl Engine {
             .await;
         }
         drop(conn);
-        let outcome = sync::user(&self.db, &live, job.user_id, false).await;
+        let outcome = match job.kind.as_str() {
+            "group" => super::groups::sync(&self.db, &live, job.subject_id, false).await,
+            _ => sync::user(&self.db, &live, job.subject_id, false).await,
+        };
         let mut conn = self.db.pool.acquire().await?;
         match outcome {
             Ok(_) => {
@@ -229,17 +216,17 @@ impl Engine {
             Err(Stop::Retry(Some(d), why)) if d.is_zero() => {
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
-            Err(Stop::Retry(after, why)) => {
-                let delay = backoff_ms(job.attempts, after);
-                // Throttling (a Retry-After) pauses the whole target but is not a failure.
-                let failures = match after {
-                    Some(d) => {
-                        let until = now_ms() + d.as_millis() as i64;
-                        self.paused.lock().await.insert(job.app_id, until);
-                        0
-                    }
-                    None => store::count_failure(&mut conn, job.app_id).await?,
-                };
+            Err(Stop::Retry(Some(after), why)) => {
+                // Throttled: the whole target waits out Retry-After (not a failure, no
+                // exponential growth), then this job goes again with a little jitter.
+                let until = now_ms() + after.as_millis() as i64;
+                store::pause(&mut conn, job.app_id, until).await?;
+                let jitter = rand::thread_rng().gen_range(0..100);
+                store::retry(&mut conn, job, &self.owner, until + jitter, false, &why).await
+            }
+            Err(Stop::Retry(None, why)) => {
+                let delay = backoff_ms(job.attempts, None);
+                let failures = store::count_failure(&mut conn, job.app_id).await?;
                 if failures >= QUARANTINE_AFTER {
                     let reason = format!("{failures} failed requests in a row; last: {why}");
                     store::set_state(&mut conn, job.app_id, "quarantined", &reason).await?;

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod engine;
+pub mod groups;
 pub mod inventory;
 pub mod mapping;
 pub mod probe;

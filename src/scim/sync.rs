@@ -52,15 +52,26 @@ pub struct Report {
     pub exchanges: Vec<Exchange>,
 }
 
-struct Run<'a> {
-    db: &'a Db,
-    t: &'a Live,
+/// One sync of one user or group: sends requests and records each as an event.
+pub(crate) struct Run<'a> {
+    pub(crate) db: &'a Db,
+    pub(crate) t: &'a Live,
+    /// The user or group the events are about.
     username: String,
-    report: Report,
+    pub(crate) report: Report,
 }
 
-impl Run<'_> {
-    async fn send(
+impl<'a> Run<'a> {
+    pub(crate) fn new(db: &'a Db, t: &'a Live, subject: String) -> Self {
+        Run {
+            db,
+            t,
+            username: subject,
+            report: Report::default(),
+        }
+    }
+
+    pub(crate) async fn send(
         &mut self,
         event: &'static str,
         method: Method,
@@ -161,12 +172,8 @@ pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Repo
         .map(|u| u.username.clone())
         .or_else(|| link.as_ref().map(|l| l.username.clone()))
         .unwrap_or_default();
-    let mut run = Run {
-        db,
-        t,
-        username,
-        report: Report::default(),
-    };
+    let mut run = Run::new(db, t, username);
+    let before = link.clone();
     match (user, link, in_scope) {
         (Some(u), link, true) => {
             let desired = mapping::desired(&u, &t.excluded, manager.as_deref());
@@ -179,6 +186,15 @@ pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Repo
             remove(&mut run, link, false, dry_run).await?
         }
         _ => run.report.decision = "nothing to do (not in scope, not active in the target)".into(),
+    }
+    if !dry_run && t.row.push_groups != 0 {
+        // Group member lists follow the account: linked, reactivated, deactivated, deleted.
+        let mut conn = db.pool.acquire().await?;
+        let after = store::link(&mut conn, t.app.id, user_id).await?;
+        let key = |l: &Option<Link>| l.as_ref().map(|l| (l.remote_id.clone(), l.active));
+        if key(&before) != key(&after) {
+            store::enqueue_groups_of_user(&mut conn, t.app.id, user_id).await?;
+        }
     }
     Ok(run.report)
 }

@@ -75,6 +75,7 @@ pub struct Changes {
     pub connector: Option<String>,
     pub credential: Option<Credential>,
     pub deprovision: Option<String>,
+    pub push_groups: Option<bool>,
     /// Pause when more than this many accounts would be deprovisioned within an hour (0: off).
     pub deletion_threshold: Option<i64>,
     pub exclude: Vec<String>,
@@ -134,6 +135,7 @@ fn new_row(app: &App) -> TargetRow {
         last_sync_at: 0,
         updated_at: 0,
         approved_until: 0,
+        paused_until: 0,
     }
 }
 
@@ -159,6 +161,7 @@ pub fn describe(row: &TargetRow) -> Value {
         "credential": if row.secret.is_empty() { "not set" } else { "set (write-only)" },
         "excluded": excluded(row),
         "deprovision": row.deprovision,
+        "push_groups": row.push_groups != 0,
         "deletion_threshold": row.deletion_threshold,
         "state": row.state,
         "state_reason": row.state_reason,
@@ -214,6 +217,9 @@ pub async fn update(
         }
         row.deprovision = d.clone();
     }
+    if let Some(p) = c.push_groups {
+        row.push_groups = i64::from(p);
+    }
     if let Some(n) = c.deletion_threshold {
         if !(0..=1_000_000).contains(&n) {
             return Err(invalid(
@@ -262,7 +268,8 @@ pub async fn update(
         )
         .await?;
         // New exclusions or a new mapping change what every linked user should look like.
-        if row.excluded != before.excluded && row.state != "inactive" {
+        let remap = row.excluded != before.excluded || row.push_groups != before.push_groups;
+        if remap && row.state != "inactive" {
             store::enqueue_app(&mut tx, app.id).await?;
         }
     }

@@ -24,6 +24,11 @@ pub async fn by_key(conn: &mut Conn, name_key: &str) -> Result<Option<Group>, St
         .await?)
 }
 
+pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<Group>, StoreError> {
+    let sql = format!("{SELECT} WHERE g.id = $1");
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?)
+}
+
 pub async fn list(conn: &mut Conn) -> Result<Vec<Group>, StoreError> {
     let sql = format!("{SELECT} ORDER BY g.name_key");
     Ok(sqlx::query_as(&sql).fetch_all(conn).await?)

@@ -103,8 +103,14 @@ impl Db {
         Ok(db)
     }
 
+    /// A transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): our
+    /// transactions read then write, and a deferred one would fail with SQLITE_BUSY instead
+    /// of waiting when another connection (the provisioning worker, the CLI) wrote meanwhile.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -27,11 +27,13 @@ pub struct TargetRow {
     pub updated_at: i64,
     /// Deprovisioning over the threshold is allowed until this time (an admin approved it).
     pub approved_until: i64,
+    /// Throttled (429/503): nothing is sent before this time.
+    pub paused_until: i64,
 }
 
 const TARGET_COLS: &str = "app_id, connector, base_url, auth, basic_user, secret, excluded, \
      deprovision, push_groups, deletion_threshold, state, state_reason, failures, last_sync_at, updated_at, \
-     approved_until";
+     approved_until, paused_until";
 
 pub async fn target(conn: &mut Conn, app_id: i64) -> Result<Option<TargetRow>, StoreError> {
     Ok(sqlx::query_as(&format!(
@@ -195,14 +197,14 @@ const LIVE: &str =
     "EXISTS (SELECT 1 FROM scim_targets t WHERE t.app_id = $1 AND t.state <> 'inactive')";
 
 const UPSERT: &str =
-    "ON CONFLICT (app_id, user_id) DO UPDATE SET generation = scim_jobs.generation + 1";
+    "ON CONFLICT (app_id, kind, subject_id) DO UPDATE SET generation = scim_jobs.generation + 1";
 
 /// Queues (app, user) for every target that is not inactive.
 pub async fn enqueue_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreError> {
     let now = now_ms();
     sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
-         SELECT app_id, $1, $2, $2 FROM scim_targets WHERE state <> 'inactive' {UPSERT}"
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT app_id, 'user', $1, $2, $2 FROM scim_targets WHERE state <> 'inactive' {UPSERT}"
     ))
     .bind(user_id)
     .bind(now)
@@ -219,8 +221,8 @@ pub async fn enqueue_group(
 ) -> Result<(), StoreError> {
     let now = now_ms();
     sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
-         SELECT t.app_id, m.user_id, $2, $2 FROM scim_targets t, memberships m \
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT t.app_id, 'user', m.user_id, $2, $2 FROM scim_targets t, memberships m \
          WHERE t.state <> 'inactive' AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3) {UPSERT}"
     ))
     .bind(group_id)
@@ -235,8 +237,8 @@ pub async fn enqueue_group(
 pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
     let now = now_ms();
     let a = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
-         SELECT DISTINCT $1, m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT DISTINCT $1, 'user', m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
          ON m.group_id = b.group_id WHERE b.app_id = $1 AND {LIVE} {UPSERT}"
     ))
     .bind(app_id)
@@ -244,8 +246,34 @@ pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError
     .execute(&mut *conn)
     .await?;
     let b = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, user_id, not_before, created_at) \
-         SELECT $1, user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT $1, 'user', user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
+    ))
+    .bind(app_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let c = enqueue_groups_of_app(conn, app_id).await?;
+    Ok(a.rows_affected() + b.rows_affected() + c)
+}
+
+/// Queues the groups pushed to an app: those bound to it (when push_groups is on) and those
+/// already linked (to update or delete them).
+async fn enqueue_groups_of_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
+    let now = now_ms();
+    let a = sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT $1, 'group', b.group_id, $2, $2 FROM app_groups b \
+         WHERE b.app_id = $1 AND {LIVE} AND EXISTS (SELECT 1 FROM scim_targets t \
+           WHERE t.app_id = $1 AND t.push_groups = 1) {UPSERT}"
+    ))
+    .bind(app_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let b = sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT $1, 'group', group_id, $2, $2 FROM scim_group_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
     ))
     .bind(app_id)
     .bind(now)
@@ -254,11 +282,56 @@ pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError
     Ok(a.rows_affected() + b.rows_affected())
 }
 
+/// Queues a group for every live target it is pushed to (bound with push_groups on, or
+/// already linked): its name or members changed, it was bound, unbound or deleted.
+pub async fn enqueue_group_push(conn: &mut Conn, group_id: i64) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT t.app_id, 'group', $1, $2, $2 FROM scim_targets t WHERE t.state <> 'inactive' \
+           AND ((t.push_groups = 1 AND EXISTS (SELECT 1 FROM app_groups b \
+                  WHERE b.app_id = t.app_id AND b.group_id = $1)) \
+             OR EXISTS (SELECT 1 FROM scim_group_links g WHERE g.app_id = t.app_id AND g.group_id = $1)) \
+         {UPSERT}"
+    ))
+    .bind(group_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues, for one app, the pushed groups `user_id` belongs to (their member lists follow
+/// the user's account: linked, deactivated, deleted).
+pub async fn enqueue_groups_of_user(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: i64,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(&format!(
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
+         SELECT $1, 'group', m.group_id, $2, $2 FROM memberships m \
+         WHERE m.user_id = $3 AND (EXISTS (SELECT 1 FROM scim_group_links g \
+             WHERE g.app_id = $1 AND g.group_id = m.group_id) \
+           OR EXISTS (SELECT 1 FROM app_groups b JOIN scim_targets t ON t.app_id = b.app_id \
+             WHERE b.app_id = $1 AND b.group_id = m.group_id AND t.push_groups = 1)) {UPSERT}"
+    ))
+    .bind(app_id)
+    .bind(now)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct Job {
     pub id: i64,
     pub app_id: i64,
-    pub user_id: i64,
+    /// `user` or `group`.
+    pub kind: String,
+    pub subject_id: i64,
     pub generation: i64,
     pub attempts: i64,
 }
@@ -283,8 +356,9 @@ pub async fn claim(
         "UPDATE scim_jobs SET lease_owner = $1, lease_until = $2 \
          WHERE lease_until < $3 AND id IN (SELECT j.id FROM scim_jobs j \
            JOIN scim_targets t ON t.app_id = j.app_id AND t.state = 'active' \
+             AND t.paused_until <= $3 \
            WHERE j.not_before <= $3 AND j.lease_until < $3 ORDER BY j.id LIMIT $4 {lock}) \
-         RETURNING id, app_id, user_id, generation, attempts"
+         RETURNING id, app_id, kind, subject_id, generation, attempts"
     ))
     .bind(owner)
     .bind(now + lease_ms)
@@ -292,6 +366,18 @@ pub async fn claim(
     .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// Pauses a throttled target for every worker until `until` (unix ms).
+pub async fn pause(conn: &mut Conn, app_id: i64, until: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE scim_targets SET paused_until = $2 WHERE app_id = $1 AND paused_until < $2",
+    )
+    .bind(app_id)
+    .bind(until)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Allows deprovisioning past the threshold until `until`, and resumes the target.
@@ -346,24 +432,26 @@ pub async fn due_for_reconciliation(
 pub async fn drop_jobs(conn: &mut Conn, app_id: i64, user_ids: &[i64]) -> Result<u64, StoreError> {
     let mut n = 0;
     for id in user_ids {
-        n += sqlx::query("DELETE FROM scim_jobs WHERE app_id = $1 AND user_id = $2")
-            .bind(app_id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        n += sqlx::query(
+            "DELETE FROM scim_jobs WHERE app_id = $1 AND kind = 'user' AND subject_id = $2",
+        )
+        .bind(app_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     }
     Ok(n)
 }
 
-/// Queued (app, user) pairs of an app.
+/// The users with a queued job for an app.
 pub async fn queued_users(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM scim_jobs WHERE app_id = $1 ORDER BY id")
-            .bind(app_id)
-            .fetch_all(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT subject_id FROM scim_jobs WHERE app_id = $1 AND kind = 'user' ORDER BY id",
     )
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Extends the leases `owner` holds (its worker is alive).
@@ -442,4 +530,90 @@ pub async fn release_all(conn: &mut Conn, app_id: i64) -> Result<(), StoreError>
         .execute(conn)
         .await?;
     Ok(())
+}
+
+// --- Pushed groups -----------------------------------------------------------------------
+
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct GroupLink {
+    pub app_id: i64,
+    pub group_id: i64,
+    pub name: String,
+    pub remote_id: String,
+    /// JSON array of the remote user ids last sent as members.
+    pub members: String,
+}
+
+pub async fn group_link(
+    conn: &mut Conn,
+    app_id: i64,
+    group_id: i64,
+) -> Result<Option<GroupLink>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT app_id, group_id, name, remote_id, members FROM scim_group_links \
+         WHERE app_id = $1 AND group_id = $2",
+    )
+    .bind(app_id)
+    .bind(group_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn put_group_link(conn: &mut Conn, l: &GroupLink) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scim_group_links (app_id, group_id, name, remote_id, members, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id, group_id) DO UPDATE SET \
+         name = excluded.name, remote_id = excluded.remote_id, members = excluded.members, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(l.app_id)
+    .bind(l.group_id)
+    .bind(&l.name)
+    .bind(&l.remote_id)
+    .bind(&l.members)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_group_link(
+    conn: &mut Conn,
+    app_id: i64,
+    group_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_group_links WHERE app_id = $1 AND group_id = $2")
+        .bind(app_id)
+        .bind(group_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The remote ids of the group's members that have an active account in the target.
+pub async fn member_remote_ids(
+    conn: &mut Conn,
+    app_id: i64,
+    group_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT l.remote_id FROM memberships m JOIN scim_links l \
+         ON l.user_id = m.user_id AND l.app_id = $1 \
+         WHERE m.group_id = $2 AND l.active = 1 ORDER BY l.remote_id",
+    )
+    .bind(app_id)
+    .bind(group_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Whether the group is bound to the app.
+pub async fn is_bound(conn: &mut Conn, app_id: i64, group_id: i64) -> Result<bool, StoreError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_groups WHERE app_id = $1 AND group_id = $2")
+            .bind(app_id)
+            .bind(group_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(n > 0)
 }

@@ -698,3 +698,80 @@ async fn reconciliation_corrects_drift_and_import_brings_users_in() {
     assert_eq!(imported.email, "outsider@example.com");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn bound_groups_are_pushed_with_their_members_in_rfc_form() {
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start(&[]);
+    add_user(&server, "jo", true).await;
+    add_user(&server, "kim", true).await;
+    let push = Changes {
+        push_groups: Some(true),
+        ..Changes::default()
+    };
+    connect(&server.db, &server.config, "app", &peer, push).await;
+    settle(&server.db, "app", 20).await;
+    let group = peer
+        .group("staff")
+        .await
+        .expect("the bound group is pushed");
+    let ids = |g: &Value| {
+        let mut v: Vec<String> = g["members"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .map(|x| x["value"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let jo = peer.user("jo").await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kim = peer.user("kim").await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut both = vec![jo.clone(), kim.clone()];
+    both.sort();
+    assert_eq!(ids(&group), both);
+
+    // Removing a member: deactivated, and removed from the group with the RFC filter path.
+    groups::set_member(&server.db, &Actor::system(), "staff", "kim", false)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert_eq!(ids(&peer.group("staff").await.unwrap()), vec![jo.clone()]);
+    let remove = peer
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r["method"] == "PATCH" && r["path"].as_str().unwrap().starts_with("/Groups/"))
+        .expect("a group PATCH");
+    assert_eq!(
+        remove["body"]["Operations"],
+        serde_json::json!([{"op": "remove", "path": format!("members[value eq \"{kim}\"]")}])
+    );
+    // Unbinding the group deletes it in the target.
+    apps::set_binding(&server.db, &Actor::system(), "app", "staff", false)
+        .await
+        .unwrap();
+    settle(&server.db, "app", 20).await;
+    assert!(peer.group("staff").await.is_none());
+    let names: Vec<String> = app_events(&server)
+        .await
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    for n in [
+        "group_create_provision",
+        "group_update_provision",
+        "group_delete_provision",
+    ] {
+        assert!(names.iter().any(|x| x == n), "no {n}");
+    }
+    server.stop().await;
+}

@@ -123,6 +123,24 @@ impl ScimPeer {
             .find(|u| u["userName"].as_str() == Some(username))
     }
 
+    /// A group of the target by displayName.
+    pub async fn group(&self, name: &str) -> Option<Value> {
+        let v: Value = self
+            .request(reqwest::Method::GET, "/Groups?count=1000")
+            .send()
+            .await
+            .expect("list groups")
+            .json()
+            .await
+            .expect("json");
+        v["Resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g["displayName"].as_str() == Some(name))
+    }
+
     /// Creates a user directly in the target (an account that existed before sesame).
     pub async fn create(&self, username: &str) -> Value {
         let body = json!({
