@@ -24,9 +24,8 @@ start_target() { # $1: log name, rest: faulty_scim flags
   sed -n 's/^serving on \(.*\)\/$/\1/p' "$work/$name.out"
 }
 
-count_users() { # $1: base URL -> "<total> <unique userNames>"
-  curl -fs -H "Authorization: Bearer bench-token" "$1/Users?count=100000&attributes=userName" |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["Resources"]; print(len(r), len({u["userName"] for u in r}))'
+count_users() { # $1: base URL -> "<accounts> <distinct userNames>"
+  python3 bench/count_users.py "$1" bench-token
 }
 
 echo "== sesame $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $(date -u +%FT%TZ)"

@@ -36,6 +36,7 @@ pub struct Engine {
     reconcile_every: Duration,
     slots: Arc<Semaphore>,
     targets: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
+    live: Arc<Mutex<HashMap<i64, (store::TargetVersion, target::Live)>>>,
 }
 
 /// Exponential backoff with full jitter, at least `retry_after`.
@@ -58,6 +59,7 @@ impl Engine {
             reconcile_every,
             slots: Arc::new(Semaphore::new(64)),
             targets: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -156,6 +158,35 @@ impl Engine {
         Ok(n)
     }
 
+    /// The target, decrypted and ready: the cached copy while the row's version (settings,
+    /// state, pause, failures) is unchanged, which one small query tells. `None`: app deleted.
+    async fn live(
+        &self,
+        conn: &mut crate::store::Conn,
+        app_id: i64,
+    ) -> Result<Option<Result<target::Live, String>>, crate::store::StoreError> {
+        let version = store::version(conn, app_id).await?;
+        if let Some((v, l)) = self.live.lock().await.get(&app_id) {
+            if Some(v) == version.as_ref() {
+                return Ok(Some(Ok(l.clone())));
+            }
+        }
+        let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+            .bind(app_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(slug) = slug else { return Ok(None) };
+        Ok(Some(match target::live(conn, &self.key, &slug).await {
+            Ok(l) => {
+                if let Some(v) = version {
+                    self.live.lock().await.insert(app_id, (v, l.clone()));
+                }
+                Ok(l)
+            }
+            Err(e) => Err(e.to_string()),
+        }))
+    }
+
     async fn target_slot(&self, app_id: i64) -> Arc<Semaphore> {
         let mut map = self.targets.lock().await;
         map.entry(app_id)
@@ -173,18 +204,15 @@ impl Engine {
         let slot = self.target_slot(job.app_id).await;
         let _permit = slot.acquire().await.expect("open semaphore");
         let mut conn = self.db.pool.acquire().await?;
-        let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-            .bind(job.app_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(slug) = slug else { return Ok(()) };
-        let live = match target::live(&mut conn, &self.key, &slug).await {
-            Ok(l) => l,
-            Err(e) => {
+        let live = match self.live(&mut conn, job.app_id).await? {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
                 let at = now_ms() + 60_000;
-                return store::retry(&mut conn, job, &self.owner, at, false, &e.to_string()).await;
+                return store::retry(&mut conn, job, &self.owner, at, false, &e).await;
             }
+            None => return Ok(()),
         };
+        let slug = live.app.slug.clone();
         if live.row.paused_until > now_ms() {
             // Throttled since this job was leased: wait with everyone else.
             let at = live.row.paused_until;
@@ -210,11 +238,19 @@ impl Engine {
         let mut conn = self.db.pool.acquire().await?;
         match outcome {
             Ok(_) => {
-                store::reset_failures(&mut conn, job.app_id).await?;
+                if live.row.failures != 0 {
+                    store::reset_failures(&mut conn, job.app_id).await?;
+                }
                 store::finish(&mut conn, job, &self.owner).await
             }
+            // Look again at once (409 → find and link, 404 → find or re-create), a few
+            // times; a target that keeps answering so falls through to the backoff below.
+            Err(Stop::Retry(Some(d), why)) if d.is_zero() && job.attempts < 3 => {
+                store::retry(&mut conn, job, &self.owner, now_ms(), true, &why).await
+            }
             Err(Stop::Retry(Some(d), why)) if d.is_zero() => {
-                store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
+                let delay = backoff_ms(job.attempts, None);
+                store::retry(&mut conn, job, &self.owner, now_ms() + delay, true, &why).await
             }
             Err(Stop::Retry(Some(after), why)) => {
                 // Throttled: the whole target waits out Retry-After (not a failure, no

@@ -149,27 +149,32 @@ pub async fn bound_app_slugs(conn: &mut Conn, group_id: i64) -> Result<Vec<Strin
     .await?)
 }
 
-/// The assignment rule (PRODUCT §2) as one query: the (user id, app id) pairs where the
-/// user is active and a member of a group bound to the enabled app, optionally narrowed to
-/// one user and/or one app. `directory::access` is the only caller.
+/// The assignment rule (PRODUCT §2), written once: the (user id, app id) pairs where the
+/// user is active and a member of a group bound to the enabled app. `directory::access` is
+/// the only caller; `grants` narrows it with plain equality predicates, so each lookup uses
+/// the indexes (a `$1 IS NULL OR ...` form would scan every membership on every check).
+const RULE: &str = "SELECT DISTINCT u.id, a.id FROM users u \
+     JOIN memberships m ON m.user_id = u.id \
+     JOIN app_groups ag ON ag.group_id = m.group_id \
+     JOIN apps a ON a.id = ag.app_id \
+     WHERE u.status = 'active' AND a.enabled = 1";
+
 pub async fn grants(
     conn: &mut Conn,
     user_id: Option<i64>,
     app_id: Option<i64>,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT DISTINCT u.id, a.id FROM users u \
-         JOIN memberships m ON m.user_id = u.id \
-         JOIN app_groups ag ON ag.group_id = m.group_id \
-         JOIN apps a ON a.id = ag.app_id \
-         WHERE u.status = 'active' AND a.enabled = 1 \
-           AND ($1 IS NULL OR u.id = $1) AND ($2 IS NULL OR a.id = $2) \
-         ORDER BY u.id, a.id",
-    )
-    .bind(user_id)
-    .bind(app_id)
-    .fetch_all(conn)
-    .await?)
+    let sql = match (user_id, app_id) {
+        (Some(_), Some(_)) => format!("{RULE} AND u.id = $1 AND a.id = $2"),
+        (Some(_), None) => format!("{RULE} AND u.id = $1 ORDER BY a.id"),
+        (None, Some(_)) => format!("{RULE} AND a.id = $1 ORDER BY u.id"),
+        (None, None) => format!("{RULE} ORDER BY u.id, a.id"),
+    };
+    let mut q = sqlx::query_as(&sql);
+    for id in [user_id, app_id].into_iter().flatten() {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(conn).await?)
 }
 
 pub async fn by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<App>, StoreError> {

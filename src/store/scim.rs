@@ -44,6 +44,18 @@ pub async fn target(conn: &mut Conn, app_id: i64) -> Result<Option<TargetRow>, S
     .await?)
 }
 
+/// What changes whenever a target's settings or state do (see `scim::engine`'s cache).
+pub type TargetVersion = (i64, i64, String, i64);
+
+pub async fn version(conn: &mut Conn, app_id: i64) -> Result<Option<TargetVersion>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT updated_at, paused_until, state, failures FROM scim_targets WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO scim_targets (app_id, connector, base_url, auth, basic_user, secret, excluded, \
@@ -54,7 +66,9 @@ pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError
          secret = excluded.secret, excluded = excluded.excluded, deprovision = excluded.deprovision, \
          push_groups = excluded.push_groups, deletion_threshold = excluded.deletion_threshold, \
          state = excluded.state, state_reason = excluded.state_reason, failures = excluded.failures, \
-         last_sync_at = excluded.last_sync_at, updated_at = excluded.updated_at",
+         last_sync_at = excluded.last_sync_at, \
+         updated_at = CASE WHEN excluded.updated_at > scim_targets.updated_at \
+           THEN excluded.updated_at ELSE scim_targets.updated_at + 1 END",
     )
     .bind(t.app_id)
     .bind(&t.connector)
@@ -84,7 +98,8 @@ pub async fn set_state(
     reason: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE scim_targets SET state = $2, state_reason = $3, failures = 0, updated_at = $4 \
+        "UPDATE scim_targets SET state = $2, state_reason = $3, failures = 0, \
+         updated_at = CASE WHEN $4 > updated_at THEN $4 ELSE updated_at + 1 END \
          WHERE app_id = $1",
     )
     .bind(app_id)
@@ -384,7 +399,8 @@ pub async fn pause(conn: &mut Conn, app_id: i64, until: i64) -> Result<(), Store
 pub async fn approve(conn: &mut Conn, app_id: i64, until: i64) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE scim_targets SET approved_until = $2, state = 'active', state_reason = '', \
-         failures = 0, deprov_used = 0, updated_at = $3 WHERE app_id = $1",
+         failures = 0, deprov_used = 0, \
+         updated_at = CASE WHEN $3 > updated_at THEN $3 ELSE updated_at + 1 END WHERE app_id = $1",
     )
     .bind(app_id)
     .bind(until)
