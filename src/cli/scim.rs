@@ -124,7 +124,16 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 include: a.include,
                 restore_defaults: a.restore_defaults,
             };
-            target::update(db, &key, &actor, &a.slug, &changes).await?;
+            let row = target::update(db, &key, &actor, &a.slug, &changes).await?;
+            if let Ok(u) = url::Url::parse(&row.base_url) {
+                let local = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "::1"));
+                if u.scheme() == "http" && !local {
+                    eprintln!(
+                        "warning: {} is plain HTTP: the credential travels unencrypted",
+                        row.base_url
+                    );
+                }
+            }
             show(db, &a.slug, false).await
         }
         ScimCommand::Show { slug, json } => show(db, &slug, json).await,
@@ -151,16 +160,20 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
         ScimCommand::Provision { slug, username } => {
             let live = live(db, &key, &slug).await?;
             let user = crate::directory::users::get(db, &username).await?;
-            let report = sync::user(db, &live, user.id, false).await;
-            let report = match report {
-                Ok(r) => r,
-                Err(e) => anyhow::bail!("provisioning stopped: {e:?}"),
-            };
+            if live.row.state != "active" {
+                eprintln!("note: Identity Management of {slug} is {}; provisioning {username} on demand anyway", live.row.state);
+            }
+            let (report, stop) = sync::user_report(db, &live, user.id, false).await;
             for ex in &report.exchanges {
                 println!("{}", serde_json::to_string_pretty(&ex.to_json())?);
             }
-            println!("{username}: {}", report.decision);
-            Ok(())
+            match stop {
+                None => {
+                    println!("{username}: {}", report.decision);
+                    Ok(())
+                }
+                Some(e) => anyhow::bail!("provisioning {username} stopped: {e}"),
+            }
         }
         ScimCommand::Approve { slug } => {
             target::approve(db, &actor, &slug).await?;

@@ -47,14 +47,23 @@ impl Actor {
         Actor("system".into())
     }
     pub fn cli() -> Self {
-        let who = std::env::var("SUDO_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".into());
+        let who = ["SUDO_USER", "USER", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .or_else(uid)
+            .unwrap_or_else(|| "unknown".into());
         Actor(format!("cli:{who}"))
     }
     pub fn user(username: &str) -> Self {
         Actor(format!("user:{username}"))
     }
+}
+
+/// `uid-N` from /proc, when no user name is in the environment (containers, cron).
+fn uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1).map(|n| format!("uid-{n}"))
 }
 
 /// Writes an audit event for a change made inside `conn`'s transaction.

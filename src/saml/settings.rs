@@ -114,7 +114,11 @@ fn entity_id(what: &str, s: &str) -> Result<String, DirectoryError> {
 /// An ACS URL is kept exactly as given (it is compared byte for byte, SECURITY 5), but must
 /// be an absolute http(s) URL without a fragment.
 pub fn acs_url(s: &str) -> Result<String, DirectoryError> {
-    let u = Url::parse(s).map_err(|e| invalid(format!("ACS URL {s:?} is not a URL: {e}")))?;
+    let u = Url::parse(s).map_err(|_| {
+        invalid(format!(
+            "ACS URL {s:?} is not an absolute URL (like https://sp.example/saml/acs)"
+        ))
+    })?;
     if !matches!(u.scheme(), "http" | "https")
         || u.host().is_none()
         || u.fragment().is_some()

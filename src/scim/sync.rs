@@ -150,8 +150,39 @@ fn remote_id(resource: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Retry(_, why) => write!(f, "will retry: {why}"),
+            Stop::Unauthorized(why) => write!(f, "the target refused the credentials: {why}"),
+            Stop::Threshold(why) => write!(f, "paused: {why}"),
+            Stop::Store(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+/// Syncs `user_id` to the target, with what was sent and answered even when it stops short.
+/// With `dry_run`, sends nothing and says what it would do.
+pub async fn user_report(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> (Report, Option<Stop>) {
+    let mut report = Report::default();
+    let stop = run_user(db, t, user_id, dry_run, &mut report).await.err();
+    (report, stop)
+}
+
 /// Syncs `user_id` to the target. With `dry_run`, sends nothing and says what it would do.
 pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Report, Stop> {
+    let mut report = Report::default();
+    run_user(db, t, user_id, dry_run, &mut report).await?;
+    Ok(report)
+}
+
+async fn run_user(
+    db: &Db,
+    t: &Live,
+    user_id: i64,
+    dry_run: bool,
+    out: &mut Report,
+) -> Result<(), Stop> {
     let mut conn = db.pool.acquire().await?;
     let user = users::by_id(&mut conn, user_id).await?;
     let link = store::link(&mut conn, t.app.id, user_id).await?;
@@ -173,17 +204,34 @@ pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Repo
         .or_else(|| link.as_ref().map(|l| l.username.clone()))
         .unwrap_or_default();
     let mut run = Run::new(db, t, username);
+    let result = run_decision(&mut run, user, link, in_scope, manager, dry_run).await;
+    *out = std::mem::take(&mut run.report);
+    result
+}
+
+async fn run_decision(
+    run: &mut Run<'_>,
+    user: Option<User>,
+    link: Option<Link>,
+    in_scope: bool,
+    manager: Option<String>,
+    dry_run: bool,
+) -> Result<(), Stop> {
+    let (db, t) = (run.db, run.t);
+    let user_id = user
+        .as_ref()
+        .map(|u| u.id)
+        .or(link.as_ref().map(|l| l.user_id))
+        .unwrap_or(0);
     let before = link.clone();
     match (user, link, in_scope) {
         (Some(u), link, true) => {
             let desired = mapping::desired(&u, &t.excluded, manager.as_deref());
-            enter_or_update(&mut run, &u, link, desired, dry_run).await?
+            enter_or_update(run, &u, link, desired, dry_run).await?
         }
-        (None, Some(link), _) => {
-            remove(&mut run, link, t.row.deprovision == "delete", dry_run).await?
-        }
+        (None, Some(link), _) => remove(run, link, t.row.deprovision == "delete", dry_run).await?,
         (Some(_), Some(link), false) if link.active != 0 => {
-            remove(&mut run, link, false, dry_run).await?
+            remove(run, link, false, dry_run).await?
         }
         _ => run.report.decision = "nothing to do (not in scope, not active in the target)".into(),
     }
@@ -196,7 +244,7 @@ pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Repo
             store::enqueue_groups_of_user(&mut conn, t.app.id, user_id).await?;
         }
     }
-    Ok(run.report)
+    Ok(())
 }
 
 async fn enter_or_update(

@@ -92,8 +92,11 @@ fn context(app_id: i64) -> String {
 }
 
 fn check_url(u: &str) -> Result<String, DirectoryError> {
-    let parsed =
-        url::Url::parse(u).map_err(|e| invalid(format!("SCIM URL {u:?} is not a URL: {e}")))?;
+    let parsed = url::Url::parse(u).map_err(|_| {
+        invalid(format!(
+            "SCIM URL {u:?} is not an absolute URL (like https://api.example.com/scim/v2)"
+        ))
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(invalid(format!(
             "SCIM URL {u:?} must be an http(s) URL with a host"

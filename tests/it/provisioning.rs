@@ -556,6 +556,24 @@ fn scim_cli_set_test_dry_run_provision_without_leaking_the_token() {
     cli.refused(&["scim", "test", "bj"], "check the base URL");
     cli.ok(&["scim", "set", "bj", "--url", "http://127.0.0.1:9"]);
     cli.refused(&["scim", "test", "bj"], "connection failed");
+    // Provisioning that stops short still shows what was tried, and why it stopped.
+    let out = cli.run_with(
+        &["user", "add", "hal", "--email", "hal@example.com"],
+        None,
+        &[],
+    );
+    assert!(out.status.success());
+    cli.ok(&["group", "add-member", "staff", "hal"]);
+    let out = cli.run(&["scim", "provision", "bj", "hal"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stdout.contains("\"method\": \"GET\""), "{stdout}");
+    assert!(
+        stderr.contains("provisioning hal stopped: will retry: cannot connect"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Retry("), "no debug formatting: {stderr}");
 }
 
 #[tokio::test]
