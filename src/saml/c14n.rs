@@ -9,6 +9,8 @@
 
 use roxmltree::{Node, NodeId};
 
+use super::xml::{escape_attr, escape_text};
+
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// The canonical form of `apex` and its descendants, without `exclude`'s subtree.
@@ -158,33 +160,6 @@ fn element_qname<'a>(node: Node<'a, '_>) -> &'a str {
 
 fn prefix_of(qname: &str) -> &str {
     qname.split_once(':').map(|(p, _)| p).unwrap_or("")
-}
-
-// Canonical XML §2.3: the same escaping as the writer, over text already decoded by the parser.
-fn escape_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#x9;"),
-            '\n' => out.push_str("&#xA;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

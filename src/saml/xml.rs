@@ -97,7 +97,9 @@ fn allowed(c: char) -> char {
 }
 
 // Canonical XML 1.0 §2.3: text escapes &, <, > and CR; attributes escape &, <, ", TAB, LF, CR.
-fn escape_text(out: &mut String, s: &str) {
+// Shared with `c14n`, whose input comes from a parser and so never holds the characters
+// `allowed` replaces.
+pub(crate) fn escape_text(out: &mut String, s: &str) {
     for c in s.chars().map(allowed) {
         match c {
             '&' => out.push_str("&amp;"),
@@ -109,7 +111,7 @@ fn escape_text(out: &mut String, s: &str) {
     }
 }
 
-fn escape_attr(out: &mut String, s: &str) {
+pub(crate) fn escape_attr(out: &mut String, s: &str) {
     for c in s.chars().map(allowed) {
         match c {
             '&' => out.push_str("&amp;"),

@@ -331,16 +331,22 @@ pub async fn set_state(
 /// How long an approval of deprovisioning past the threshold lasts.
 pub const APPROVAL_MS: i64 = 60 * 60 * 1000;
 
-/// Approves a paused deprovisioning batch: deprovisioning may pass the threshold for an
-/// hour, and the target runs again.
-pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
-    let mut tx = db.begin().await?;
-    let (app, row, exists) = get(&mut tx, slug).await?;
+/// The app whose target is paused by the deletion threshold, or why not.
+async fn paused(conn: &mut Conn, slug: &str) -> Result<App, DirectoryError> {
+    let (app, row, exists) = get(conn, slug).await?;
     if !exists || row.state != "paused" {
         return Err(invalid(format!(
             "{slug} has no deprovisioning batch waiting for approval"
         )));
     }
+    Ok(app)
+}
+
+/// Approves a paused deprovisioning batch: deprovisioning may pass the threshold for an
+/// hour, and the target runs again.
+pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = paused(&mut tx, slug).await?;
     store::approve(&mut tx, app.id, now_ms() + APPROVAL_MS).await?;
     store::release_all(&mut tx, app.id).await?;
     audit(
@@ -360,12 +366,7 @@ pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), Directory
 /// accounts stay as they are) and the target runs again; the rest of the queue is kept.
 pub async fn reject(db: &Db, actor: &Actor, slug: &str) -> Result<u64, DirectoryError> {
     let mut tx = db.begin().await?;
-    let (app, row, exists) = get(&mut tx, slug).await?;
-    if !exists || row.state != "paused" {
-        return Err(invalid(format!(
-            "{slug} has no deprovisioning batch waiting for approval"
-        )));
-    }
+    let app = paused(&mut tx, slug).await?;
     let in_scope = crate::directory::access::users_of(&mut tx, app.id).await?;
     let queued = store::queued_users(&mut tx, app.id).await?;
     let leaving: Vec<i64> = queued

@@ -141,10 +141,12 @@ async fn proceed(
     handle: Option<String>,
 ) -> Result<Response, AppError> {
     let user = session::current_user(session, &state.db).await?;
-    if let Some(u) = &user {
-        if u.must_change_password && !pending.is_passive {
-            return Ok(Redirect::to("/account").into_response());
-        }
+    // A user who must choose a new password gets no assertion until they have.
+    let ready = user.as_ref().filter(|u| !u.must_change_password);
+    if user.is_some() && ready.is_none() && !pending.is_passive {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    if let Some(u) = ready {
         let (auth_at, index) = session::sso_state(session).await?;
         if !pending.force_authn || auth_at >= pending.received_at {
             if let Some(h) = &handle {
