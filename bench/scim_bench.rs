@@ -44,6 +44,16 @@ async fn provision_requests(db: &Db) -> i64 {
     .unwrap()
 }
 
+async fn accepted_requests(db: &Db) -> i64 {
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE app_slug = 'bench' AND status IS NOT NULL AND status <> 429",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+}
+
 async fn queued(db: &Db) -> i64 {
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::query_scalar("SELECT COUNT(*) FROM scim_jobs")
@@ -136,9 +146,10 @@ async fn main() {
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let reqs = provision_requests(&db).await;
-    let achieved = reqs as f64 / secs;
+    let accepted = accepted_requests(&db).await;
+    let achieved = accepted as f64 / secs;
     println!(
-        "initial sync: users={n} requests={reqs} time={secs:.1}s rate={achieved:.1}/s{} cpu={cpu:.1}s writes_per_cpu_second={:.0}",
+        "initial sync: users={n} requests={reqs} accepted={accepted} time={secs:.1}s accepted_rate={achieved:.1}/s{} cpu={cpu:.1}s writes_per_cpu_second={:.0}",
         rate.map_or(String::new(), |r| format!(" share_of_allowed={:.1}%", 100.0 * achieved / r)),
         reqs as f64 / cpu.max(0.001)
     );

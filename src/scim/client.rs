@@ -147,6 +147,7 @@ impl Client {
                 .header("Content-Type", "application/scim+json")
                 .body(b.to_string());
         }
+        super::pace::slot(&self.base).await;
         let mut ex = Exchange {
             method: method.to_string(),
             path: path.to_string(),
@@ -177,7 +178,14 @@ impl Client {
             }
             Err(e) => ex.error = Some(describe(&e)),
         }
+        let throttled = matches!(ex.status, Some(429 | 503)) && ex.retry_after.is_some();
+        super::pace::observe(&self.base, throttled);
         ex
+    }
+
+    /// Whether requests to this target are already paced (see `pace`).
+    pub fn paced(&self) -> bool {
+        super::pace::pacing(&self.base)
     }
 }
 

@@ -256,7 +256,11 @@ impl Engine {
                 // Throttled: the whole target waits out Retry-After (not a failure, no
                 // exponential growth), then this job goes again with a little jitter.
                 let until = now_ms() + after.as_millis() as i64;
-                store::pause(&mut conn, job.app_id, until).await?;
+                if !live.client.paced() {
+                    // Not paced yet: everyone waits this once; from now on sesame paces
+                    // itself and only the throttled request waits.
+                    store::pause(&mut conn, job.app_id, until).await?;
+                }
                 let jitter = rand::thread_rng().gen_range(0..100);
                 store::retry(&mut conn, job, &self.owner, until + jitter, false, &why).await
             }

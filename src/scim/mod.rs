@@ -7,6 +7,7 @@ pub mod engine;
 pub mod groups;
 pub mod inventory;
 pub mod mapping;
+pub mod pace;
 pub mod probe;
 pub mod secret;
 pub mod sync;

@@ -357,7 +357,7 @@ fn cli_writes_while_the_database_is_in_use() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = cli.db.connect().await;
-        let mut tx = db.begin().await.unwrap();
+        let mut tx = db.pool.begin().await.unwrap(); // a reader (deferred), not a writer
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups")
             .fetch_one(&mut *tx)
             .await
