@@ -310,8 +310,14 @@ pub async fn set_state(
     }
     store::set_state(&mut tx, app.id, state, "").await?;
     if state == "active" {
+        // This full sync counts as the latest reconciliation (the schedule starts now).
         store::enqueue_app(&mut tx, app.id).await?;
         store::release_all(&mut tx, app.id).await?;
+        sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
+            .bind(app.id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
     }
     row.state = state.into();
     row.state_reason = String::new();
