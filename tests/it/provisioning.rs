@@ -793,3 +793,38 @@ async fn bound_groups_are_pushed_with_their_members_in_rfc_form() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_409_on_create_is_resolved_by_looking_up_and_linking() {
+    // A target whose search lags behind its writes: the look-up misses an account that
+    // exists, the create answers 409, and the bridge must find and link it, not duplicate.
+    let (_db, server) = setup("generic").await;
+    let peer = ScimPeer::start_script(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/stale_search.py"),
+        &["--stale-ms", "1500"],
+    );
+    let existing = peer.create("lena").await;
+    add_user(&server, "lena", true).await;
+    connect(&server.db, &server.config, "app", &peer, Changes::default()).await;
+    settle(&server.db, "app", 30).await;
+    let reqs = peer.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r["method"] == "POST" && r["status"] == 409),
+        "the create collided: {:?}",
+        methods(&reqs)
+    );
+    let lenas: Vec<_> = peer
+        .users()
+        .await
+        .into_iter()
+        .filter(|u| u["userName"] == "lena")
+        .collect();
+    assert_eq!(lenas.len(), 1, "never duplicated");
+    assert_eq!(lenas[0]["id"], existing["id"]);
+    assert_eq!(
+        lenas[0]["name"]["givenName"], "First",
+        "linked, then brought up to date"
+    );
+    server.stop().await;
+}

@@ -27,10 +27,17 @@ pub struct ScimPeer {
 impl ScimPeer {
     /// Starts the target with faulty_scim.py flags (`--rate`, `--throttle-every`, ...).
     pub fn start(flags: &[&str]) -> ScimPeer {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/tools/faulty_scim.py"
-        );
+        Self::start_script(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/tools/faulty_scim.py"
+            ),
+            flags,
+        )
+    }
+
+    /// Starts another scim2-server wrapper taking the same `--port/--token/--log` flags.
+    pub fn start_script(script: &str, flags: &[&str]) -> ScimPeer {
         assert!(
             std::path::Path::new(script).exists(),
             "{script} is missing: the tests need ../shared beside the repository"
