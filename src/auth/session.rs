@@ -12,6 +12,7 @@ const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
 const SESSION_INDEX: &str = "sidx";
+const SEEN: &str = "seen";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -70,12 +71,31 @@ pub async fn current_user(session: &Session, db: &Db) -> Result<Option<User>, Se
     };
     let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
     match users::by_id(&mut conn, id).await? {
-        Some(u) if u.active => Ok(Some(u)),
+        Some(u) if u.active => {
+            touch(session).await?;
+            Ok(Some(u))
+        }
         _ => {
             session.flush().await?;
             Ok(None)
         }
     }
+}
+
+/// Keeps an active session alive: the idle timeout (`Expiry::OnInactivity`) only moves when
+/// the session is saved, and reads do not save it, so a timestamp is refreshed now and then
+/// (a quarter of the timeout, at most every minute): one write per active user per minute.
+async fn touch(session: &Session) -> Result<(), SessionError> {
+    let Some(tower_sessions::Expiry::OnInactivity(idle)) = session.expiry() else {
+        return Ok(());
+    };
+    let every = (idle.whole_milliseconds() as i64 / 4).min(60_000);
+    let now = crate::store::now_ms();
+    let seen = session.get::<i64>(SEEN).await?.unwrap_or(0);
+    if now - seen >= every {
+        session.insert(SEEN, now).await?;
+    }
+    Ok(())
 }
 
 pub async fn end(session: &Session) -> Result<(), SessionError> {

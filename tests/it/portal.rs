@@ -523,3 +523,29 @@ async fn portal_works_on_postgresql_too() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn sessions_end_after_the_idle_timeout_not_while_in_use() {
+    let db = TestDb::sqlite();
+    let mut config = crate::support::test_config(&db.url);
+    config.session_lifetime = std::time::Duration::from_secs(4);
+    let server = TestServer::start_with(config).await;
+    server.user("ida", "correct horse battery").await;
+    let mut b = Browser::new(&server);
+    assert_eq!(b.login("ida", "correct horse battery").await.status, 303);
+    // In use: every 2.5 s for 7.5 s, longer than the 4 s timeout counted from sign-in.
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(
+            b.get("/").await.status,
+            200,
+            "an active session stays alive"
+        );
+    }
+    // Idle for longer than the timeout: signed out.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let page = b.get("/").await;
+    assert_eq!(page.status, 303);
+    assert!(page.location().unwrap().starts_with("/login"));
+    server.stop().await;
+}
