@@ -116,7 +116,7 @@ fn continue_url(t: &Target, handle: &str) -> String {
 
 #[derive(Deserialize)]
 pub struct ContinueQuery {
-    h: String,
+    h: Option<String>,
 }
 
 /// Where a parked request resumes: after the POST binding's 303, and after signing in.
@@ -127,8 +127,9 @@ pub async fn resume(
     Query(q): Query<ContinueQuery>,
 ) -> Result<Response, AppError> {
     let t = flow::target(&state, &slug).await?;
-    let pending = flow::parked(&state, &t, &q.h).await?;
-    proceed(&state, &session, &t, pending, Some(q.h)).await
+    let handle = q.h.unwrap_or_default();
+    let pending = flow::parked(&state, &t, &handle).await?;
+    proceed(&state, &session, &t, pending, Some(handle)).await
 }
 
 /// Authentication (Profiles §4.1.4.1): reuse the session unless `ForceAuthn` asks for a
