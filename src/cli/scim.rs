@@ -33,7 +33,8 @@ pub enum ScimCommand {
     Deactivate { slug: String },
     /// Resume a stopped or quarantined target
     Resume { slug: String },
-    /// Queue everyone in scope or linked and wait until the worker is done
+    /// Reconcile now: read the target's users, correct the links, queue everyone in scope or
+    /// linked, and wait (with a progress bar) until the server's worker is done
     Sync {
         slug: String,
         /// Print the plan per user and send nothing
