@@ -16,12 +16,13 @@ work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start_target() { # $1: log name, rest: faulty_scim flags
+start_target() { # $1: log name, rest: faulty_scim flags; sets $url (not in a subshell,
+  # so the trap knows the pid and stops the target)
   local name=$1; shift
   python3 "$tool" --port 0 --token bench-token "$@" >"$work/$name.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q "serving on" "$work/$name.out" && break; sleep 0.1; done
-  sed -n 's/^serving on \(.*\)\/$/\1/p' "$work/$name.out"
+  url=$(sed -n 's/^serving on \(.*\)\/$/\1/p' "$work/$name.out")
 }
 
 count_users() { # $1: base URL -> "<accounts> <distinct userNames>"
@@ -30,10 +31,10 @@ count_users() { # $1: base URL -> "<accounts> <distinct userNames>"
 
 echo "== sesame $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, $(date -u +%FT%TZ)"
 echo "== 1. $users users, target allows $rate requests/s"
-url=$(start_target limited --rate "$rate")
+start_target limited --rate "$rate"
 "$bin" --target "$url" --token bench-token --users "$users" --rate "$rate" --changes 100
 echo "target holds (accounts, distinct userNames): $(count_users "$url")"
 echo "== 2. $users users, unlimited target"
-url=$(start_target unlimited)
+start_target unlimited
 "$bin" --target "$url" --token bench-token --users "$users" --changes 20
 echo "target holds (accounts, distinct userNames): $(count_users "$url")"
