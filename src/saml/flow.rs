@@ -6,7 +6,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::attributes;
 use super::binding::Message;
@@ -19,7 +18,7 @@ use crate::directory::{access, App, User};
 use crate::error::AppError;
 use crate::store::events::{self, NewEvent};
 use crate::store::sso::SsoRow;
-use crate::store::{groups, now_ms, saml as store, StoreError};
+use crate::store::{groups, now_ms, saml as store, sha256_hex, StoreError};
 
 /// How long a parked request waits for the user to sign in.
 const PARK_MS: i64 = 15 * 60 * 1000;
@@ -223,14 +222,6 @@ pub async fn receive(
     Ok(pending)
 }
 
-fn hash(handle: &str) -> String {
-    hex(&Sha256::digest(handle.as_bytes()))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Parks a checked request under a new single-use handle (for the browser's URL).
 /// Its ID is recorded as used in the same transaction; a replayed one gets its status answer.
 pub async fn park(
@@ -251,7 +242,7 @@ pub async fn park(
     }
     store::park(
         &mut tx,
-        &hash(&handle),
+        &sha256_hex(&handle),
         t.app.id,
         &payload,
         now_ms() + PARK_MS,
@@ -266,7 +257,7 @@ pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pendin
     let gone = || {
         AppError::SamlRequest("This sign-in request was already answered or has expired.".into())
     };
-    let payload = store::parked(&mut conn, &hash(handle), t.app.id)
+    let payload = store::parked(&mut conn, &sha256_hex(handle), t.app.id)
         .await?
         .ok_or_else(gone)?;
     serde_json::from_str(&payload).map_err(|_| gone())
@@ -275,7 +266,7 @@ pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pendin
 /// Takes the parked request out; false if another tab already did (single use).
 pub async fn unpark(state: &AppState, handle: &str) -> Result<bool, AppError> {
     let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
-    Ok(store::unpark(&mut conn, &hash(handle)).await?)
+    Ok(store::unpark(&mut conn, &sha256_hex(handle)).await?)
 }
 
 /// `IsPassive` and nobody (suitably) signed in: the NoPassive status (Core §3.2.2.2).

@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::target::Live;
+use crate::directory::names::Username;
 use crate::directory::users::{self, UserFields};
 use crate::directory::{Actor, DirectoryError};
 use crate::store::scim as store;
@@ -114,6 +115,15 @@ pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, String> {
     Ok(queued)
 }
 
+/// Whether a sesame user has this userName (compared as sesame compares usernames).
+async fn in_sesame(conn: &mut crate::store::Conn, username: &str) -> Result<bool, String> {
+    let Ok(name) = Username::parse(username) else {
+        return Ok(false);
+    };
+    let found = crate::store::users::by_key(conn, &name.key()).await;
+    Ok(found.map_err(|e| e.to_string())?.is_some())
+}
+
 /// Every user of the target, marked for import.
 pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, String> {
     let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
@@ -129,11 +139,7 @@ pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, String> {
             Status::Linked
         } else if r["active"].as_bool() == Some(false) {
             Status::Suspended
-        } else if crate::store::users::by_key(&mut conn, &username.to_lowercase())
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some()
-        {
+        } else if in_sesame(&mut conn, &username).await? {
             Status::InSesame
         } else {
             Status::New

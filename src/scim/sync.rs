@@ -171,9 +171,10 @@ pub async fn user_report(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> (Rep
 
 /// Syncs `user_id` to the target. With `dry_run`, sends nothing and says what it would do.
 pub async fn user(db: &Db, t: &Live, user_id: i64, dry_run: bool) -> Result<Report, Stop> {
-    let mut report = Report::default();
-    run_user(db, t, user_id, dry_run, &mut report).await?;
-    Ok(report)
+    match user_report(db, t, user_id, dry_run).await {
+        (report, None) => Ok(report),
+        (_, Some(stop)) => Err(stop),
+    }
 }
 
 async fn run_user(
@@ -190,12 +191,12 @@ async fn run_user(
         Some(u) => access::may_use(&mut conn, u.id, t.app.id).await?,
         None => false,
     };
-    let manager = match user.as_ref().and_then(|u| u.manager.clone()) {
-        Some(m) => match users::by_key(&mut conn, &m.to_lowercase()).await? {
-            Some(mu) => store::remote_id(&mut conn, t.app.id, mu.id).await?,
+    let manager = match &user {
+        Some(u) if u.manager.is_some() => match users::manager_id(&mut conn, u.id).await? {
+            Some(m) => store::remote_id(&mut conn, t.app.id, m).await?,
             None => None,
         },
-        None => None,
+        _ => None,
     };
     drop(conn);
     let username = user

@@ -142,6 +142,16 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
 }
 
 /// Unix time in milliseconds: the one time representation stored on both backends.
+/// Hex SHA-256 of a secret handle: what the database keeps instead of the handle itself
+/// (session ids, parked SSO requests).
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -214,16 +214,33 @@ const LIVE: &str =
 const UPSERT: &str =
     "ON CONFLICT (app_id, kind, subject_id) DO UPDATE SET generation = scim_jobs.generation + 1";
 
+/// Inserts the (app, kind, subject, due, created) rows `select` yields as due jobs, bumping
+/// the generation of those already queued. In `select`, `$1` is `first`, `$2` is now and
+/// `$3` (when used) is `third`.
+async fn queue(
+    conn: &mut Conn,
+    select: &str,
+    first: i64,
+    third: Option<i64>,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) {select} {UPSERT}"
+    );
+    let mut q = sqlx::query(&sql).bind(first).bind(now_ms());
+    if select.contains("$3") {
+        q = q.bind(third);
+    }
+    Ok(q.execute(conn).await?.rows_affected())
+}
+
 /// Queues (app, user) for every target that is not inactive.
 pub async fn enqueue_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreError> {
-    let now = now_ms();
-    sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT app_id, 'user', $1, $2, $2 FROM scim_targets WHERE state <> 'inactive' {UPSERT}"
-    ))
-    .bind(user_id)
-    .bind(now)
-    .execute(conn)
+    queue(
+        conn,
+        "SELECT app_id, 'user', $1, $2, $2 FROM scim_targets WHERE state <> 'inactive'",
+        user_id,
+        None,
+    )
     .await?;
     Ok(())
 }
@@ -234,84 +251,54 @@ pub async fn enqueue_group(
     group_id: i64,
     app_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
-    sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT t.app_id, 'user', m.user_id, $2, $2 FROM scim_targets t, memberships m \
-         WHERE t.state <> 'inactive' AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3) {UPSERT}"
-    ))
-    .bind(group_id)
-    .bind(now)
-    .bind(app_id)
-    .execute(conn)
+    queue(
+        conn,
+        "SELECT t.app_id, 'user', m.user_id, $2, $2 FROM scim_targets t, memberships m \
+         WHERE t.state <> 'inactive' AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3)",
+        group_id,
+        app_id,
+    )
     .await?;
     Ok(())
 }
 
-/// Queues everyone the app may concern: members of its bound groups and linked users.
+/// Queues everyone the app may concern: members of its bound groups and linked users, and
+/// the groups pushed to it: bound ones (when push_groups is on) and linked ones.
 pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
-    let now = now_ms();
-    let a = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT DISTINCT $1, 'user', m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
-         ON m.group_id = b.group_id WHERE b.app_id = $1 AND {LIVE} {UPSERT}"
-    ))
-    .bind(app_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let b = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT $1, 'user', user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
-    ))
-    .bind(app_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let c = enqueue_groups_of_app(conn, app_id).await?;
-    Ok(a.rows_affected() + b.rows_affected() + c)
-}
-
-/// Queues the groups pushed to an app: those bound to it (when push_groups is on) and those
-/// already linked (to update or delete them).
-async fn enqueue_groups_of_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
-    let now = now_ms();
-    let a = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT $1, 'group', b.group_id, $2, $2 FROM app_groups b \
-         WHERE b.app_id = $1 AND {LIVE} AND EXISTS (SELECT 1 FROM scim_targets t \
-           WHERE t.app_id = $1 AND t.push_groups = 1) {UPSERT}"
-    ))
-    .bind(app_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let b = sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT $1, 'group', group_id, $2, $2 FROM scim_group_links WHERE app_id = $1 AND {LIVE} {UPSERT}"
-    ))
-    .bind(app_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(a.rows_affected() + b.rows_affected())
+    let selects = [
+        format!(
+            "SELECT DISTINCT $1, 'user', m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
+             ON m.group_id = b.group_id WHERE b.app_id = $1 AND {LIVE}"
+        ),
+        format!("SELECT $1, 'user', user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE}"),
+        format!(
+            "SELECT $1, 'group', b.group_id, $2, $2 FROM app_groups b \
+             WHERE b.app_id = $1 AND {LIVE} AND EXISTS (SELECT 1 FROM scim_targets t \
+               WHERE t.app_id = $1 AND t.push_groups = 1)"
+        ),
+        format!(
+            "SELECT $1, 'group', group_id, $2, $2 FROM scim_group_links WHERE app_id = $1 AND {LIVE}"
+        ),
+    ];
+    let mut n = 0;
+    for select in &selects {
+        n += queue(&mut *conn, select, app_id, None).await?;
+    }
+    Ok(n)
 }
 
 /// Queues a group for every live target it is pushed to (bound with push_groups on, or
 /// already linked): its name or members changed, it was bound, unbound or deleted.
 pub async fn enqueue_group_push(conn: &mut Conn, group_id: i64) -> Result<(), StoreError> {
-    let now = now_ms();
-    sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT t.app_id, 'group', $1, $2, $2 FROM scim_targets t WHERE t.state <> 'inactive' \
+    queue(
+        conn,
+        "SELECT t.app_id, 'group', $1, $2, $2 FROM scim_targets t WHERE t.state <> 'inactive' \
            AND ((t.push_groups = 1 AND EXISTS (SELECT 1 FROM app_groups b \
                   WHERE b.app_id = t.app_id AND b.group_id = $1)) \
-             OR EXISTS (SELECT 1 FROM scim_group_links g WHERE g.app_id = t.app_id AND g.group_id = $1)) \
-         {UPSERT}"
-    ))
-    .bind(group_id)
-    .bind(now)
-    .execute(conn)
+             OR EXISTS (SELECT 1 FROM scim_group_links g WHERE g.app_id = t.app_id AND g.group_id = $1))",
+        group_id,
+        None,
+    )
     .await?;
     Ok(())
 }
@@ -323,19 +310,16 @@ pub async fn enqueue_groups_of_user(
     app_id: i64,
     user_id: i64,
 ) -> Result<(), StoreError> {
-    let now = now_ms();
-    sqlx::query(&format!(
-        "INSERT INTO scim_jobs (app_id, kind, subject_id, not_before, created_at) \
-         SELECT $1, 'group', m.group_id, $2, $2 FROM memberships m \
+    queue(
+        conn,
+        "SELECT $1, 'group', m.group_id, $2, $2 FROM memberships m \
          WHERE m.user_id = $3 AND (EXISTS (SELECT 1 FROM scim_group_links g \
              WHERE g.app_id = $1 AND g.group_id = m.group_id) \
            OR EXISTS (SELECT 1 FROM app_groups b JOIN scim_targets t ON t.app_id = b.app_id \
-             WHERE b.app_id = $1 AND b.group_id = m.group_id AND t.push_groups = 1)) {UPSERT}"
-    ))
-    .bind(app_id)
-    .bind(now)
-    .bind(user_id)
-    .execute(conn)
+             WHERE b.app_id = $1 AND b.group_id = m.group_id AND t.push_groups = 1))",
+        app_id,
+        Some(user_id),
+    )
     .await?;
     Ok(())
 }

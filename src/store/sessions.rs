@@ -3,7 +3,6 @@
 //! copy of the database does not hand out live sessions.
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
@@ -30,8 +29,7 @@ impl DbSessionStore {
 }
 
 fn key(id: &Id) -> String {
-    let digest = Sha256::digest(id.to_string().as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    super::sha256_hex(&id.to_string())
 }
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
