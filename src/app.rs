@@ -16,6 +16,7 @@ use crate::auth::password::{self, Password};
 use crate::config::Config;
 use crate::directory::users;
 use crate::saml::keys::LiveKeys;
+use crate::scim::secret::SealKey;
 use crate::store::sessions::DbSessionStore;
 use crate::store::Db;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub keys: Arc<LiveKeys>,
+    /// Seals and opens stored SCIM credentials (the console and API set and use them).
+    pub seal: SealKey,
 }
 
 /// The name of the portal session cookie.
@@ -94,10 +97,13 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     let keys = Arc::new(keys);
     tokio::spawn(watch_keys(keys.clone()));
     let state_config = Arc::new(config);
+    let key = SealKey::load(&state_config)
+        .context("cannot load the key that protects stored SCIM credentials")?;
     let state = AppState {
         db: db.clone(),
         config: state_config.clone(),
         keys,
+        seal: key.clone(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -108,8 +114,6 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
             })
             .await
     });
-    let key = crate::scim::secret::SealKey::load(&state_config)
-        .context("cannot load the key that protects stored SCIM credentials")?;
     let engine = crate::scim::engine::Engine::new(
         db.clone(),
         key,

@@ -7,6 +7,7 @@
 //! - `cli`: the `sesame` command line.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -17,6 +17,9 @@ pub struct EventsArgs {
     /// Only events with this name (e.g. user_create, login_failure)
     #[arg(long)]
     name: Option<String>,
+    /// Only events with this outcome (success, failure, ...)
+    #[arg(long)]
+    outcome: Option<String>,
     /// How many of the newest events to show
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     limit: i64,
@@ -33,6 +36,7 @@ pub async fn run(db: &Db, a: EventsArgs) -> anyhow::Result<()> {
         app_slug: a.app,
         username: a.user,
         name: a.name,
+        outcome: a.outcome,
         after: None,
         limit: a.limit,
     };
@@ -67,11 +71,8 @@ fn print(list: Vec<Event>, as_json: bool, headers: bool) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = list
         .into_iter()
         .map(|e| {
-            let at = chrono::DateTime::from_timestamp_millis(e.at)
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default();
             vec![
-                at,
+                crate::store::when(e.at),
                 e.name,
                 e.outcome,
                 e.actor,

@@ -8,6 +8,7 @@ mod events;
 mod groups;
 mod output;
 mod scim;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ enum Command {
     /// Identity Management: push the app's users to its SCIM endpoint
     #[command(subcommand)]
     Scim(scim::ScimCommand),
+    /// Tokens for the JSON admin API (/api/v1)
+    #[command(subcommand)]
+    AdminToken(tokens::TokenCommand),
     /// Manage the IdP signing keys under certs_dir (generation and rollover)
     #[command(subcommand)]
     Cert(certs::CertCommand),
@@ -119,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::App(c) => apps::run(&open(&config).await?, &config, c).await,
         Command::Cert(c) => certs::run(&config, c),
         Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
+        Command::AdminToken(c) => tokens::run(&open(&config).await?, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,
     }
 }

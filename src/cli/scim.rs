@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::directory::Actor;
 use crate::scim::secret::{SealKey, Secret};
 use crate::scim::target::{self, Changes, Credential};
-use crate::scim::{probe, sync};
+use crate::scim::{control, probe, sync};
 use crate::store::scim as store;
 use crate::store::Db;
 
@@ -219,8 +219,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
 }
 
 async fn live(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<target::Live> {
-    let mut conn = db.pool.acquire().await?;
-    Ok(target::live(&mut conn, key, slug).await?)
+    Ok(control::live(db, key, slug).await?)
 }
 
 async fn state(db: &Db, actor: &Actor, slug: &str, action: &str) -> anyhow::Result<()> {
@@ -230,11 +229,7 @@ async fn state(db: &Db, actor: &Actor, slug: &str, action: &str) -> anyhow::Resu
 }
 
 async fn show(db: &Db, slug: &str, json: bool) -> anyhow::Result<()> {
-    let mut conn = db.pool.acquire().await?;
-    let (app, row, _) = target::get(&mut conn, slug).await?;
-    let mut v = target::describe(&row);
-    v["queued"] = store::depth(&mut conn, app.id).await?.into();
-    v["linked"] = (store::links(&mut conn, app.id).await?.len() as i64).into();
+    let v = control::status(db, slug).await?;
     if json {
         return output::json(&v);
     }
@@ -252,57 +247,21 @@ async fn show(db: &Db, slug: &str, json: bool) -> anyhow::Result<()> {
 
 /// `--dry-run`: what a sync would do for each user, from the links we hold; nothing is sent.
 async fn plan(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<()> {
-    let live = live(db, key, slug).await?;
-    let mut conn = db.pool.acquire().await?;
-    let mut ids = crate::directory::access::users_of(&mut conn, live.app.id).await?;
-    ids.extend(
-        store::links(&mut conn, live.app.id)
-            .await?
-            .iter()
-            .map(|l| l.user_id),
-    );
-    ids.sort_unstable();
-    ids.dedup();
-    drop(conn);
-    let mut rows = Vec::new();
-    for id in ids {
-        let r = sync::user(db, &live, id, true)
-            .await
-            .map_err(|e| anyhow::anyhow!("planning stopped: {e:?}"))?;
-        let mut conn = db.pool.acquire().await?;
-        let name = crate::store::users::by_id(&mut conn, id)
-            .await?
-            .map(|u| u.username)
-            .or(store::link(&mut conn, live.app.id, id)
-                .await?
-                .map(|l| l.username))
-            .unwrap_or_default();
-        rows.push(vec![name, r.decision]);
-    }
+    let live = control::live(db, key, slug).await?;
+    let rows = control::plan(db, &live)
+        .await?
+        .into_iter()
+        .map(|l| vec![l.user, l.plan])
+        .collect();
     output::table(&["user", "plan (dry run: nothing sent)"], rows);
     Ok(())
 }
 
 /// Queues everyone and shows progress until the running server's worker has done them.
 async fn wait_sync(db: &Db, key: &SealKey, slug: &str, timeout: Duration) -> anyhow::Result<()> {
+    let total = control::start_sync(db, key, slug).await?.max(1);
     let mut conn = db.pool.acquire().await?;
-    let (app, row, exists) = target::get(&mut conn, slug).await?;
-    anyhow::ensure!(
-        exists && row.state == "active",
-        "Identity Management of {slug} is {}: activate it first",
-        if exists {
-            row.state.as_str()
-        } else {
-            "not set up"
-        }
-    );
-    drop(conn);
-    let live = live(db, key, slug).await?;
-    let total = crate::scim::inventory::reconcile(db, &live)
-        .await
-        .map_err(anyhow::Error::msg)?
-        .max(1);
-    let mut conn = db.pool.acquire().await?;
+    let app = crate::directory::apps::get(db, slug).await?;
     let started = Instant::now();
     let mut last_left = i64::MAX;
     let mut stalled = Instant::now();

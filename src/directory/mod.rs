@@ -57,6 +57,13 @@ impl Actor {
     pub fn user(username: &str) -> Self {
         Actor(format!("user:{username}"))
     }
+    /// An admin in the console, or through the API with one of their tokens.
+    pub fn admin(username: &str, token: Option<&str>) -> Self {
+        match token {
+            Some(t) => Actor(format!("admin:{username} (token {t})")),
+            None => Actor(format!("admin:{username}")),
+        }
+    }
 }
 
 /// `uid-N` from /proc, when no user name is in the environment (containers, cron).

@@ -286,7 +286,7 @@ pub async fn no_passive(state: &AppState, t: &Target, p: &Pending) -> Result<Ans
     .await
 }
 
-async fn name_id(
+pub(crate) async fn name_id(
     state: &AppState,
     t: &Target,
     user: &User,

@@ -8,6 +8,7 @@ pub mod dsig;
 pub mod flow;
 pub mod keys;
 pub mod metadata;
+pub mod preview;
 pub mod request;
 pub mod response;
 pub mod settings;

@@ -36,11 +36,30 @@ impl std::fmt::Display for Status {
     }
 }
 
-#[derive(Debug, Clone)]
+impl Status {
+    /// The stable code the API uses.
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Linked => "linked",
+            Status::InSesame => "in_sesame",
+            Status::Suspended => "suspended",
+        }
+    }
+}
+
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Candidate {
     pub username: String,
     pub email: String,
     pub status: Status,
+    #[serde(skip)]
     resource: Value,
 }
 

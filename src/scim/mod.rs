@@ -3,6 +3,7 @@
 //! target, and the operations the CLI (and later the console) call.
 
 pub mod client;
+pub mod control;
 pub mod engine;
 pub mod groups;
 pub mod inventory;

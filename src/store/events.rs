@@ -59,6 +59,7 @@ pub struct EventFilter {
     pub app_slug: Option<String>,
     pub username: Option<String>,
     pub name: Option<String>,
+    pub outcome: Option<String>,
     pub after: Option<i64>,
     pub limit: i64,
 }
@@ -70,13 +71,14 @@ pub async fn list(conn: &mut Conn, f: &EventFilter) -> Result<Vec<Event>, StoreE
     let sql = format!(
         "SELECT id, at, name, actor, app_slug, username, outcome, status, detail FROM events \
          WHERE ($1 IS NULL OR app_slug = $1) AND ($2 IS NULL OR username = $2) \
-           AND ($3 IS NULL OR name = $3) AND id > $4 \
-         ORDER BY id {order} LIMIT $5"
+           AND ($3 IS NULL OR name = $3) AND ($4 IS NULL OR outcome = $4) AND id > $5 \
+         ORDER BY id {order} LIMIT $6"
     );
     let mut rows: Vec<Event> = sqlx::query_as(&sql)
         .bind(&f.app_slug)
         .bind(&f.username)
         .bind(&f.name)
+        .bind(&f.outcome)
         .bind(f.after.unwrap_or(0))
         .bind(f.limit)
         .fetch_all(conn)

@@ -10,6 +10,7 @@ pub mod scim;
 pub mod sessions;
 pub mod sso;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;
@@ -141,7 +142,6 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
-/// Unix time in milliseconds: the one time representation stored on both backends.
 /// Hex SHA-256 of a secret handle: what the database keeps instead of the handle itself
 /// (session ids, parked SSO requests).
 pub fn sha256_hex(s: &str) -> String {
@@ -152,8 +152,16 @@ pub fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// Unix time in milliseconds: the one time representation stored on both backends.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored time as people read it: `2026-11-30 03:10:20` (UTC).
+pub fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 pub(crate) fn flag(b: bool) -> i64 {

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/autosubmit.js", get(sso::autosubmit_js))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(crate::api::router())
         .fallback(portal::not_found)
         .with_state(state)
         .layer(middleware::from_fn(security_headers))

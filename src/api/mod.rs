@@ -1,0 +1,327 @@
+//! The JSON admin API under `/api/v1` (PRODUCT §3.5): the operations of the console and
+//! the CLI for scripts. Callers authenticate with an admin token (`Authorization: Bearer`,
+//! `sesame admin-token create`) or an admin's portal session; anyone else gets 401 or 403.
+//! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code. Bodies are
+//! JSON only (a form post from another site cannot reach a handler), unknown fields are
+//! refused, and a refused request changes nothing. The document is `openapi.json` here.
+
+mod apps;
+mod people;
+mod scim;
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::auth::{session, tokens};
+use crate::directory::{Actor, DirectoryError, User};
+use crate::scim::control::ControlError;
+use crate::store::events::{self, EventFilter};
+use crate::store::StoreError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/catalog", get(apps::catalog))
+        .route("/api/v1/apps", get(apps::list).post(apps::create))
+        .route(
+            "/api/v1/apps/{slug}",
+            get(apps::show).patch(apps::update).delete(apps::delete),
+        )
+        .route(
+            "/api/v1/apps/{slug}/sso",
+            get(apps::sso).patch(apps::set_sso),
+        )
+        .route(
+            "/api/v1/apps/{slug}/sso/metadata",
+            put(apps::import_metadata),
+        )
+        .route("/api/v1/apps/{slug}/sso/preview", get(apps::preview))
+        .route(
+            "/api/v1/apps/{slug}/groups/{group}",
+            put(apps::bind).delete(apps::unbind),
+        )
+        .route(
+            "/api/v1/apps/{slug}/scim",
+            get(scim::show).patch(scim::set).delete(scim::remove),
+        )
+        .route("/api/v1/apps/{slug}/scim/test", post(scim::test))
+        .route("/api/v1/apps/{slug}/scim/{action}", post(scim::action))
+        .route(
+            "/api/v1/apps/{slug}/scim/import",
+            get(scim::import_list).post(scim::import),
+        )
+        .route(
+            "/api/v1/users",
+            get(people::users).post(people::create_user),
+        )
+        .route(
+            "/api/v1/users/{username}",
+            get(people::user)
+                .patch(people::update_user)
+                .delete(people::delete_user),
+        )
+        .route(
+            "/api/v1/users/{username}/{action}",
+            post(people::user_action),
+        )
+        .route(
+            "/api/v1/groups",
+            get(people::groups).post(people::create_group),
+        )
+        .route(
+            "/api/v1/groups/{name}",
+            get(people::group).delete(people::delete_group),
+        )
+        .route(
+            "/api/v1/groups/{name}/members/{username}",
+            put(people::add_member).delete(people::remove_member),
+        )
+        .route("/api/v1/events", get(events_list))
+        .fallback(not_found)
+}
+
+/// An API error: the HTTP status, a stable code and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(cause = %self.message, "API request failed");
+        }
+        let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            "internal error (see the server log)".to_string()
+        } else {
+            self.message
+        };
+        let body = Json(json!({ "error": { "code": self.code, "message": message } }));
+        let mut res = (self.status, body).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"sesame\""),
+            );
+        }
+        res
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+            DirectoryError::Duplicate(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DirectoryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            DirectoryError::Store(s) => internal(s),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        match e {
+            ControlError::Directory(d) => d.into(),
+            ControlError::Remote(m) => ApiError::new(StatusCode::BAD_GATEWAY, "target_error", m),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        internal(e)
+    }
+}
+
+impl From<crate::error::AppError> for ApiError {
+    fn from(e: crate::error::AppError) -> Self {
+        use crate::error::AppError as A;
+        match e {
+            A::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            A::BadRequest(m) | A::SamlRequest(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", m)
+            }
+            A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            A::Csrf => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "CSRF"),
+            A::Internal(m) => internal(m),
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// The admin making the call, and the actor their changes are recorded under.
+pub struct Admin {
+    pub user: User,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send an admin token: Authorization: Bearer <token> (sesame admin-token create)",
+            )
+        };
+        let forbidden = || {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the admin API is for admins only",
+            )
+        };
+        if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+            let token = h
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(unauthorized)?;
+            return match tokens::authenticate(&state.db, token.trim()).await? {
+                tokens::Verdict::Admin(user, name) => Ok(Admin {
+                    actor: Actor::admin(&user.username, Some(&name)),
+                    user,
+                }),
+                tokens::Verdict::NotAdmin => Err(forbidden()),
+                tokens::Verdict::Invalid => Err(unauthorized()),
+            };
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| unauthorized())?;
+        match session::current_user(&session, &state.db)
+            .await
+            .map_err(internal)?
+        {
+            Some(u) if u.is_admin && !u.must_change_password => Ok(Admin {
+                actor: Actor::admin(&u.username, None),
+                user: u,
+            }),
+            Some(_) => Err(forbidden()),
+            None => Err(unauthorized()),
+        }
+    }
+}
+
+/// A JSON body; anything else is a 4xx JSON error, not axum's plain text.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::new(e.status(), "bad_request", e.body_text())),
+        }
+    }
+}
+
+/// An optional JSON body (actions that take one only sometimes): empty is `None`.
+pub struct MaybeBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MaybeBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0")
+            || (!req.headers().contains_key(header::CONTENT_TYPE)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(MaybeBody(None));
+        }
+        let Body(v) = Body::<T>::from_request(req, state).await?;
+        Ok(MaybeBody(Some(v)))
+    }
+}
+
+pub fn ok<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+pub fn created<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+pub fn no_content() -> ApiResult {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+async fn not_found(_: Admin) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    app: Option<String>,
+    user: Option<String>,
+    name: Option<String>,
+    outcome: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl EventQuery {
+    pub fn filter(self) -> EventFilter {
+        let some = |s: Option<String>| s.filter(|v| !v.is_empty());
+        EventFilter {
+            app_slug: some(self.app),
+            username: some(self.user),
+            name: some(self.name),
+            outcome: some(self.outcome),
+            after: self.after,
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+        }
+    }
+}
+
+async fn events_list(
+    _: Admin,
+    State(state): State<AppState>,
+    q: Result<axum::extract::Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let q = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    ok(events::list(&mut conn, &q.0.filter()).await?)
+}

@@ -1,0 +1,208 @@
+//! `/api/v1/users/...` and `/api/v1/groups/...`: the directory.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::apps::{matches, Search};
+use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, MaybeBody};
+use crate::app::AppState;
+use crate::auth::password::Password;
+use crate::directory::groups;
+use crate::directory::users::{self, UserFields};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    username: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    employee_id: Option<String>,
+    /// The manager's username; "" clears it.
+    manager: Option<String>,
+    is_admin: Option<bool>,
+    /// Only on create; without it the user cannot sign in until a password is set.
+    password: Option<String>,
+}
+
+impl UserBody {
+    fn fields(&self) -> UserFields {
+        UserFields {
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            title: self.title.clone(),
+            phone: self.phone.clone(),
+            employee_id: self.employee_id.clone(),
+            manager: self.manager.clone(),
+            is_admin: self.is_admin,
+        }
+    }
+}
+
+fn password(p: String) -> Result<Password, ApiError> {
+    Ok(Password::new(p)?)
+}
+
+pub async fn users(_: Admin, State(state): State<AppState>, Query(s): Query<Search>) -> ApiResult {
+    let list: Vec<_> = users::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|u| matches(&s.q, &[&u.username, &u.email, &u.first_name, &u.last_name]))
+        .collect();
+    ok(list)
+}
+
+pub async fn create_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    Body(b): Body<UserBody>,
+) -> ApiResult {
+    let Some(username) = b.username.clone() else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "username is required",
+        ));
+    };
+    let pw = b.password.clone().map(password).transpose()?;
+    let user = users::add(&state.db, &admin.actor, &username, &b.fields(), pw.as_ref()).await?;
+    created(user)
+}
+
+pub async fn user(_: Admin, State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    ok(users::show(&state.db, &name).await?)
+}
+
+pub async fn update_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(b): Body<UserBody>,
+) -> ApiResult {
+    if b.username.is_some() || b.password.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the username cannot change; set a password with POST .../password",
+        ));
+    }
+    ok(users::update(&state.db, &admin.actor, &name, &b.fields()).await?)
+}
+
+pub async fn delete_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    users::delete(&state.db, &admin.actor, &name).await?;
+    no_content()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    password: String,
+    /// Ask for a new password at the next sign-in (default true: an admin-set password is
+    /// temporary).
+    must_change: Option<bool>,
+}
+
+/// `suspend`, `activate`, `password`.
+pub async fn user_action(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    MaybeBody(body): MaybeBody<PasswordBody>,
+) -> ApiResult {
+    match action.as_str() {
+        "suspend" | "activate" => {
+            let u = users::set_active(&state.db, &admin.actor, &name, action == "activate").await?;
+            ok(u)
+        }
+        "password" => {
+            let Some(b) = body else {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"password\": \"...\"} as JSON",
+                ));
+            };
+            let p = password(b.password)?;
+            users::set_password(
+                &state.db,
+                &admin.actor,
+                &name,
+                &p,
+                b.must_change.unwrap_or(true),
+            )
+            .await?;
+            ok(json!({ "username": name, "password_set": true }))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such API endpoint",
+        )),
+    }
+}
+
+pub async fn groups(_: Admin, State(state): State<AppState>, Query(s): Query<Search>) -> ApiResult {
+    let list: Vec<_> = groups::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|g| matches(&s.q, &[&g.name, &g.description]))
+        .collect();
+    ok(list)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_group(
+    admin: Admin,
+    State(state): State<AppState>,
+    Body(b): Body<GroupBody>,
+) -> ApiResult {
+    created(groups::add(&state.db, &admin.actor, &b.name, &b.description).await?)
+}
+
+pub async fn group(_: Admin, State(state): State<AppState>, Path(name): Path<String>) -> ApiResult {
+    ok(groups::show(&state.db, &name).await?)
+}
+
+pub async fn delete_group(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    groups::delete(&state.db, &admin.actor, &name).await?;
+    no_content()
+}
+
+pub async fn add_member(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path((name, user)): Path<(String, String)>,
+) -> ApiResult {
+    let changed = groups::set_member(&state.db, &admin.actor, &name, &user, true).await?;
+    ok(json!({ "group": name, "username": user, "member": true, "changed": changed }))
+}
+
+pub async fn remove_member(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path((name, user)): Path<(String, String)>,
+) -> ApiResult {
+    let changed = groups::set_member(&state.db, &admin.actor, &name, &user, false).await?;
+    ok(json!({ "group": name, "username": user, "member": false, "changed": changed }))
+}

@@ -1,0 +1,169 @@
+//! The assertion preview of the admin console and API: what an SP would receive for a
+//! chosen user right now (an IdP-initiated Response, built and signed as in a real sign-on,
+//! but not sent or recorded), with each check the IdP and the SP make explained.
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::attributes;
+use super::flow::{self, Target};
+use super::response::{self, Grant};
+use crate::app::AppState;
+use crate::directory::{access, users};
+use crate::error::AppError;
+use crate::store::{groups, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub label: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub username: String,
+    pub name_id: Option<String>,
+    pub name_id_format: String,
+    pub acs_url: Option<String>,
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub checks: Vec<Check>,
+    /// The signed Response, decoded (what the SP gets base64-encoded in `SAMLResponse`).
+    pub xml: Option<String>,
+}
+
+fn check(label: &'static str, ok: bool, detail: String) -> Check {
+    Check { label, ok, detail }
+}
+
+pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Preview, AppError> {
+    let t: Target = flow::target(state, slug).await?;
+    let user = users::get(&state.db, username).await?;
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let user_groups = groups::names_of_user(&mut conn, user.id).await?;
+    let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
+    let bound = crate::directory::apps::show(&state.db, slug).await?.groups;
+    drop(conn);
+    let via: Vec<&String> = user_groups.iter().filter(|g| bound.contains(g)).collect();
+    let acs = t.row.acs.iter().find(|(_, _, d)| *d).or(t.row.acs.first());
+    let mut checks = vec![
+        check(
+            "Account active",
+            user.active,
+            if user.active {
+                "the user can sign in".into()
+            } else {
+                "suspended users get no assertion".into()
+            },
+        ),
+        check(
+            "Access to the app",
+            allowed,
+            if allowed {
+                format!("through group(s): {}", join(&via))
+            } else if !t.app.enabled {
+                "the app is disabled: nobody gets an assertion".into()
+            } else {
+                format!(
+                    "none of the user's groups is bound to the app (bound: {})",
+                    join(&bound.iter().collect::<Vec<_>>())
+                )
+            },
+        ),
+        check(
+            "Audience (SP entity id)",
+            !t.row.sp_entity_id.is_empty(),
+            if t.row.sp_entity_id.is_empty() {
+                "not set: fill in the SP entity id".into()
+            } else {
+                format!(
+                    "the SP accepts the assertion only if it is its own entity id: {}",
+                    t.row.sp_entity_id
+                )
+            },
+        ),
+        check(
+            "Recipient (ACS URL)",
+            acs.is_some(),
+            match acs {
+                Some((_, u, _)) => {
+                    format!("posted to {u}; the SP checks Destination and Recipient")
+                }
+                None => "no ACS URL registered".into(),
+            },
+        ),
+    ];
+    let (name_id, format) = match flow::name_id(state, &t, &user).await? {
+        Ok((v, f)) => (Some(v), f.to_string()),
+        Err(m) => (None, m),
+    };
+    checks.push(check(
+        "NameID",
+        name_id.is_some(),
+        match &name_id {
+            Some(v) => format!("{v} from {} ({})", t.row.nameid_source, t.row.nameid_format),
+            None => format.clone(),
+        },
+    ));
+    let key = state.keys.get();
+    checks.push(check(
+        "Signature",
+        true,
+        format!(
+            "the assertion{} is signed (SHA-256) with the key whose certificate has SHA-256 fingerprint {}; the SP checks it with certificate.pem",
+            if t.row.sign_response { " and the Response are" } else { "" },
+            key.active.fingerprint
+        ),
+    ));
+    checks.push(check(
+        "Lifetime",
+        true,
+        "NotBefore now, NotOnOrAfter in 5 minutes; bearer confirmation for the ACS URL".into(),
+    ));
+    let mapping = attributes::decode(&t.row.attributes);
+    let attrs = attributes::statement(&mapping, &user, &user_groups);
+    let xml = match (&name_id, acs) {
+        (Some(n), Some((_, acs_url, _))) if !t.row.sp_entity_id.is_empty() => {
+            let now = Utc::now();
+            let grant = Grant {
+                idp_entity_id: &t.idp_entity_id,
+                sp_entity_id: &t.row.sp_entity_id,
+                acs_url,
+                in_response_to: None,
+                name_id: n,
+                name_id_format: &format,
+                session_index: "_preview",
+                authn_instant: now,
+                attributes: &attrs,
+                sign_response: t.row.sign_response,
+                now,
+            };
+            Some(
+                response::success(&grant, &key.active)
+                    .map_err(|e| AppError::Internal(format!("signing: {e}")))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(Preview {
+        username: user.username,
+        name_id_format: if name_id.is_some() {
+            format
+        } else {
+            t.row.nameid_format.clone()
+        },
+        name_id,
+        acs_url: acs.map(|(_, u, _)| u.clone()),
+        attributes: attrs,
+        checks,
+        xml,
+    })
+}
+
+fn join(v: &[&String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}

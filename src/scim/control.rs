@@ -1,0 +1,154 @@
+//! What an admin does to a target, shared by the CLI, the console and the JSON API: the
+//! status with queue depth, a dry-run plan, starting a sync, provisioning one user now,
+//! and the import list (PRODUCT §3.4, §3.5).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::inventory::{self, Candidate};
+use super::secret::SealKey;
+use super::sync;
+use super::target::{self, Live};
+use crate::directory::{access, DirectoryError};
+use crate::store::scim as store;
+use crate::store::{users, Db};
+
+/// Why an operation on a target did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Bad input, unknown app or user, or a state that does not allow it.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The target answered with an error or could not be reached.
+    #[error("{0}")]
+    Remote(String),
+}
+
+impl From<sqlx::Error> for ControlError {
+    fn from(e: sqlx::Error) -> Self {
+        ControlError::Directory(e.into())
+    }
+}
+
+impl From<crate::store::StoreError> for ControlError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ControlError::Directory(e.into())
+    }
+}
+
+/// The settings (never the credential), state, queue depth, links and sync times.
+pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    let (app, row, exists) = target::get(&mut conn, slug).await?;
+    let mut v = target::describe(&row);
+    v["configured"] = exists.into();
+    v["queued"] = store::depth(&mut conn, app.id).await?.into();
+    v["linked"] = (store::links(&mut conn, app.id).await?.len() as i64).into();
+    v["in_scope"] = (access::users_of(&mut conn, app.id).await?.len() as i64).into();
+    v["last_sync_at"] = row.last_sync_at.into();
+    v["paused_until"] = row.paused_until.into();
+    Ok(v)
+}
+
+pub async fn live(db: &Db, key: &SealKey, slug: &str) -> Result<Live, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    target::live(&mut conn, key, slug).await
+}
+
+/// One user's line of a dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanLine {
+    pub user: String,
+    pub plan: String,
+}
+
+/// What a sync would do for each user in scope or linked, from the links we hold;
+/// nothing is sent.
+pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
+    let mut conn = db.pool.acquire().await?;
+    let mut ids = access::users_of(&mut conn, t.app.id).await?;
+    ids.extend(
+        store::links(&mut conn, t.app.id)
+            .await?
+            .iter()
+            .map(|l| l.user_id),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    drop(conn);
+    let mut lines = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = sync::user(db, t, id, true)
+            .await
+            .map_err(|e| ControlError::Remote(format!("planning stopped: {e:?}")))?;
+        let mut conn = db.pool.acquire().await?;
+        let user = match users::by_id(&mut conn, id).await? {
+            Some(u) => u.username,
+            None => store::link(&mut conn, t.app.id, id)
+                .await?
+                .map(|l| l.username)
+                .unwrap_or_default(),
+        };
+        lines.push(PlanLine {
+            user,
+            plan: r.decision,
+        });
+    }
+    Ok(lines)
+}
+
+/// Starts a sync: reads the target's users, corrects the links and queues everyone in
+/// scope or linked for the server's worker. Returns how many were queued.
+pub async fn start_sync(db: &Db, key: &SealKey, slug: &str) -> Result<u64, ControlError> {
+    let mut conn = db.pool.acquire().await?;
+    let (_, row, exists) = target::get(&mut conn, slug).await?;
+    drop(conn);
+    if !exists || row.state != "active" {
+        let state = if exists {
+            row.state.as_str()
+        } else {
+            "not set up"
+        };
+        return Err(DirectoryError::Invalid(format!(
+            "Identity Management of {slug} is {state}: activate it first"
+        ))
+        .into());
+    }
+    let t = live(db, key, slug).await?;
+    inventory::reconcile(db, &t)
+        .await
+        .map_err(ControlError::Remote)
+}
+
+/// Provisions one user now, whatever the target's state; every exchange is returned
+/// (credentials left out) and recorded as an event.
+pub async fn provision(
+    db: &Db,
+    key: &SealKey,
+    slug: &str,
+    username: &str,
+) -> Result<(sync::Report, Option<String>), ControlError> {
+    let t = live(db, key, slug).await?;
+    let user = crate::directory::users::get(db, username).await?;
+    let (report, stop) = sync::user_report(db, &t, user.id, false).await;
+    Ok((report, stop.map(|s| format!("{s:?}"))))
+}
+
+/// The target's users, each marked new, linked or already in sesame.
+pub async fn import_list(
+    db: &Db,
+    key: &SealKey,
+    slug: &str,
+) -> Result<Vec<Candidate>, ControlError> {
+    let t = live(db, key, slug).await?;
+    inventory::list(db, &t).await.map_err(ControlError::Remote)
+}
+
+/// Creates the chosen target users in sesame (those new to it; the rest are reported).
+pub async fn import(
+    db: &Db,
+    actor: &crate::directory::Actor,
+    chosen: &[Candidate],
+) -> Result<Vec<String>, ControlError> {
+    Ok(inventory::import(db, actor, chosen).await?)
+}
