@@ -34,7 +34,7 @@ pub struct AppState {
 pub const SESSION_COOKIE: &str = "sesame_session";
 
 /// Request bodies above this are refused before any handler runs.
-const BODY_LIMIT: usize = 256 * 1024;
+pub const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router(state: AppState) -> axum::Router {
     let store = DbSessionStore::new(state.db.clone());

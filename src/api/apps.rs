@@ -1,12 +1,12 @@
 //! `/api/v1/catalog`, `/api/v1/apps/...`: applications, their SAML settings, the assertion
 //! preview and group bindings.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body};
+use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, Params};
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::catalog;
@@ -30,7 +30,7 @@ pub fn matches(q: &Option<String>, fields: &[&str]) -> bool {
     }
 }
 
-pub async fn catalog(_: Admin, Query(s): Query<Search>) -> ApiResult {
+pub async fn catalog(_: Admin, Params(s): Params<Search>) -> ApiResult {
     let list: Vec<Value> = catalog::TEMPLATES
         .iter()
         .filter(|t| matches(&s.q, &[t.name, t.label, t.description]))
@@ -39,7 +39,7 @@ pub async fn catalog(_: Admin, Query(s): Query<Search>) -> ApiResult {
     ok(list)
 }
 
-pub async fn list(_: Admin, State(state): State<AppState>, Query(s): Query<Search>) -> ApiResult {
+pub async fn list(_: Admin, State(state): State<AppState>, Params(s): Params<Search>) -> ApiResult {
     let list: Vec<_> = apps::list(&state.db)
         .await?
         .into_iter()
@@ -219,7 +219,7 @@ pub async fn preview(
     _: Admin,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Query(q): Query<PreviewQuery>,
+    Params(q): Params<PreviewQuery>,
 ) -> ApiResult {
     ok(saml_preview::preview(&state, &slug, &q.user).await?)
 }

@@ -5,15 +5,16 @@
 //! JSON only (a form post from another site cannot reach a handler), unknown fields are
 //! refused, and a refused request changes nothing. The document is `openapi.json` here.
 
-mod apps;
+pub mod apps;
 mod people;
-mod scim;
+pub mod scim;
 
+use axum::extract::Query;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -86,7 +87,13 @@ pub fn router() -> Router<AppState> {
             put(people::add_member).delete(people::remove_member),
         )
         .route("/api/v1/events", get(events_list))
-        .fallback(not_found)
+        // Unknown paths under /api/v1 get a JSON 404 (after authentication). A fallback
+        // here would not do: this router is merged into the site's, whose fallback wins.
+        .route("/api/v1", any(not_found))
+        .route("/api/v1/", any(not_found))
+        .route("/api/v1/{*rest}", any(not_found))
+        // Last, so that it covers every route above: a JSON 405 (axum adds `Allow`).
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 /// An API error: the HTTP status, a stable code and a message for people.
@@ -201,10 +208,13 @@ impl FromRequestParts<AppState> for Admin {
             )
         };
         if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
             let token = h
                 .to_str()
                 .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t)
                 .ok_or_else(unauthorized)?;
             return match tokens::authenticate(&state.db, token.trim()).await? {
                 tokens::Verdict::Admin(user, name) => Ok(Admin {
@@ -222,13 +232,40 @@ impl FromRequestParts<AppState> for Admin {
             .await
             .map_err(internal)?
         {
-            Some(u) if u.is_admin && !u.must_change_password => Ok(Admin {
-                actor: Actor::admin(&u.username, None),
-                user: u,
-            }),
+            Some(u) if u.is_admin && !u.must_change_password => {
+                if cross_site(parts, &state.config.base_url) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        "a change made with a session cookie must come from sesame's own pages",
+                    ));
+                }
+                Ok(Admin {
+                    actor: Actor::admin(&u.username, None),
+                    user: u,
+                })
+            }
             Some(_) => Err(forbidden()),
             None => Err(unauthorized()),
         }
+    }
+}
+
+/// Whether a change authenticated by the session cookie comes from another site. The
+/// cookie is SameSite=Lax, but a page on a sibling subdomain is the same site and would
+/// still get it sent; a body-less POST (suspend, sync...) needs no JSON content type.
+/// Browsers say where a request comes from (`Sec-Fetch-Site`, else `Origin`); a client
+/// that says nothing is not a browser on another site.
+fn cross_site(parts: &Parts, base_url: &url::Url) -> bool {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    if let Some(site) = parts.headers.get("sec-fetch-site") {
+        return site != "same-origin" && site != "none";
+    }
+    match parts.headers.get(header::ORIGIN) {
+        Some(origin) => origin.as_bytes() != base_url.origin().ascii_serialization().as_bytes(),
+        None => false,
     }
 }
 
@@ -267,6 +304,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MaybeBody<T> {
     }
 }
 
+/// Query parameters; a malformed or unknown one is a 400 JSON error, not axum's plain text.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Params(v)),
+            Err(e) => Err(ApiError::new(e.status(), "bad_request", e.body_text())),
+        }
+    }
+}
+
 pub fn ok<T: serde::Serialize>(v: T) -> ApiResult {
     Ok(Json(v).into_response())
 }
@@ -289,6 +340,14 @@ async fn openapi() -> Response {
 
 async fn not_found(_: Admin) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here (see /api/v1/openapi.json)"),
+    )
 }
 
 #[derive(Deserialize)]
@@ -319,9 +378,8 @@ impl EventQuery {
 async fn events_list(
     _: Admin,
     State(state): State<AppState>,
-    q: Result<axum::extract::Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<EventQuery>,
 ) -> ApiResult {
-    let q = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
-    ok(events::list(&mut conn, &q.0.filter()).await?)
+    ok(events::list(&mut conn, &q.filter()).await?)
 }

@@ -1,12 +1,12 @@
 //! `/api/v1/users/...` and `/api/v1/groups/...`: the directory.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::apps::{matches, Search};
-use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, MaybeBody};
+use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, MaybeBody, Params};
 use crate::app::AppState;
 use crate::auth::password::Password;
 use crate::directory::groups;
@@ -48,7 +48,11 @@ fn password(p: String) -> Result<Password, ApiError> {
     Ok(Password::new(p)?)
 }
 
-pub async fn users(_: Admin, State(state): State<AppState>, Query(s): Query<Search>) -> ApiResult {
+pub async fn users(
+    _: Admin,
+    State(state): State<AppState>,
+    Params(s): Params<Search>,
+) -> ApiResult {
     let list: Vec<_> = users::list(&state.db)
         .await?
         .into_iter()
@@ -112,15 +116,22 @@ pub struct PasswordBody {
     must_change: Option<bool>,
 }
 
-/// `suspend`, `activate`, `password`.
+/// `suspend`, `activate` (no body, or `{}`), `password`.
 pub async fn user_action(
     admin: Admin,
     State(state): State<AppState>,
     Path((name, action)): Path<(String, String)>,
-    MaybeBody(body): MaybeBody<PasswordBody>,
+    MaybeBody(body): MaybeBody<Value>,
 ) -> ApiResult {
     match action.as_str() {
         "suspend" | "activate" => {
+            if body.as_ref().is_some_and(|b| b != &json!({})) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    format!("{action} takes no body (or {{}})"),
+                ));
+            }
             let u = users::set_active(&state.db, &admin.actor, &name, action == "activate").await?;
             ok(u)
         }
@@ -132,6 +143,13 @@ pub async fn user_action(
                     "send {\"password\": \"...\"} as JSON",
                 ));
             };
+            let b: PasswordBody = serde_json::from_value(b).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    e.to_string(),
+                )
+            })?;
             let p = password(b.password)?;
             users::set_password(
                 &state.db,
@@ -151,7 +169,11 @@ pub async fn user_action(
     }
 }
 
-pub async fn groups(_: Admin, State(state): State<AppState>, Query(s): Query<Search>) -> ApiResult {
+pub async fn groups(
+    _: Admin,
+    State(state): State<AppState>,
+    Params(s): Params<Search>,
+) -> ApiResult {
     let list: Vec<_> = groups::list(&state.db)
         .await?
         .into_iter()

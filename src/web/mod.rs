@@ -2,6 +2,7 @@
 //! Security headers (SECURITY 13) are added to every response here.
 
 pub mod account;
+pub mod admin;
 pub mod form;
 pub mod health;
 pub mod login;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(crate::api::router())
+        .merge(admin::router())
         .fallback(portal::not_found)
         .with_state(state)
         .layer(middleware::from_fn(security_headers))

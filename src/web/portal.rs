@@ -97,7 +97,7 @@ pub async fn app_colors(State(state): State<AppState>) -> Result<Response, AppEr
         .iter()
         .map(|a| {
             format!(
-                ".tile[data-slug=\"{}\"] .swatch {{ background: {}; }}\n",
+                ".tile[data-slug=\"{0}\"] .swatch, .swatch[data-slug=\"{0}\"] {{ background: {1}; }}\n",
                 a.slug, a.color
             )
         })

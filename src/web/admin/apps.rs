@@ -1,0 +1,213 @@
+//! Console: the application list, the catalog, the General and User Groups tabs, delete.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+
+use super::pages::{AppsPage, CatalogPage, Chrome, GeneralPage, GroupsTab};
+use super::{done, on, AdminUser};
+use crate::api::apps::matches;
+use crate::app::AppState;
+use crate::directory::apps::{self, AppChanges};
+use crate::directory::{catalog, groups};
+use crate::error::AppError;
+use crate::web::form::HtmlForm;
+use crate::web::pages::render;
+
+#[derive(Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn list(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Query(s): Query<Search>,
+) -> Result<Response, AppError> {
+    let q = Some(s.q.clone());
+    let apps = apps::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| matches(&q, &[&a.slug, &a.label, &a.description, &a.template]))
+        .collect();
+    Ok(render(&AppsPage {
+        c: Chrome::new(&admin, "apps").await,
+        q: s.q,
+        apps,
+    }))
+}
+
+pub async fn catalog(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Query(s): Query<Search>,
+) -> Result<Response, AppError> {
+    let q = Some(s.q.clone());
+    let templates = catalog::TEMPLATES
+        .iter()
+        .filter(|t| matches(&q, &[t.name, t.label, t.description]))
+        .collect();
+    Ok(render(&CatalogPage {
+        c: Chrome::new(&admin, "apps").await,
+        q: s.q,
+        templates,
+        base_url: state.config.base_url.to_string(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct NewApp {
+    template: String,
+    slug: String,
+    label: String,
+}
+
+pub async fn create(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    HtmlForm(f): HtmlForm<NewApp>,
+) -> Result<Response, AppError> {
+    let changes = AppChanges {
+        label: Some(f.label),
+        ..AppChanges::default()
+    };
+    match apps::add(
+        &state.db,
+        &admin.actor(),
+        f.slug.trim(),
+        &f.template,
+        &changes,
+    )
+    .await
+    {
+        Ok(app) => {
+            let to = format!("/admin/apps/{}/sso", app.slug);
+            let msg = format!("{} added. Next: its SSO settings.", app.label);
+            Ok(done(&admin.session, Ok(msg), &to).await)
+        }
+        Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/apps/new").await),
+    }
+}
+
+pub async fn general(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let app = apps::get(&state.db, &slug).await?;
+    Ok(render(&GeneralPage {
+        c: Chrome::new(&admin, "apps").await,
+        idp_url: crate::saml::settings::sso_url(&state.config.base_url, &app.slug),
+        app,
+        tab: "general",
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct GeneralForm {
+    label: String,
+    description: String,
+    color: String,
+    show_in_portal: Option<String>,
+    enabled: Option<String>,
+}
+
+pub async fn update(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<GeneralForm>,
+) -> Result<Response, AppError> {
+    let changes = AppChanges {
+        label: Some(f.label),
+        description: Some(f.description),
+        color: Some(f.color),
+        show_in_portal: Some(on(&f.show_in_portal)),
+        enabled: Some(on(&f.enabled)),
+    };
+    let r = apps::update(&state.db, &admin.actor(), &slug, &changes)
+        .await
+        .map(|a| format!("Saved {}.", a.label))
+        .map_err(|e| e.to_string());
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}")).await)
+}
+
+#[derive(Deserialize)]
+pub struct Confirm {
+    confirm: String,
+}
+
+pub async fn delete(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<Confirm>,
+) -> Result<Response, AppError> {
+    if f.confirm.trim() != slug {
+        let msg = format!("Type the slug {slug} exactly to delete the application.");
+        return Ok(done(&admin.session, Err(msg), &format!("/admin/apps/{slug}")).await);
+    }
+    apps::delete(&state.db, &admin.actor(), &slug).await?;
+    Ok(done(
+        &admin.session,
+        Ok(format!("Deleted {slug}.")),
+        "/admin/apps",
+    )
+    .await)
+}
+
+pub async fn groups(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let detail = apps::show(&state.db, &slug).await?;
+    let groups = groups::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| {
+            let bound = detail.groups.contains(&g.name);
+            (g, bound)
+        })
+        .collect();
+    Ok(render(&GroupsTab {
+        c: Chrome::new(&admin, "apps").await,
+        app: detail.app,
+        tab: "groups",
+        groups,
+    }))
+}
+
+/// Binds the checked groups and unbinds the others.
+pub async fn set_groups(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let wanted: Vec<&String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "group")
+        .map(|(_, v)| v)
+        .collect();
+    let detail = apps::show(&state.db, &slug).await?;
+    let actor = admin.actor();
+    let mut changes = 0;
+    for g in groups::list(&state.db).await? {
+        let want = wanted.contains(&&g.name);
+        if want != detail.groups.contains(&g.name)
+            && apps::set_binding(&state.db, &actor, &slug, &g.name, want).await?
+        {
+            changes += 1;
+        }
+    }
+    let to = format!("/admin/apps/{slug}/groups");
+    Ok(done(
+        &admin.session,
+        Ok(format!("Saved: {changes} change(s).")),
+        &to,
+    )
+    .await)
+}

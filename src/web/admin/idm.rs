@@ -1,0 +1,252 @@
+//! Console: the Identity Management tab — status with a progress bar during a sync, the
+//! settings (write-only credentials), the attribute mapping, and the actions: test,
+//! activate/deactivate/resume, sync now, dry run, provision one user, approve/reject a
+//! paused batch, import users from the app, remove.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+
+use super::pages::{Chrome, IdmPage, IdmView};
+use super::{done, AdminUser};
+use crate::api::scim::ScimPatch;
+use crate::app::AppState;
+use crate::directory::users;
+use crate::error::AppError;
+use crate::scim::control;
+use crate::scim::mapping::PATHS;
+use crate::scim::probe;
+use crate::scim::target::{self, CONNECTORS};
+use crate::store::scim as store;
+use crate::store::StoreError;
+use crate::web::pages::render;
+
+#[derive(Deserialize)]
+pub struct IdmQuery {
+    plan: Option<String>,
+    import: Option<String>,
+}
+
+async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, IdmView), AppError> {
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let (app, row, configured) = target::get(&mut conn, slug).await?;
+    let queued = store::depth(&mut conn, app.id).await?;
+    let linked = store::links(&mut conn, app.id).await?.len() as i64;
+    let in_scope = crate::directory::access::users_of(&mut conn, app.id)
+        .await?
+        .len() as i64;
+    let excluded = target::excluded(&row);
+    let every = state.config.scim_reconcile_every.as_millis() as i64;
+    let (last_sync, next_sync) = if row.last_sync_at > 0 {
+        let next = if row.state == "active" {
+            crate::store::when(row.last_sync_at + every)
+        } else {
+            "not scheduled (not active)".into()
+        };
+        (crate::store::when(row.last_sync_at), next)
+    } else {
+        ("never".into(), "after activation".into())
+    };
+    let progress_max = in_scope.max(linked).max(queued).max(1);
+    let v = IdmView {
+        configured,
+        connector: row.connector.clone(),
+        url: row.base_url.clone(),
+        auth: row.auth.clone(),
+        basic_user: row.basic_user.clone(),
+        credential_set: !row.secret.is_empty(),
+        deprovision: row.deprovision.clone(),
+        push_groups: row.push_groups != 0,
+        deletion_threshold: row.deletion_threshold,
+        state: row.state.clone(),
+        state_reason: row.state_reason.clone(),
+        queued,
+        linked,
+        in_scope,
+        last_sync,
+        next_sync,
+        optional: PATHS
+            .iter()
+            .filter(|(_, opt)| *opt)
+            .map(|(p, _)| (p.to_string(), excluded.iter().any(|e| e == p)))
+            .collect(),
+        progress_max,
+        progress_done: (progress_max - queued).max(0),
+    };
+    Ok((app, v))
+}
+
+pub async fn show(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<IdmQuery>,
+) -> Result<Response, AppError> {
+    let (app, v) = view(&state, &slug).await?;
+    let mut c = Chrome::new(&admin, "apps").await;
+    let mut plan = None;
+    let mut import = None;
+    if v.configured && (q.plan.is_some() || q.import.is_some()) {
+        let outcome = async {
+            if q.plan.is_some() {
+                let t = control::live(&state.db, &state.seal, &slug).await?;
+                plan = Some(control::plan(&state.db, &t).await?);
+            }
+            if q.import.is_some() {
+                import = Some(control::import_list(&state.db, &state.seal, &slug).await?);
+            }
+            Ok::<(), control::ControlError>(())
+        };
+        if let Err(e) = outcome.await {
+            c.flash = Some((true, e.to_string()));
+        }
+    }
+    let usernames = users::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    Ok(render(&IdmPage {
+        c,
+        app,
+        tab: "idm",
+        v,
+        connectors: CONNECTORS.iter().map(|k| k.name).collect(),
+        usernames,
+        plan,
+        import,
+    }))
+}
+
+/// The settings form: the mapping comes as the checked `send` boxes.
+pub async fn update(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+    let send: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n == "send")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let optional = PATHS.iter().filter(|(_, o)| *o).map(|(p, _)| p.to_string());
+    let (include, exclude): (Vec<String>, Vec<String>) =
+        optional.partition(|p| send.contains(&p.as_str()));
+    let restore = get("restore_defaults").is_some();
+    let threshold = match nonempty("deletion_threshold").map(|t| t.parse::<i64>()) {
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            let msg = "The deletion threshold must be a whole number (0 = off).".to_string();
+            return Ok(done(&admin.session, Err(msg), &format!("/admin/apps/{slug}/idm")).await);
+        }
+        None => None,
+    };
+    let patch = ScimPatch {
+        url: nonempty("url"),
+        connector: nonempty("connector"),
+        token: nonempty("token"),
+        basic_user: nonempty("basic_user"),
+        basic_password: nonempty("basic_password"),
+        deprovision: nonempty("deprovision"),
+        push_groups: Some(get("push_groups").is_some()),
+        deletion_threshold: threshold,
+        exclude: if restore { Vec::new() } else { exclude },
+        include: if restore { Vec::new() } else { include },
+        restore_defaults: restore,
+    };
+    let r = match patch.changes() {
+        Ok(changes) => target::update(&state.db, &state.seal, &admin.actor(), &slug, &changes)
+            .await
+            .map(|_| "Identity Management settings saved.".to_string())
+            .map_err(|e| e.to_string()),
+        Err(m) => Err(m),
+    };
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/idm")).await)
+}
+
+pub async fn action(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path((slug, action)): Path<(String, String)>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let (db, actor, key) = (&state.db, admin.actor(), &state.seal);
+    let values = |k: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let here = format!("/admin/apps/{slug}/idm");
+    let r: Result<String, String> = match action.as_str() {
+        "test" => match control::live(db, key, &slug).await {
+            Ok(t) => probe::probe(&t)
+                .await
+                .map(|s| format!("Connection works: {s}"))
+                .map_err(|e| format!("Test connection failed: {e}")),
+            Err(e) => Err(e.to_string()),
+        },
+        "activate" | "deactivate" | "resume" => target::set_state(db, &actor, &slug, &action)
+            .await
+            .map(|row| format!("Identity Management is {}.", row.state))
+            .map_err(|e| e.to_string()),
+        "approve" => target::approve(db, &actor, &slug)
+            .await
+            .map(|_| "Deprovisioning approved for an hour; provisioning resumed.".into())
+            .map_err(|e| e.to_string()),
+        "reject" => target::reject(db, &actor, &slug)
+            .await
+            .map(|n| format!("Dropped {n} queued deprovisioning job(s); provisioning resumed."))
+            .map_err(|e| e.to_string()),
+        "sync" => control::start_sync(db, key, &slug)
+            .await
+            .map(|n| format!("Sync started: {n} user(s) queued."))
+            .map_err(|e| e.to_string()),
+        "provision" => {
+            let user = values("username").pop().unwrap_or_default();
+            match control::provision(db, key, &slug, &user).await {
+                Ok((report, None)) => Ok(format!("{user}: {}", report.decision)),
+                Ok((report, Some(stop))) => {
+                    Err(format!("{user}: {} — stopped: {stop}", report.decision))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        "import" => {
+            let chosen = values("user");
+            if chosen.is_empty() {
+                Err("Select the users to import.".into())
+            } else {
+                match control::import_list(db, key, &slug).await {
+                    Ok(found) => {
+                        let picked: Vec<_> = found
+                            .into_iter()
+                            .filter(|c| chosen.contains(&c.username))
+                            .collect();
+                        control::import(db, &actor, &picked)
+                            .await
+                            .map(|lines| lines.join("; "))
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }
+        "delete" => target::delete(db, &actor, &slug)
+            .await
+            .map(|_| "Identity Management removed.".into())
+            .map_err(|e| e.to_string()),
+        _ => return Err(AppError::NotFound("There is no such action.".into())),
+    };
+    Ok(done(&admin.session, r, &here).await)
+}

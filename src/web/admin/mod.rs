@@ -1,0 +1,165 @@
+//! `/admin`: the admin console (PRODUCT §3.5), server-rendered, usable without JavaScript.
+//! Only admins get in: anyone else gets a 403 page, and nobody else is shown a link here.
+//! Every POST passes the CSRF check in [`csrf_guard`] before any handler runs (SECURITY 11),
+//! and every change is an audit event under `admin:<username>`.
+
+mod apps;
+mod events;
+mod idm;
+mod pages;
+mod people;
+mod sso;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::auth::session;
+use crate::directory::{Actor, User};
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/apps") }))
+        .route("/admin/apps", get(apps::list).post(apps::create))
+        .route("/admin/apps/new", get(apps::catalog))
+        .route("/admin/apps/{slug}", get(apps::general).post(apps::update))
+        .route("/admin/apps/{slug}/delete", post(apps::delete))
+        .route(
+            "/admin/apps/{slug}/groups",
+            get(apps::groups).post(apps::set_groups),
+        )
+        .route("/admin/apps/{slug}/sso", get(sso::show).post(sso::update))
+        .route(
+            "/admin/apps/{slug}/sso/metadata",
+            post(sso::import_metadata),
+        )
+        .route(
+            "/admin/apps/{slug}/metadata.xml",
+            get(sso::download_metadata),
+        )
+        .route("/admin/apps/{slug}/idm", get(idm::show).post(idm::update))
+        .route("/admin/apps/{slug}/idm/{action}", post(idm::action))
+        .route("/admin/users", get(people::users).post(people::create_user))
+        .route(
+            "/admin/users/{name}",
+            get(people::user).post(people::update_user),
+        )
+        .route("/admin/users/{name}/{action}", post(people::user_action))
+        .route(
+            "/admin/groups",
+            get(people::groups).post(people::create_group),
+        )
+        .route("/admin/groups/{name}", get(people::group))
+        .route("/admin/groups/{name}/{action}", post(people::group_action))
+        .route("/admin/events", get(events::list))
+        .layer(middleware::from_fn(csrf_guard))
+}
+
+/// The signed-in admin of a console request, with their CSRF token for the page's forms.
+pub struct AdminUser {
+    pub user: User,
+    pub csrf: String,
+    pub session: Session,
+}
+
+impl AdminUser {
+    pub fn actor(&self) -> Actor {
+        Actor::admin(&self.user.username, None)
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(s, m)| (s, m).into_response())?;
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or("/admin", |p| p.as_str())
+            .to_string();
+        let here = if parts.method == Method::GET {
+            here
+        } else {
+            "/admin".to_string()
+        };
+        let user = match super::portal::require_user(state, &session, &here).await {
+            Ok(Ok(u)) => u,
+            Ok(Err(redirect)) => return Err(redirect),
+            Err(e) => return Err(e.into_response()),
+        };
+        if !user.is_admin {
+            return Err(AppError::Forbidden(
+                "The admin console is for administrators only.".into(),
+            )
+            .into_response());
+        }
+        let csrf = session::csrf_token(&session)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
+        Ok(AdminUser {
+            user,
+            csrf,
+            session,
+        })
+    }
+}
+
+/// Refuses any POST under `/admin` whose form lacks the session's CSRF token, before the
+/// handler (and its admin check) runs.
+async fn csrf_guard(session: Session, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, crate::app::BODY_LIMIT).await else {
+        return AppError::BadRequest("The form is too large.".into()).into_response();
+    };
+    let given = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    match session::csrf_ok(&session, &given).await {
+        Ok(true) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(false) => AppError::Csrf.into_response(),
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+const FLASH: &str = "admin_flash";
+
+/// A one-time message for the next page: (`true` for an error, text).
+pub async fn flash(session: &Session, error: bool, text: impl Into<String>) {
+    let _ = session.insert(FLASH, (error, text.into())).await;
+}
+
+pub async fn take_flash(session: &Session) -> Option<(bool, String)> {
+    session.remove::<(bool, String)>(FLASH).await.ok().flatten()
+}
+
+/// After a POST: a flash message and a redirect (303) to the page to show.
+pub async fn done(session: &Session, result: Result<String, String>, to: &str) -> Response {
+    match result {
+        Ok(m) => flash(session, false, m).await,
+        Err(m) => flash(session, true, m).await,
+    }
+    Redirect::to(to).into_response()
+}
+
+/// A checkbox: present (any value) is on.
+pub fn on(v: &Option<String>) -> bool {
+    v.is_some()
+}

@@ -1,0 +1,190 @@
+//! The console's askama pages. Every page carries the same chrome: who is signed in, the
+//! CSRF token for its forms, and the one-time message of the last action.
+
+use askama::Template;
+
+use super::AdminUser;
+use crate::directory::catalog::Template as AppTemplate;
+use crate::directory::groups::GroupDetail;
+use crate::directory::users::UserDetail;
+use crate::directory::{App, Group, User};
+use crate::saml::preview::Preview;
+use crate::scim::control::PlanLine;
+use crate::scim::inventory::Candidate;
+use crate::store::events::Event;
+use crate::store::sso::SsoRow;
+
+pub struct Chrome {
+    pub who: String,
+    pub csrf: String,
+    pub flash: Option<(bool, String)>,
+    /// apps | users | groups | events
+    pub section: &'static str,
+}
+
+impl Chrome {
+    pub async fn new(admin: &AdminUser, section: &'static str) -> Chrome {
+        Chrome {
+            who: admin.user.username.clone(),
+            csrf: admin.csrf.clone(),
+            flash: super::take_flash(&admin.session).await,
+            section,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/apps.html")]
+pub struct AppsPage {
+    pub c: Chrome,
+    pub q: String,
+    pub apps: Vec<App>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/catalog.html")]
+pub struct CatalogPage {
+    pub c: Chrome,
+    pub q: String,
+    pub templates: Vec<&'static AppTemplate>,
+    pub base_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_general.html")]
+pub struct GeneralPage {
+    pub c: Chrome,
+    pub app: App,
+    pub tab: &'static str,
+    pub idp_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_groups.html")]
+pub struct GroupsTab {
+    pub c: Chrome,
+    pub app: App,
+    pub tab: &'static str,
+    pub groups: Vec<(Group, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_sso.html")]
+pub struct SsoPage {
+    pub c: Chrome,
+    pub app: App,
+    pub tab: &'static str,
+    pub row: SsoRow,
+    pub idp_url: String,
+    pub idp_entity_id: String,
+    pub fingerprint: String,
+    pub acs_text: String,
+    pub attrs_text: String,
+    pub sp_certs: usize,
+    pub formats: &'static [&'static str],
+    pub sources: &'static [&'static str],
+    pub usernames: Vec<String>,
+    pub preview: Option<Preview>,
+    pub attempts: Vec<EventView>,
+}
+
+pub struct IdmView {
+    pub configured: bool,
+    pub connector: String,
+    pub url: String,
+    pub auth: String,
+    pub basic_user: String,
+    pub credential_set: bool,
+    pub deprovision: String,
+    pub push_groups: bool,
+    pub deletion_threshold: i64,
+    pub state: String,
+    pub state_reason: String,
+    pub queued: i64,
+    pub linked: i64,
+    pub in_scope: i64,
+    pub last_sync: String,
+    pub next_sync: String,
+    /// (attribute, excluded) for the connector's optional attributes.
+    pub optional: Vec<(String, bool)>,
+    pub progress_max: i64,
+    pub progress_done: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_idm.html")]
+pub struct IdmPage {
+    pub c: Chrome,
+    pub app: App,
+    pub tab: &'static str,
+    pub v: IdmView,
+    pub connectors: Vec<&'static str>,
+    pub usernames: Vec<String>,
+    pub plan: Option<Vec<PlanLine>>,
+    pub import: Option<Vec<Candidate>>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct UsersPage {
+    pub c: Chrome,
+    pub q: String,
+    pub users: Vec<User>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+pub struct UserPage {
+    pub c: Chrome,
+    pub d: UserDetail,
+    pub manager: String,
+    /// Each app the user may use, with the groups that grant it.
+    pub why: Vec<(String, String, Vec<String>)>,
+    pub other_groups: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/groups.html")]
+pub struct GroupsPage {
+    pub c: Chrome,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/group.html")]
+pub struct GroupPage {
+    pub c: Chrome,
+    pub d: GroupDetail,
+    pub non_members: Vec<String>,
+}
+
+pub struct EventView {
+    pub at: String,
+    pub e: Event,
+    /// The detail JSON, indented (provisioning events hold the redacted exchange).
+    pub detail: String,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        let detail = serde_json::from_str::<serde_json::Value>(&e.detail)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| e.detail.clone());
+        EventView {
+            at: crate::store::when(e.at),
+            e,
+            detail,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/events.html")]
+pub struct EventsPage {
+    pub c: Chrome,
+    pub app: String,
+    pub user: String,
+    pub name: String,
+    pub outcome: String,
+    pub events: Vec<EventView>,
+}

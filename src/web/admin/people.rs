@@ -1,0 +1,328 @@
+//! Console: users (create, edit, suspend, reset password, delete, the apps they can use and
+//! why) and groups (members, bound apps, delete).
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
+use super::{done, on, AdminUser};
+use crate::api::apps::matches;
+use crate::app::AppState;
+use crate::auth::password::Password;
+use crate::directory::users::{self, UserFields};
+use crate::directory::{apps, groups, DirectoryError};
+use crate::error::AppError;
+use crate::web::form::HtmlForm;
+use crate::web::pages::render;
+
+#[derive(Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn users(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Query(s): Query<Search>,
+) -> Result<Response, AppError> {
+    let q = Some(s.q.clone());
+    let users = users::list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|u| matches(&q, &[&u.username, &u.email, &u.first_name, &u.last_name]))
+        .collect();
+    Ok(render(&UsersPage {
+        c: Chrome::new(&admin, "users").await,
+        q: s.q,
+        users,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct NewUser {
+    username: String,
+    email: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password: String,
+    is_admin: Option<String>,
+}
+
+pub async fn create_user(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    HtmlForm(f): HtmlForm<NewUser>,
+) -> Result<Response, AppError> {
+    let fields = UserFields {
+        email: Some(f.email),
+        first_name: Some(f.first_name),
+        last_name: Some(f.last_name),
+        is_admin: Some(on(&f.is_admin)),
+        ..UserFields::default()
+    };
+    let r = async {
+        let pw = match f.password.is_empty() {
+            true => None,
+            false => Some(Password::new(f.password)?),
+        };
+        let u = users::add(
+            &state.db,
+            &admin.actor(),
+            f.username.trim(),
+            &fields,
+            pw.as_ref(),
+        )
+        .await?;
+        if pw.is_some() {
+            // An admin-chosen password is temporary.
+            users::set_password(
+                &state.db,
+                &admin.actor(),
+                &u.username,
+                pw.as_ref().expect("set"),
+                true,
+            )
+            .await?;
+        }
+        Ok::<_, DirectoryError>(u)
+    }
+    .await;
+    match r {
+        Ok(u) => {
+            let to = format!("/admin/users/{}", u.username);
+            Ok(done(&admin.session, Ok(format!("Added {}.", u.username)), &to).await)
+        }
+        Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/users").await),
+    }
+}
+
+pub async fn user(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let d = users::show(&state.db, &name).await?;
+    let mut why = Vec::new();
+    for slug in &d.apps {
+        let detail = apps::show(&state.db, slug).await?;
+        let via = detail
+            .groups
+            .iter()
+            .filter(|g| d.groups.contains(g))
+            .cloned()
+            .collect();
+        why.push((slug.clone(), detail.app.label, via));
+    }
+    let other_groups = groups::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|g| g.name)
+        .filter(|g| !d.groups.contains(g))
+        .collect();
+    let manager = match d.user.manager.as_deref() {
+        Some(m) => m.to_string(),
+        None => String::new(),
+    };
+    Ok(render(&UserPage {
+        c: Chrome::new(&admin, "users").await,
+        d,
+        manager,
+        why,
+        other_groups,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    email: String,
+    first_name: String,
+    last_name: String,
+    title: String,
+    phone: String,
+    employee_id: String,
+    manager: String,
+    is_admin: Option<String>,
+}
+
+pub async fn update_user(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    HtmlForm(f): HtmlForm<ProfileForm>,
+) -> Result<Response, AppError> {
+    let fields = UserFields {
+        email: Some(f.email),
+        first_name: Some(f.first_name),
+        last_name: Some(f.last_name),
+        title: Some(f.title),
+        phone: Some(f.phone),
+        employee_id: Some(f.employee_id),
+        manager: Some(f.manager.trim().to_string()),
+        is_admin: Some(on(&f.is_admin)),
+    };
+    let r = users::update(&state.db, &admin.actor(), &name, &fields)
+        .await
+        .map(|u| format!("Saved {}.", u.username))
+        .map_err(|e| e.to_string());
+    Ok(done(&admin.session, r, &format!("/admin/users/{name}")).await)
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    username: String,
+}
+
+/// suspend | activate | password | delete | join
+pub async fn user_action(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    HtmlForm(f): HtmlForm<ActionForm>,
+) -> Result<Response, AppError> {
+    let (db, actor) = (&state.db, admin.actor());
+    let here = format!("/admin/users/{name}");
+    let r: Result<String, DirectoryError> = match action.as_str() {
+        "suspend" | "activate" => users::set_active(db, &actor, &name, action == "activate")
+            .await
+            .map(|u| {
+                format!(
+                    "{} is {}.",
+                    u.username,
+                    if u.active { "active" } else { "suspended" }
+                )
+            }),
+        "password" => match Password::new(f.password) {
+            Ok(p) => users::set_password(db, &actor, &name, &p, true)
+                .await
+                .map(|_| format!("Password reset; {name} must choose a new one at next sign-in.")),
+            Err(e) => Err(e),
+        },
+        "join" => groups::set_member(db, &actor, &f.group, &name, true)
+            .await
+            .map(|_| format!("{name} added to {}.", f.group)),
+        "delete" => {
+            if f.confirm.trim() != name {
+                Err(DirectoryError::Invalid(format!(
+                    "Type the username {name} exactly to delete the user."
+                )))
+            } else {
+                return Ok(match users::delete(db, &actor, &name).await {
+                    Ok(()) => {
+                        done(
+                            &admin.session,
+                            Ok(format!("Deleted {name}.")),
+                            "/admin/users",
+                        )
+                        .await
+                    }
+                    Err(e) => done(&admin.session, Err(e.to_string()), &here).await,
+                });
+            }
+        }
+        _ => return Err(AppError::NotFound("There is no such action.".into())),
+    };
+    let _ = f.username;
+    Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
+}
+
+pub async fn groups(admin: AdminUser, State(state): State<AppState>) -> Result<Response, AppError> {
+    Ok(render(&GroupsPage {
+        c: Chrome::new(&admin, "groups").await,
+        groups: groups::list(&state.db).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct NewGroup {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_group(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    HtmlForm(f): HtmlForm<NewGroup>,
+) -> Result<Response, AppError> {
+    match groups::add(&state.db, &admin.actor(), f.name.trim(), &f.description).await {
+        Ok(g) => {
+            let to = format!("/admin/groups/{}", g.name);
+            Ok(done(&admin.session, Ok(format!("Added group {}.", g.name)), &to).await)
+        }
+        Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/groups").await),
+    }
+}
+
+pub async fn group(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let d = groups::show(&state.db, &name).await?;
+    let non_members = users::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .filter(|u| !d.member_names.contains(u))
+        .collect();
+    Ok(render(&GroupPage {
+        c: Chrome::new(&admin, "groups").await,
+        d,
+        non_members,
+    }))
+}
+
+/// add | remove | delete
+pub async fn group_action(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    HtmlForm(f): HtmlForm<ActionForm>,
+) -> Result<Response, AppError> {
+    let (db, actor) = (&state.db, admin.actor());
+    let here = format!("/admin/groups/{name}");
+    let r = match action.as_str() {
+        "add" | "remove" => groups::set_member(db, &actor, &name, &f.username, action == "add")
+            .await
+            .map(|_| {
+                if action == "add" {
+                    format!("{} added to {name}.", f.username)
+                } else {
+                    format!("{} removed from {name}.", f.username)
+                }
+            }),
+        "delete" => {
+            if f.confirm.trim() != name {
+                Err(DirectoryError::Invalid(format!(
+                    "Type the group name {name} exactly to delete it."
+                )))
+            } else {
+                return Ok(match groups::delete(db, &actor, &name).await {
+                    Ok(()) => {
+                        done(
+                            &admin.session,
+                            Ok(format!("Deleted group {name}.")),
+                            "/admin/groups",
+                        )
+                        .await
+                    }
+                    Err(e) => done(&admin.session, Err(e.to_string()), &here).await,
+                });
+            }
+        }
+        _ => return Err(AppError::NotFound("There is no such action.".into())),
+    };
+    Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
+}

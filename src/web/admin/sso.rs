@@ -1,0 +1,213 @@
+//! Console: the SSO tab — what to give the SP, its settings, metadata import and download,
+//! the assertion preview and the last sign-in attempts.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::pages::{Chrome, EventView, SsoPage};
+use super::{done, on, AdminUser};
+use crate::app::AppState;
+use crate::directory::users;
+use crate::error::AppError;
+use crate::saml::settings::{self, SsoChanges};
+use crate::saml::{attributes, metadata, preview};
+use crate::store::events::{self, EventFilter};
+use crate::store::StoreError;
+use crate::web::form::HtmlForm;
+use crate::web::pages::render;
+
+const FORMATS: &[&str] = &["email", "persistent", "unspecified", "transient"];
+const SOURCES: &[&str] = &["email", "username", "employee-id", "persistent-id"];
+
+#[derive(Deserialize)]
+pub struct SsoQuery {
+    preview: Option<String>,
+}
+
+pub async fn show(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<SsoQuery>,
+) -> Result<Response, AppError> {
+    let (app, row) = settings::get(&state.db, &slug).await?;
+    let base = &state.config.base_url;
+    let preview = match q.preview.filter(|u| !u.is_empty()) {
+        Some(u) => Some(preview::preview(&state, &slug, &u).await?),
+        None => None,
+    };
+    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let attempts = events::list(
+        &mut conn,
+        &EventFilter {
+            app_slug: Some(slug.clone()),
+            name: Some("sso_auth".into()),
+            limit: 20,
+            ..EventFilter::default()
+        },
+    )
+    .await?
+    .into_iter()
+    .rev()
+    .map(EventView::from)
+    .collect();
+    drop(conn);
+    let usernames = users::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    let attrs_text = if row.attributes.is_empty() {
+        String::new()
+    } else {
+        attributes::decode(&row.attributes)
+            .iter()
+            .map(|(n, s)| format!("{n}={}", s.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(render(&SsoPage {
+        c: Chrome::new(&admin, "apps").await,
+        idp_url: settings::sso_url(base, &app.slug),
+        idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
+        fingerprint: state.keys.get().active.fingerprint.clone(),
+        acs_text: row
+            .acs
+            .iter()
+            .map(|(_, u, _)| u.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        attrs_text,
+        sp_certs: row.sp_certs.matches("BEGIN CERTIFICATE").count(),
+        formats: FORMATS,
+        sources: SOURCES,
+        usernames,
+        preview,
+        attempts,
+        app,
+        row,
+        tab: "sso",
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct SsoForm {
+    sp_entity_id: String,
+    acs_urls: String,
+    nameid_format: String,
+    nameid_source: String,
+    attributes: String,
+    relay_state: String,
+    idp_entity_id: String,
+    sign_response: Option<String>,
+    require_signed_requests: Option<String>,
+    allow_sha1: Option<String>,
+    sp_certificate: String,
+    remove_sp_certificate: Option<String>,
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub async fn update(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<SsoForm>,
+) -> Result<Response, AppError> {
+    let (_, before) = settings::get(&state.db, &slug).await?;
+    let acs = lines(&f.acs_urls);
+    let unchanged_acs = acs
+        == before
+            .acs
+            .iter()
+            .map(|(_, u, _)| u.clone())
+            .collect::<Vec<_>>();
+    let certs = if on(&f.remove_sp_certificate) {
+        Some(String::new())
+    } else {
+        Some(f.sp_certificate).filter(|p| !p.trim().is_empty())
+    };
+    let changes = SsoChanges {
+        sp_entity_id: Some(f.sp_entity_id.trim().to_string()),
+        // Keeps the SP's own ACS indexes (from metadata) when the list is as it was.
+        acs_urls: (!unchanged_acs).then_some(acs),
+        acs_indexes: None,
+        nameid_format: Some(f.nameid_format),
+        nameid_source: Some(f.nameid_source),
+        relay_state: Some(f.relay_state),
+        sign_response: Some(on(&f.sign_response)),
+        require_signed_requests: Some(on(&f.require_signed_requests)),
+        allow_sha1: Some(on(&f.allow_sha1)),
+        sp_certs_pem: certs,
+        idp_entity_id: Some(f.idp_entity_id.trim().to_string()),
+        attributes: Some(lines(&f.attributes)),
+    };
+    let r = settings::update(&state.db, &admin.actor(), &slug, &changes)
+        .await
+        .map(|_| "SSO settings saved.".to_string())
+        .map_err(|e| e.to_string());
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
+}
+
+#[derive(Deserialize)]
+pub struct MetadataForm {
+    xml: String,
+}
+
+pub async fn import_metadata(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<MetadataForm>,
+) -> Result<Response, AppError> {
+    let r = match metadata::parse_sp_metadata(&f.xml) {
+        Ok(changes) => settings::update(&state.db, &admin.actor(), &slug, &changes)
+            .await
+            .map(|row| {
+                format!(
+                    "Imported the SP metadata: entity id {}, {} ACS URL(s).",
+                    row.sp_entity_id,
+                    row.acs.len()
+                )
+            })
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
+}
+
+/// The IdP metadata of the app as a download (`metadata.xml`).
+pub async fn download_metadata(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let (app, sso) = settings::get(&state.db, &slug).await?;
+    let base = &state.config.base_url;
+    let xml = metadata::idp_metadata(
+        &settings::idp_entity_id(base, &app.slug, &sso),
+        &settings::sso_url(base, &app.slug),
+        &state.keys.get(),
+        sso.require_signed_requests,
+    );
+    let disposition = format!("attachment; filename=\"{}-metadata.xml\"", app.slug);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/samlmetadata+xml".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        xml,
+    )
+        .into_response())
+}
