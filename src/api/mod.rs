@@ -219,7 +219,7 @@ impl FromRequestParts<AppState> for Admin {
             return match tokens::authenticate(&state.db, token.trim()).await? {
                 tokens::Verdict::Admin(user, name) => Ok(Admin {
                     actor: Actor::admin(&user.username, Some(&name)),
-                    user,
+                    user: *user,
                 }),
                 tokens::Verdict::NotAdmin => Err(forbidden()),
                 tokens::Verdict::Invalid => Err(unauthorized()),

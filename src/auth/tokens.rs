@@ -14,7 +14,7 @@ pub use crate::store::tokens::TokenRow;
 #[derive(Debug)]
 pub enum Verdict {
     /// A live token of an active admin.
-    Admin(User, String),
+    Admin(Box<User>, String),
     /// A live token whose owner is no longer an admin.
     NotAdmin,
     /// Unknown, revoked, or the owner is suspended or gone.
@@ -122,7 +122,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Verdict, DirectoryErro
         return Ok(Verdict::NotAdmin);
     }
     tokens::touch(&mut conn, row.id).await?;
-    Ok(Verdict::Admin(owner, row.name))
+    Ok(Verdict::Admin(Box::new(owner), row.name))
 }
 
 #[cfg(test)]

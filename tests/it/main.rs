@@ -1,6 +1,9 @@
 //! One integration-test binary: the real server on a loopback port driven over HTTP, the
 //! CLI as a subprocess, and the store on SQLite and PostgreSQL.
 
+mod admin_browser;
+mod api;
+mod browser;
 mod cli;
 mod crash;
 mod portal;
@@ -12,3 +15,4 @@ mod sso;
 mod sso_security;
 mod store;
 mod support;
+mod webdriver;

@@ -78,16 +78,9 @@ pub async fn create_user(
             pw.as_ref(),
         )
         .await?;
-        if pw.is_some() {
+        if let Some(p) = &pw {
             // An admin-chosen password is temporary.
-            users::set_password(
-                &state.db,
-                &admin.actor(),
-                &u.username,
-                pw.as_ref().expect("set"),
-                true,
-            )
-            .await?;
+            users::set_password(&state.db, &admin.actor(), &u.username, p, true).await?;
         }
         Ok::<_, DirectoryError>(u)
     }
