@@ -56,6 +56,7 @@ pub struct AppFields {
     color: Option<String>,
     show_in_portal: Option<bool>,
     enabled: Option<bool>,
+    sso_enabled: Option<bool>,
 }
 
 impl From<AppFields> for AppChanges {
@@ -66,6 +67,7 @@ impl From<AppFields> for AppChanges {
             color: f.color,
             show_in_portal: f.show_in_portal,
             enabled: f.enabled,
+            sso_enabled: f.sso_enabled,
         }
     }
 }
@@ -80,6 +82,7 @@ pub struct NewApp {
     color: Option<String>,
     show_in_portal: Option<bool>,
     enabled: Option<bool>,
+    sso_enabled: Option<bool>,
 }
 
 pub async fn create(
@@ -93,6 +96,7 @@ pub async fn create(
         color: b.color,
         show_in_portal: b.show_in_portal,
         enabled: b.enabled,
+        sso_enabled: b.sso_enabled,
     };
     let app = apps::add(&state.db, &admin.actor, &b.slug, &b.template, &changes).await?;
     created(app)

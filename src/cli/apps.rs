@@ -108,6 +108,9 @@ pub struct SettingArgs {
     show_in_portal: Option<bool>,
     #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
     enabled: Option<bool>,
+    /// Switch SSO off (no tile, sign-ins refused) or on; provisioning is not affected
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    sso_enabled: Option<bool>,
 }
 
 impl From<SettingArgs> for AppChanges {
@@ -118,6 +121,7 @@ impl From<SettingArgs> for AppChanges {
             color: a.color,
             show_in_portal: a.show_in_portal,
             enabled: a.enabled,
+            sso_enabled: a.sso_enabled,
         }
     }
 }

@@ -31,9 +31,10 @@ pub async fn users_of(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, Director
         .collect())
 }
 
-/// The portal's tiles: the apps the user may use that are shown in the portal.
+/// The portal's tiles: the apps the user may use that are shown in the portal and whose
+/// SSO is on.
 pub async fn tiles_for(conn: &mut Conn, user_id: i64) -> Result<Vec<App>, DirectoryError> {
     let mut apps = apps_for(conn, user_id).await?;
-    apps.retain(|a| a.show_in_portal);
+    apps.retain(|a| a.show_in_portal && a.sso_enabled);
     Ok(apps)
 }

@@ -18,6 +18,7 @@ pub struct AppChanges {
     pub color: Option<String>,
     pub show_in_portal: Option<bool>,
     pub enabled: Option<bool>,
+    pub sso_enabled: Option<bool>,
 }
 
 pub(crate) async fn find(conn: &mut Conn, slug: &str) -> Result<App, DirectoryError> {
@@ -67,6 +68,7 @@ fn apply(mut s: AppSettings, c: &AppChanges) -> Result<AppSettings, DirectoryErr
     }
     s.show_in_portal = c.show_in_portal.unwrap_or(s.show_in_portal);
     s.enabled = c.enabled.unwrap_or(s.enabled);
+    s.sso_enabled = c.sso_enabled.unwrap_or(s.sso_enabled);
     Ok(s)
 }
 
@@ -85,6 +87,7 @@ pub async fn add(
         color: t.color.to_string(),
         show_in_portal: true,
         enabled: true,
+        sso_enabled: true,
     };
     let settings = apply(defaults, changes)?;
     let mut tx = db.begin().await?;
@@ -123,6 +126,7 @@ pub async fn update(
         color: app.color.clone(),
         show_in_portal: app.show_in_portal,
         enabled: app.enabled,
+        sso_enabled: app.sso_enabled,
     };
     let after = apply(before.clone(), changes)?;
     if after != before {
@@ -198,4 +202,34 @@ pub async fn set_binding(
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Sets the app's logo (checked by [`super::logo::check`]); `None` removes it.
+pub async fn set_logo(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    bytes: Option<&[u8]>,
+) -> Result<App, DirectoryError> {
+    let kind = match bytes {
+        Some(b) => super::logo::check(b)?,
+        None => "",
+    };
+    let mut tx = db.begin().await?;
+    let app = find(&mut tx, slug).await?;
+    apps::set_logo(&mut tx, app.id, kind, bytes).await?;
+    let detail = match bytes {
+        Some(b) => json!({ "logo": kind, "bytes": b.len() }),
+        None => json!({ "logo": "removed" }),
+    };
+    audit(&mut tx, actor, "app_logo_update", Some(slug), None, detail).await?;
+    let app = find(&mut tx, slug).await?;
+    tx.commit().await?;
+    Ok(app)
+}
+
+/// The app's logo, if it has one: content type and bytes.
+pub async fn logo(db: &Db, slug: &str) -> Result<Option<(String, Vec<u8>)>, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    Ok(apps::logo(&mut conn, slug).await?)
 }

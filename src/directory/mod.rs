@@ -6,6 +6,7 @@ pub mod access;
 pub mod apps;
 pub mod catalog;
 pub mod groups;
+pub mod logo;
 pub mod names;
 pub mod users;
 

@@ -347,6 +347,13 @@ pub async fn answer(
             Ok(Answer::Refused(page))
         }
     };
+    if !t.app.sso_enabled {
+        let msg = format!(
+            "Single sign-on to {} is switched off. Ask your administrator.",
+            t.app.label
+        );
+        return refuse("sso switched off", AppError::Forbidden(msg)).await;
+    }
     if !allowed {
         let msg = format!(
             "You do not have access to {}. Ask your administrator to add you to a group that uses it.",

@@ -48,6 +48,15 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
     let acs = t.row.acs.iter().find(|(_, _, d)| *d).or(t.row.acs.first());
     let mut checks = vec![
         check(
+            "SSO switched on",
+            t.app.sso_enabled,
+            if t.app.sso_enabled {
+                "sign-ins are answered".into()
+            } else {
+                "SSO is deactivated for this app: every sign-in is refused".into()
+            },
+        ),
+        check(
             "Account active",
             user.active,
             if user.active {
@@ -123,7 +132,9 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
     let mapping = attributes::decode(&t.row.attributes);
     let attrs = attributes::statement(&mapping, &user, &user_groups);
     let xml = match (&name_id, acs) {
-        (Some(n), Some((_, acs_url, _))) if !t.row.sp_entity_id.is_empty() => {
+        (Some(n), Some((_, acs_url, _)))
+            if !t.row.sp_entity_id.is_empty() && allowed && t.app.sso_enabled =>
+        {
             let now = Utc::now();
             let grant = Grant {
                 idp_entity_id: &t.idp_entity_id,

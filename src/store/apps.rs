@@ -16,6 +16,10 @@ pub struct App {
     pub color: String,
     pub show_in_portal: bool,
     pub enabled: bool,
+    /// SSO switched on (off: no tile, SSO refused; provisioning goes on).
+    pub sso_enabled: bool,
+    /// `image/png` or `image/svg+xml` when the app has an uploaded logo, else empty.
+    pub logo_type: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -31,6 +35,8 @@ impl<'r> FromRow<'r, AnyRow> for App {
             color: row.try_get("color")?,
             show_in_portal: row.try_get::<i64, _>("show_in_portal")? != 0,
             enabled: row.try_get::<i64, _>("enabled")? != 0,
+            sso_enabled: row.try_get::<i64, _>("sso_enabled")? != 0,
+            logo_type: row.try_get("logo_type")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -45,10 +51,11 @@ pub struct AppSettings {
     pub color: String,
     pub show_in_portal: bool,
     pub enabled: bool,
+    pub sso_enabled: bool,
 }
 
 const COLUMNS: &str = "a.id, a.slug, a.template, a.label, a.description, a.color, \
-     a.show_in_portal, a.enabled, a.created_at, a.updated_at";
+     a.show_in_portal, a.enabled, a.sso_enabled, a.logo_type, a.created_at, a.updated_at";
 
 pub async fn by_slug(conn: &mut Conn, slug: &str) -> Result<Option<App>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM apps a WHERE a.slug = $1");
@@ -68,7 +75,8 @@ pub async fn insert(
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO apps (slug, template, label, description, color, show_in_portal, enabled, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+         sso_enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         RETURNING id",
     )
     .bind(slug)
     .bind(template)
@@ -77,6 +85,7 @@ pub async fn insert(
     .bind(&s.color)
     .bind(flag(s.show_in_portal))
     .bind(flag(s.enabled))
+    .bind(flag(s.sso_enabled))
     .bind(now_ms())
     .fetch_one(conn)
     .await?)
@@ -85,18 +94,46 @@ pub async fn insert(
 pub async fn update(conn: &mut Conn, id: i64, s: &AppSettings) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE apps SET label = $1, description = $2, color = $3, show_in_portal = $4, \
-         enabled = $5, updated_at = $6 WHERE id = $7",
+         enabled = $5, sso_enabled = $6, updated_at = $7 WHERE id = $8",
     )
     .bind(&s.label)
     .bind(&s.description)
     .bind(&s.color)
     .bind(flag(s.show_in_portal))
     .bind(flag(s.enabled))
+    .bind(flag(s.sso_enabled))
     .bind(now_ms())
     .bind(id)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Sets (or with an empty type, removes) the app's logo.
+pub async fn set_logo(
+    conn: &mut Conn,
+    id: i64,
+    kind: &str,
+    bytes: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE apps SET logo_type = $1, logo = $2, updated_at = $3 WHERE id = $4")
+        .bind(kind)
+        .bind(bytes.map(<[u8]>::to_vec))
+        .bind(now_ms())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The app's logo: its type and bytes.
+pub async fn logo(conn: &mut Conn, slug: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT logo_type, logo FROM apps WHERE slug = $1 AND logo_type <> '' AND logo IS NOT NULL",
+    )
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), StoreError> {

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/saml2/{slug}/certificate.pem", get(saml::certificate))
         .route("/static/sesame.css", get(portal::stylesheet))
         .route("/static/apps.css", get(portal::app_colors))
+        .route("/logos/{slug}", get(portal::logo))
         .route("/static/autosubmit.js", get(sso::autosubmit_js))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

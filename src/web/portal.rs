@@ -112,6 +112,29 @@ pub async fn app_colors(State(state): State<AppState>) -> Result<Response, AppEr
         .into_response())
 }
 
+/// An app's uploaded logo. Served with a CSP that sandboxes it and allows no script, so an
+/// SVG opened on its own cannot act on sesame's origin.
+pub async fn logo(
+    State(state): State<AppState>,
+    axum::extract::Path(slug): axum::extract::Path<String>,
+) -> Result<Response, AppError> {
+    let Some((kind, bytes)) = apps::logo(&state.db, &slug).await? else {
+        return Err(AppError::NotFound("This application has no logo.".into()));
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_string(),
+            ),
+            (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 pub async fn not_found() -> AppError {
     AppError::NotFound("There is no page at this address.".into())
 }

@@ -15,6 +15,7 @@ use crate::webdriver::Chrome;
 const ADMIN_PW: &str = "admin password 12345";
 const TEMP_PW: &str = "temporary password 1";
 const ALICE_PW: &str = "alice chose this one";
+const LOGO: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="navy"/></svg>"#;
 
 async fn flash(chrome: &Chrome) -> String {
     chrome.text("#flash").await
@@ -103,6 +104,25 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     let metadata = chrome.wait_download("bluejeans-metadata.xml").await;
     let metadata = String::from_utf8(metadata).unwrap();
     assert!(metadata.contains(&format!("entityID=\"{base}/saml2/bluejeans\"")));
+
+    // A logo for the tile (SVG), shown in the console and later in alice's portal.
+    chrome.goto(&format!("{base}/admin/apps/bluejeans")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("bluejeans.svg");
+    std::fs::write(&svg, LOGO).unwrap();
+    chrome.attach("#logo", &svg).await;
+    chrome.click("#upload-logo").await;
+    assert_eq!(flash(&chrome).await, "Logo saved.");
+    let logo = reqwest::get(format!("{base}/logos/bluejeans"))
+        .await
+        .unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    assert!(logo.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(logo.text().await.unwrap(), LOGO);
+    chrome.screenshot("admin-app-general").await;
 
     // A second app from the catalog, bound to nobody: its tile must not show.
     chrome.goto(&format!("{base}/admin/apps/new?q=jive")).await;

@@ -2,6 +2,7 @@
 //! signed requests, IdP-initiated with RelayState, session reuse, ForceAuthn, IsPassive,
 //! and a user without access. Every Response is also checked by `xmlsec1 --verify`.
 
+use sesame::directory::{apps, Actor};
 use sesame::saml::settings::SsoChanges;
 use sesame::store::events::{self, EventFilter};
 
@@ -279,4 +280,55 @@ async fn response_and_metadata_match_their_snapshots() {
     snapshot("idp_initiated_response.xml", &normalize(&form.xml(), &w));
     let metadata = b.get("/saml2/demo/metadata").await.body;
     snapshot("idp_metadata.xml", &normalize(&metadata, &w));
+}
+
+/// "Deactivate SSO": the tile goes, SP- and IdP-initiated sign-ins are refused with a page
+/// and an event, and switching it back on restores both.
+#[tokio::test]
+async fn deactivated_sso_refuses_sign_ins_and_hides_the_tile() {
+    let w = World::new().await;
+    let off = apps::AppChanges {
+        sso_enabled: Some(false),
+        ..apps::AppChanges::default()
+    };
+    apps::update(&w.server.db, &Actor::system(), "demo", &off)
+        .await
+        .unwrap();
+    let mut b = w.browser();
+    let instruction = w.sp.login(&[]).await;
+    let first = w.send(&mut b, &instruction).await;
+    let page = w.follow(&mut b, first, "alice").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("switched off"), "{}", page.body);
+    assert!(!page.body.contains("SAMLResponse"));
+    assert_eq!(b.get("/saml2/demo/launch").await.status, 403);
+    assert!(!b.get("/").await.body.contains("data-slug=\"demo\""));
+    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let evs = events::list(
+        &mut conn,
+        &EventFilter {
+            name: Some("sso_auth".into()),
+            limit: 100,
+            ..EventFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        evs.iter()
+            .any(|e| e.outcome == "failure" && e.detail.contains("sso switched off")),
+        "{evs:?}"
+    );
+    drop(conn);
+    let on = apps::AppChanges {
+        sso_enabled: Some(true),
+        ..apps::AppChanges::default()
+    };
+    apps::update(&w.server.db, &Actor::system(), "demo", &on)
+        .await
+        .unwrap();
+    assert!(b.get("/").await.body.contains("data-slug=\"demo\""));
+    let launch = b.get("/saml2/demo/launch").await;
+    assert_eq!(launch.status, 200);
+    assert!(PostForm::from_page(&launch).is_some());
 }

@@ -325,6 +325,18 @@ impl Chrome {
         .await
     }
 
+    /// Chooses `path` in the file input matching `css` (no clearing: file inputs refuse it).
+    pub async fn attach(&self, css: &str, path: &Path) {
+        let text = path.to_str().expect("UTF-8 path");
+        self.retry(&format!("attach {text:?} to {css:?}"), async || {
+            let el = self.try_find(css).await?;
+            self.post(&format!("/element/{}/value", el.0), json!({ "text": text }))
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
     /// Picks the `<option value="{value}">` of the `<select>` matching `css`.
     pub async fn select(&self, css: &str, value: &str) {
         let option = format!("option[value=\"{}\"]", css_string(value));

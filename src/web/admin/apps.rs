@@ -126,6 +126,7 @@ pub async fn update(
         color: Some(f.color),
         show_in_portal: Some(on(&f.show_in_portal)),
         enabled: Some(on(&f.enabled)),
+        sso_enabled: None,
     };
     let r = apps::update(&state.db, &admin.actor(), &slug, &changes)
         .await
@@ -210,4 +211,52 @@ pub async fn set_groups(
         &to,
     )
     .await)
+}
+
+/// The logo form (multipart): a PNG or SVG file, or `remove`.
+pub async fn upload_logo(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let mut file = None;
+    let mut remove = false;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(AppError::BadRequest(format!(
+                    "The upload could not be read: {e}"
+                )))
+            }
+        };
+        match field.name() {
+            Some("logo") => {
+                let bytes = field.bytes().await.map_err(|e| {
+                    AppError::BadRequest(format!("The upload could not be read: {e}"))
+                })?;
+                file = Some(bytes);
+            }
+            Some("remove") => remove = true,
+            _ => {}
+        }
+    }
+    let bytes = if remove {
+        None
+    } else {
+        Some(file.unwrap_or_default())
+    };
+    let r = apps::set_logo(&state.db, &admin.actor(), &slug, bytes.as_deref())
+        .await
+        .map(|a| {
+            if a.logo_type.is_empty() {
+                "Logo removed; the tile shows its colour.".to_string()
+            } else {
+                "Logo saved.".to_string()
+            }
+        })
+        .map_err(|e| e.to_string());
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}")).await)
 }

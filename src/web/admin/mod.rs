@@ -11,7 +11,7 @@ mod people;
 mod sso;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::Method;
 use axum::middleware::{self, Next};
@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
             "/admin/apps/{slug}/sso/metadata",
             post(sso::import_metadata),
         )
+        .route("/admin/apps/{slug}/sso/switch", post(sso::switch))
+        .route("/admin/apps/{slug}/logo", post(apps::upload_logo))
         .route(
             "/admin/apps/{slug}/metadata.xml",
             get(sso::download_metadata),
@@ -125,10 +127,19 @@ async fn csrf_guard(session: Session, req: Request, next: Next) -> Response {
     let Ok(bytes) = to_bytes(body, crate::app::BODY_LIMIT).await else {
         return AppError::BadRequest("The form is too large.".into()).into_response();
     };
-    let given = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let multipart = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let given = if multipart {
+        multipart_csrf(&parts, bytes.clone()).await
+    } else {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
     match session::csrf_ok(&session, &given).await {
         Ok(true) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -137,6 +148,21 @@ async fn csrf_guard(session: Session, req: Request, next: Next) -> Response {
         Ok(false) => AppError::Csrf.into_response(),
         Err(e) => AppError::from(e).into_response(),
     }
+}
+
+/// The `csrf` field of a multipart form (the logo upload).
+async fn multipart_csrf(parts: &Parts, bytes: axum::body::Bytes) -> String {
+    let mut req = Request::new(Body::from(bytes));
+    *req.headers_mut() = parts.headers.clone();
+    let Ok(mut form) = axum::extract::Multipart::from_request(req, &()).await else {
+        return String::new();
+    };
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("csrf") {
+            return field.text().await.unwrap_or_default();
+        }
+    }
+    String::new()
 }
 
 const FLASH: &str = "admin_flash";

@@ -211,3 +211,42 @@ pub async fn download_metadata(
     )
         .into_response())
 }
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    /// `on` or `off`
+    sso: String,
+}
+
+/// Activates or deactivates the app's SSO (its tile goes and sign-ins are refused while
+/// off; provisioning is not affected).
+pub async fn switch(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<SwitchForm>,
+) -> Result<Response, AppError> {
+    let on = match f.sso.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(AppError::BadRequest("sso must be on or off".into())),
+    };
+    let changes = crate::directory::apps::AppChanges {
+        sso_enabled: Some(on),
+        ..Default::default()
+    };
+    let r = crate::directory::apps::update(&state.db, &admin.actor(), &slug, &changes)
+        .await
+        .map(|a| {
+            if a.sso_enabled {
+                format!("SSO for {} is active.", a.label)
+            } else {
+                format!(
+                    "SSO for {} is deactivated: no tile, sign-ins are refused.",
+                    a.label
+                )
+            }
+        })
+        .map_err(|e| e.to_string());
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
+}
