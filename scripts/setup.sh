@@ -5,11 +5,11 @@
 set -euo pipefail
 mode=${1:-build}
 
-# Build: a C toolchain, OpenSSL and libxmlsec1 headers (samael's xmlsec signing), libclang
-# (bindgen). Test: PostgreSQL for the store tests on the second backend; xmlsec1 and
-# Python 3 with pip for the real SAML service provider (pysaml2) the SSO tests sign in to;
-# chromium and chromium-driver (chromedriver) for the browser tests (tests/it/webdriver.rs).
-pkgs=(build-essential pkg-config libssl-dev libxmlsec1-dev libclang-dev ca-certificates)
+# Build: a C toolchain (SQLite is compiled in) and OpenSSL headers (signing, TLS).
+# Test: PostgreSQL for the store tests on the second backend; xmlsec1 and Python 3 with pip
+# for the real SAML service provider (pysaml2) the SSO tests sign in to; chromium and
+# chromium-driver (chromedriver) for the browser tests (tests/it/webdriver.rs).
+pkgs=(build-essential pkg-config libssl-dev ca-certificates)
 if [ "$mode" = test ]; then
   pkgs+=(postgresql postgresql-client xmlsec1 chromium chromium-driver)
   command -v python3 >/dev/null 2>&1 || pkgs+=(python3 python3-pip)

@@ -52,6 +52,14 @@ pub enum AppCommand {
     ImportMetadata { slug: String, source: String },
     /// Print the certificate.pem to give the SP
     Cert { slug: String },
+    /// Set the tile's logo from a PNG or SVG file (at most 64 KiB), or remove it
+    Logo {
+        slug: String,
+        #[arg(required_unless_present = "remove")]
+        file: Option<std::path::PathBuf>,
+        #[arg(long, conflicts_with = "file")]
+        remove: bool,
+    },
 }
 
 #[derive(Args)]
@@ -303,6 +311,20 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
             settings::update(db, &actor, &slug, &changes).await?;
             println!("imported SP metadata from {source}");
             print_sso(db, config, &slug).await?;
+        }
+        AppCommand::Logo { slug, file, remove } => {
+            let bytes = match (&file, remove) {
+                (Some(f), false) => Some(
+                    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+                ),
+                _ => None,
+            };
+            let app = apps::set_logo(db, &actor, &slug, bytes.as_deref()).await?;
+            if app.logo_type.is_empty() {
+                println!("removed the logo of {slug}");
+            } else {
+                println!("set the logo of {slug} ({})", app.logo_type);
+            }
         }
         AppCommand::Cert { slug } => {
             apps::get(db, &slug).await?;
