@@ -1,9 +1,11 @@
 //! The JSON admin API under `/api/v1` (PRODUCT §3.5): the operations of the console and
 //! the CLI for scripts. Callers authenticate with an admin token (`Authorization: Bearer`,
 //! `sesame admin-token create`) or an admin's portal session; anyone else gets 401 or 403.
-//! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code. Bodies are
-//! JSON only (a form post from another site cannot reach a handler), unknown fields are
-//! refused, and a refused request changes nothing. The document is `openapi.json` here.
+//! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code, unknown
+//! paths and methods included. Bodies are JSON only (a form post from another site cannot
+//! reach a handler), a change carried by the session cookie from another site is refused,
+//! unknown fields are refused, and a refused request changes nothing. The document is
+//! `openapi.json` here; `tests/it/api.rs` holds it to the router.
 
 pub mod apps;
 mod people;

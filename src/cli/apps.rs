@@ -314,9 +314,9 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
         }
         AppCommand::Logo { slug, file, remove } => {
             let bytes = match (&file, remove) {
-                (Some(f), false) => Some(
-                    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
-                ),
+                (Some(f), false) => {
+                    Some(std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?)
+                }
                 _ => None,
             };
             let app = apps::set_logo(db, &actor, &slug, bytes.as_deref()).await?;

@@ -14,6 +14,7 @@ use sesame::auth::tokens;
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
 
+use crate::scim_peer::{settle, ScimPeer, TOKEN};
 use crate::support::{Browser, TestDb, TestServer};
 
 const PW: &str = "correct horse battery";
@@ -631,6 +632,7 @@ async fn apps_catalog_sso_preview_bindings_and_events() {
     assert_eq!(made.body["template"], "bluejeans");
     assert_eq!(made.body["label"], "BlueJeans");
     assert_eq!(made.body["enabled"], true);
+    assert_eq!(made.body["sso_enabled"], true);
     let other = api
         .post(
             "/api/v1/apps",
@@ -661,6 +663,11 @@ async fn apps_catalog_sso_preview_bindings_and_events() {
         names(&api.ok("/api/v1/apps").await, "slug"),
         ["meet", "wiki"]
     );
+    let off = api
+        .patch("/api/v1/apps/wiki", json!({"sso_enabled": false}))
+        .await;
+    expect(&off, 200, "sso off");
+    assert_eq!(api.ok("/api/v1/apps/wiki").await["sso_enabled"], false);
     assert_eq!(
         names(&api.ok("/api/v1/apps?q=video").await, "slug"),
         ["meet"]
@@ -1435,6 +1442,25 @@ fn router_routes() -> BTreeMap<String, BTreeSet<String>> {
     routes
 }
 
+/// The actions a handler dispatches on (`"a" | "b" => ...` arms of `fn_name` in `file`).
+fn actions(file: &str, fn_name: &str) -> BTreeSet<String> {
+    let src = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("read {file}: {e}"));
+    let start = src
+        .find(&format!("pub async fn {fn_name}("))
+        .unwrap_or_else(|| panic!("{fn_name} in {file}"));
+    let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
+    let found: BTreeSet<String> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('"') && l.contains("=>"))
+        .flat_map(|l| l[..l.find("=>").unwrap()].split('|'))
+        .map(|a| a.trim().trim_matches('"').to_string())
+        .collect();
+    assert!(!found.is_empty(), "no actions found in {fn_name}");
+    found
+}
+
 fn segments(p: &str) -> Vec<&str> {
     p.trim_start_matches('/').split('/').collect()
 }
@@ -1482,6 +1508,39 @@ fn check_refs(doc: &Value, v: &Value) {
         Value::Array(a) => a.iter().for_each(|x| check_refs(doc, x)),
         _ => {}
     }
+}
+
+/// The property names of a schema (through `$ref` and `allOf`).
+fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    let schema = resolve(doc, schema);
+    let mut out: BTreeSet<String> = schema["properties"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        out.extend(properties(doc, part));
+    }
+    out
+}
+
+/// A response object has exactly the fields its documented schema lists.
+#[track_caller]
+fn assert_shape(doc: &Value, schema: &str, v: &Value) {
+    let documented = properties(
+        doc,
+        &json!({ "$ref": format!("#/components/schemas/{schema}") }),
+    );
+    assert!(!documented.is_empty(), "schema {schema}");
+    let actual: BTreeSet<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema}: an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        actual, documented,
+        "{schema} fields differ from the document: {v}"
+    );
 }
 
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
@@ -1574,8 +1633,35 @@ async fn openapi_document_covers_the_router_and_every_documented_route_answers()
             );
         }
     }
+    // A route with an {action} is documented action by action.
+    for (route, file, handler) in [
+        (
+            "/api/v1/apps/{slug}/scim/{action}",
+            "src/api/scim.rs",
+            "action",
+        ),
+        (
+            "/api/v1/users/{username}/{action}",
+            "src/api/people.rs",
+            "user_action",
+        ),
+    ] {
+        assert!(routes.contains_key(route), "{route}");
+        for a in actions(file, handler) {
+            let path = route.replace("{action}", &a);
+            assert!(
+                doc_paths
+                    .get(&path)
+                    .is_some_and(|p| p.get("post").is_some()),
+                "POST {path} (action {a:?} of {handler}) is not documented"
+            );
+        }
+    }
     for p in ["/api/v1", "/api/v1/", "/api/v1/{*rest}"] {
-        assert!(routes.get(p).is_some_and(|m| m.contains("any")), "catch-all {p}");
+        assert!(
+            routes.get(p).is_some_and(|m| m.contains("any")),
+            "catch-all {p}"
+        );
     }
 
     // Every documented operation answers (not 404/405), with real parameters; a token made
@@ -1615,6 +1701,61 @@ async fn openapi_document_covers_the_router_and_every_documented_route_answers()
         200,
         "scim set",
     );
+    expect(
+        &cli_api
+            .patch(
+                "/api/v1/apps/docapp/sso",
+                json!({"sp_entity_id": "https://doc.example/", "acs_urls": ["https://doc.example/acs"]}),
+            )
+            .await,
+        200,
+        "sso set",
+    );
+    expect(
+        &cli_api
+            .put("/api/v1/apps/docapp/groups/docgroup", None)
+            .await,
+        200,
+        "bind",
+    );
+
+    // The main objects are shaped as documented.
+    let shapes = [
+        ("/api/v1/catalog", "CatalogTemplate", true),
+        ("/api/v1/apps", "App", true),
+        ("/api/v1/apps/docapp", "AppDetail", false),
+        ("/api/v1/apps/docapp/sso", "Sso", false),
+        (
+            "/api/v1/apps/docapp/sso/preview?user=docuser",
+            "Preview",
+            false,
+        ),
+        ("/api/v1/apps/docapp/scim", "ScimStatus", false),
+        ("/api/v1/users", "User", true),
+        ("/api/v1/users/docuser", "UserDetail", false),
+        ("/api/v1/groups", "Group", true),
+        ("/api/v1/groups/docgroup", "GroupDetail", false),
+        ("/api/v1/events", "Event", true),
+    ];
+    for (path, schema, list) in shapes {
+        let v = cli_api.ok(path).await;
+        if list {
+            let items = v.as_array().unwrap();
+            assert!(!items.is_empty(), "{path}");
+            items.iter().for_each(|i| assert_shape(&doc, schema, i));
+        } else {
+            assert_shape(&doc, schema, &v);
+        }
+    }
+    let preview = cli_api
+        .ok("/api/v1/apps/docapp/sso/preview?user=docuser")
+        .await;
+    preview["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .for_each(|c| assert_eq!(c.as_object().unwrap().len(), 3, "{c}"));
+
     let values: BTreeMap<&str, &str> = [
         ("slug", "docapp"),
         ("group", "docgroup"),
@@ -1670,5 +1811,107 @@ async fn openapi_document_covers_the_router_and_every_documented_route_answers()
             a.status, a.body
         );
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn scim_against_a_live_target() {
+    let (_db, server, api) = setup().await;
+    add_user(&server, "alice", false, None).await;
+    let sys = Actor::system();
+    groups::add(&server.db, &sys, "staff", "").await.unwrap();
+    groups::set_member(&server.db, &sys, "staff", "alice", true)
+        .await
+        .unwrap();
+    expect(
+        &api.post(
+            "/api/v1/apps",
+            json!({"slug": "app", "template": "generic"}),
+        )
+        .await,
+        201,
+        "app",
+    );
+    expect(
+        &api.put("/api/v1/apps/app/groups/staff", None).await,
+        200,
+        "bind",
+    );
+    let peer = ScimPeer::start(&[]);
+    peer.create("remote.one").await;
+    let set = api
+        .patch(
+            "/api/v1/apps/app/scim",
+            json!({"url": peer.url, "token": TOKEN}),
+        )
+        .await;
+    expect(&set, 200, "scim set");
+
+    let test = api.act("/api/v1/apps/app/scim/test").await;
+    expect(&test, 200, "test");
+    assert_eq!(test.body["ok"], true);
+    assert!(
+        test.body["summary"].as_str().unwrap().contains("1 user(s)"),
+        "{}",
+        test.body
+    );
+
+    let found = api.ok("/api/v1/apps/app/scim/import").await;
+    assert_eq!(
+        found,
+        json!([{"username": "remote.one", "email": "remote.one@example.com", "status": "new"}])
+    );
+    let imported = api
+        .post(
+            "/api/v1/apps/app/scim/import",
+            json!({"usernames": ["remote.one"]}),
+        )
+        .await;
+    expect(&imported, 200, "import");
+    let report = imported.body["report"].as_array().unwrap();
+    assert_eq!(report.len(), 1, "{}", imported.body);
+    assert!(
+        report[0].as_str().unwrap().contains("imported"),
+        "{report:?}"
+    );
+    assert_eq!(
+        api.ok("/api/v1/users/remote.one").await["email"],
+        "remote.one@example.com"
+    );
+    let created = api
+        .ok("/api/v1/events?name=user_create&user=remote.one")
+        .await;
+    assert_eq!(created[0]["actor"], ACTOR);
+
+    let provisioned = api
+        .post(
+            "/api/v1/apps/app/scim/provision",
+            json!({"username": "alice"}),
+        )
+        .await;
+    expect(&provisioned, 200, "provision");
+    assert_eq!(provisioned.body["username"], "alice");
+    assert_eq!(provisioned.body["stopped"], Value::Null);
+    let exchanges = provisioned.body["exchanges"].as_array().unwrap();
+    assert!(
+        exchanges
+            .iter()
+            .any(|e| e["request"]["method"] == "POST" && e["response"]["status"] == 201),
+        "{}",
+        provisioned.body
+    );
+    assert!(peer.user("alice").await.is_some(), "alice is in the target");
+    assert_eq!(api.ok("/api/v1/apps/app/scim").await["linked"], 1);
+
+    expect(
+        &api.act("/api/v1/apps/app/scim/activate").await,
+        200,
+        "activate",
+    );
+    let sync = api.act("/api/v1/apps/app/scim/sync").await;
+    expect(&sync, 202, "sync");
+    assert!(sync.body["queued"].as_u64().unwrap() >= 1, "{}", sync.body);
+    settle(&server.db, "app", 20).await;
+    assert!(!api.all_seen().contains(TOKEN), "a response held the token");
     server.stop().await;
 }

@@ -27,7 +27,10 @@ use crate::error::AppError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|| async { Redirect::to("/admin/apps") }))
+        .route(
+            "/admin",
+            get(|_: AdminUser| async { Redirect::to("/admin/apps") }),
+        )
         .route("/admin/apps", get(apps::list).post(apps::create))
         .route("/admin/apps/new", get(apps::catalog))
         .route("/admin/apps/{slug}", get(apps::general).post(apps::update))
