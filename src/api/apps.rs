@@ -245,3 +245,21 @@ pub async fn unbind(
     let changed = apps::set_binding(&state.db, &admin.actor, &slug, &group, false).await?;
     ok(json!({ "app": slug, "group": group, "bound": false, "changed": changed }))
 }
+
+/// The logo as the raw request body (a PNG or SVG file, at most 64 KiB).
+pub async fn set_logo(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    ok(apps::set_logo(&state.db, &admin.actor, &slug, Some(&body)).await?)
+}
+
+pub async fn remove_logo(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult {
+    ok(apps::set_logo(&state.db, &admin.actor, &slug, None).await?)
+}

@@ -8,6 +8,7 @@
 //! `openapi.json` here; `tests/it/api.rs` holds it to the router.
 
 pub mod apps;
+mod keys;
 mod people;
 pub mod scim;
 
@@ -49,6 +50,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/apps/{slug}/sso/preview", get(apps::preview))
         .route(
+            "/api/v1/apps/{slug}/logo",
+            put(apps::set_logo).delete(apps::remove_logo),
+        )
+        .route(
             "/api/v1/apps/{slug}/groups/{group}",
             put(apps::bind).delete(apps::unbind),
         )
@@ -89,6 +94,9 @@ pub fn router() -> Router<AppState> {
             put(people::add_member).delete(people::remove_member),
         )
         .route("/api/v1/events", get(events_list))
+        .route("/api/v1/keys", get(keys::show))
+        .route("/api/v1/keys/stage-next", post(keys::stage_next))
+        .route("/api/v1/keys/activate-next", post(keys::activate_next))
         // Unknown paths under /api/v1 get a JSON 404 (after authentication). A fallback
         // here would not do: this router is merged into the site's, whose fallback wins.
         .route("/api/v1", any(not_found))

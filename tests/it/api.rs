@@ -1915,3 +1915,111 @@ async fn scim_against_a_live_target() {
     assert!(!api.all_seen().contains(TOKEN), "a response held the token");
     server.stop().await;
 }
+
+/// The logo and the signing-key rollover through the API: each changes what the portal
+/// and metadata serve, and bad input changes nothing.
+#[tokio::test]
+async fn logo_and_key_rollover() {
+    let (_db, server, c) = setup().await;
+    let created = c
+        .post(
+            "/api/v1/apps",
+            json!({"slug": "wiki", "template": "generic"}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>"#;
+    let put = c
+        .raw(Method::PUT, "/api/v1/apps/wiki/logo", "image/svg+xml", svg)
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["logo_type"], "image/svg+xml");
+    let served = reqwest::get(format!("http://{}/logos/wiki", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(served.text().await.unwrap(), svg);
+    let bad = c
+        .raw(
+            Method::PUT,
+            "/api/v1/apps/wiki/logo",
+            "image/svg+xml",
+            r#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>"#,
+        )
+        .await;
+    expect_error(&bad, 400, "invalid", "an SVG with an event handler");
+    let served = reqwest::get(format!("http://{}/logos/wiki", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(
+        served.text().await.unwrap(),
+        svg,
+        "a refused logo changes nothing"
+    );
+    let removed = c.delete("/api/v1/apps/wiki/logo").await;
+    assert_eq!(removed.status, 200);
+    assert_eq!(removed.body["logo_type"], "");
+    let gone = reqwest::get(format!("http://{}/logos/wiki", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+
+    let keys = c.ok("/api/v1/keys").await;
+    let first = keys["active"]["sha256_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(keys["next"].is_null());
+    expect_error(
+        &c.act("/api/v1/keys/activate-next").await,
+        409,
+        "conflict",
+        "nothing staged",
+    );
+    let staged = c.post("/api/v1/keys/stage-next", json!({"ec": true})).await;
+    assert_eq!(staged.status, 200, "{}", staged.body);
+    let next = staged.body["next"]["sha256_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(staged.body["next"]["kind"], "ECDSA-P256");
+    expect_error(
+        &c.post("/api/v1/keys/stage-next", json!({})).await,
+        409,
+        "conflict",
+        "staged twice",
+    );
+    let metadata = reqwest::get(format!("http://{}/saml2/wiki/metadata", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pem = staged.body["next"]["certificate_pem"].as_str().unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(
+        metadata.contains(&b64),
+        "the staged key is published before it signs"
+    );
+    let activated = c.act("/api/v1/keys/activate-next").await;
+    assert_eq!(activated.status, 200);
+    assert_eq!(
+        activated.body["active"]["sha256_fingerprint"],
+        next.as_str()
+    );
+    assert_ne!(first, next);
+    let mut conn = server.db.pool.acquire().await.unwrap();
+    let evs = sesame::store::events::list(
+        &mut conn,
+        &sesame::store::events::EventFilter {
+            name: Some("key_activate_next".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(evs.len(), 1);
+    assert!(evs[0].actor.starts_with("admin:"), "{}", evs[0].actor);
+    drop(conn);
+    server.stop().await;
+}

@@ -1,0 +1,95 @@
+//! `/api/v1/keys`: the IdP signing keys and their rollover (stage the next key, published in
+//! metadata before it signs; then activate it), as `sesame cert` does.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ok, Admin, ApiError, ApiResult, MaybeBody};
+use crate::app::AppState;
+use crate::saml::keys::{self, KeyError, KeyKind, KeySet, SigningKey};
+
+fn describe(k: &SigningKey) -> Value {
+    json!({
+        "kind": k.kind,
+        "sha256_fingerprint": k.fingerprint,
+        "not_after": k.cert.not_after().to_string(),
+        "certificate_pem": k.cert_pem,
+    })
+}
+
+pub fn view(set: &KeySet) -> Value {
+    json!({ "active": describe(&set.active), "next": set.next.as_ref().map(describe) })
+}
+
+fn refused(e: KeyError) -> ApiError {
+    match e {
+        KeyError::State(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        other => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            other.to_string(),
+        ),
+    }
+}
+
+pub async fn show(_: Admin, State(state): State<AppState>) -> ApiResult {
+    ok(view(&state.keys.get()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StageBody {
+    /// ECDSA P-256 instead of RSA-2048.
+    #[serde(default)]
+    ec: bool,
+}
+
+/// Audited like every admin change: the keys are files, so the event is written here.
+async fn record(
+    state: &AppState,
+    admin: &Admin,
+    what: &'static str,
+    set: &KeySet,
+) -> Result<(), ApiError> {
+    let mut conn = state
+        .db
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let e = crate::store::events::NewEvent {
+        name: what,
+        actor: admin.actor.0.clone(),
+        outcome: "success",
+        detail: json!({ "active": set.active.fingerprint,
+                        "next": set.next.as_ref().map(|k| k.fingerprint.clone()) }),
+        ..Default::default()
+    };
+    crate::store::events::insert(&mut conn, &e).await?;
+    Ok(())
+}
+
+pub async fn stage_next(
+    admin: Admin,
+    State(state): State<AppState>,
+    MaybeBody(body): MaybeBody<StageBody>,
+) -> ApiResult {
+    let kind = if body.unwrap_or_default().ec {
+        KeyKind::EcP256
+    } else {
+        KeyKind::Rsa
+    };
+    let set = keys::stage_next(&state.config.certs_dir, kind).map_err(refused)?;
+    state.keys.refresh();
+    record(&state, &admin, "key_stage_next", &set).await?;
+    ok(view(&set))
+}
+
+pub async fn activate_next(admin: Admin, State(state): State<AppState>) -> ApiResult {
+    let set = keys::activate_next(&state.config.certs_dir).map_err(refused)?;
+    state.keys.refresh();
+    record(&state, &admin, "key_activate_next", &set).await?;
+    ok(view(&set))
+}
