@@ -70,6 +70,8 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
             allowed,
             if allowed {
                 format!("through group(s): {}", join(&via))
+            } else if !user.active {
+                "the user is suspended: suspended users may use no app".into()
             } else if !t.app.enabled {
                 "the app is disabled: nobody gets an assertion".into()
             } else {

@@ -80,7 +80,7 @@ pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
     for id in ids {
         let r = sync::user(db, t, id, true)
             .await
-            .map_err(|e| ControlError::Remote(format!("planning stopped: {e:?}")))?;
+            .map_err(|e| ControlError::Remote(format!("planning stopped: {e}")))?;
         let mut conn = db.pool.acquire().await?;
         let user = match users::by_id(&mut conn, id).await? {
             Some(u) => u.username,
@@ -131,7 +131,7 @@ pub async fn provision(
     let t = live(db, key, slug).await?;
     let user = crate::directory::users::get(db, username).await?;
     let (report, stop) = sync::user_report(db, &t, user.id, false).await;
-    Ok((report, stop.map(|s| format!("{s:?}"))))
+    Ok((report, stop.map(|s| s.to_string())))
 }
 
 /// The target's users, each marked new, linked or already in sesame.

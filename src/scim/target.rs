@@ -104,7 +104,7 @@ fn check_url(u: &str) -> Result<String, DirectoryError> {
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid(
-            "put credentials in --token-stdin or --basic-user, not in the URL",
+            "put the credentials in the token or basic-user fields (--token-stdin or --basic-user), not in the URL",
         ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
@@ -296,7 +296,7 @@ pub async fn set_state(
     let (app, mut row, exists) = get(&mut tx, slug).await?;
     if !exists || row.secret.is_empty() {
         return Err(invalid(format!(
-            "set up Identity Management first: sesame scim set {slug} --url <base-url> --token-stdin"
+            "set up Identity Management first: a base URL and a credential (the console's settings form, or sesame scim set {slug} --url <base-url> --token-stdin)"
         )));
     }
     let (state, event) = match action {

@@ -216,9 +216,13 @@ pub async fn action(
             let user = values("username").pop().unwrap_or_default();
             match control::provision(db, key, &slug, &user).await {
                 Ok((report, None)) => Ok(format!("{user}: {}", report.decision)),
-                Ok((report, Some(stop))) => {
-                    Err(format!("{user}: {} — stopped: {stop}", report.decision))
+                Ok((report, Some(stop))) if report.decision.is_empty() => {
+                    Err(format!("{user} was not provisioned: {stop}"))
                 }
+                Ok((report, Some(stop))) => Err(format!(
+                    "{user}: {} — then stopped: {stop}",
+                    report.decision
+                )),
                 Err(e) => Err(e.to_string()),
             }
         }

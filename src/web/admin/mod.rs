@@ -6,6 +6,7 @@
 mod apps;
 mod events;
 mod idm;
+mod keys;
 mod pages;
 mod people;
 mod sso;
@@ -65,6 +66,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{name}", get(people::group))
         .route("/admin/groups/{name}/{action}", post(people::group_action))
         .route("/admin/events", get(events::list))
+        .route("/admin/keys", get(keys::show))
+        .route("/admin/keys/stage-next", post(keys::stage_next))
+        .route("/admin/keys/activate-next", post(keys::activate_next))
         .layer(middleware::from_fn(csrf_guard))
 }
 
@@ -186,6 +190,11 @@ pub async fn done(session: &Session, result: Result<String, String>, to: &str) -
         Err(m) => flash(session, true, m).await,
     }
     Redirect::to(to).into_response()
+}
+
+/// A name as one URL path segment (group names may hold `/`, `?`, `#`, spaces).
+pub fn seg(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// A checkbox: present (any value) is on.

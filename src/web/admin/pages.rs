@@ -188,3 +188,12 @@ pub struct EventsPage {
     pub outcome: String,
     pub events: Vec<EventView>,
 }
+
+#[derive(Template)]
+#[template(path = "admin/keys.html")]
+pub struct KeysPage {
+    pub c: Chrome,
+    /// Type, SHA-256 fingerprint, valid until.
+    pub active: (String, String, String),
+    pub next: Option<(String, String, String)>,
+}

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
-use super::{done, on, AdminUser};
+use super::{done, on, seg, AdminUser};
 use crate::api::apps::matches;
 use crate::app::AppState;
 use crate::auth::password::Password;
@@ -87,7 +87,7 @@ pub async fn create_user(
     .await;
     match r {
         Ok(u) => {
-            let to = format!("/admin/users/{}", u.username);
+            let to = format!("/admin/users/{}", seg(&u.username));
             Ok(done(&admin.session, Ok(format!("Added {}.", u.username)), &to).await)
         }
         Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/users").await),
@@ -162,7 +162,7 @@ pub async fn update_user(
         .await
         .map(|u| format!("Saved {}.", u.username))
         .map_err(|e| e.to_string());
-    Ok(done(&admin.session, r, &format!("/admin/users/{name}")).await)
+    Ok(done(&admin.session, r, &format!("/admin/users/{}", seg(&name))).await)
 }
 
 #[derive(Deserialize)]
@@ -185,7 +185,7 @@ pub async fn user_action(
     HtmlForm(f): HtmlForm<ActionForm>,
 ) -> Result<Response, AppError> {
     let (db, actor) = (&state.db, admin.actor());
-    let here = format!("/admin/users/{name}");
+    let here = format!("/admin/users/{}", seg(&name));
     let r: Result<String, DirectoryError> = match action.as_str() {
         "suspend" | "activate" => users::set_active(db, &actor, &name, action == "activate")
             .await
@@ -251,7 +251,7 @@ pub async fn create_group(
 ) -> Result<Response, AppError> {
     match groups::add(&state.db, &admin.actor(), f.name.trim(), &f.description).await {
         Ok(g) => {
-            let to = format!("/admin/groups/{}", g.name);
+            let to = format!("/admin/groups/{}", seg(&g.name));
             Ok(done(&admin.session, Ok(format!("Added group {}.", g.name)), &to).await)
         }
         Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/groups").await),
@@ -285,7 +285,7 @@ pub async fn group_action(
     HtmlForm(f): HtmlForm<ActionForm>,
 ) -> Result<Response, AppError> {
     let (db, actor) = (&state.db, admin.actor());
-    let here = format!("/admin/groups/{name}");
+    let here = format!("/admin/groups/{}", seg(&name));
     let r = match action.as_str() {
         "add" | "remove" => groups::set_member(db, &actor, &name, &f.username, action == "add")
             .await
