@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use super::{ok, Admin, ApiError, ApiResult, MaybeBody};
 use crate::app::AppState;
-use crate::saml::keys::{self, KeyError, KeyKind, KeySet, SigningKey};
+use crate::saml::keys::{KeyKind, KeySet, SigningKey};
+use crate::saml::rollover::{self, RolloverError};
 
 fn describe(k: &SigningKey) -> Value {
     json!({
@@ -23,9 +24,9 @@ pub fn view(set: &KeySet) -> Value {
     json!({ "active": describe(&set.active), "next": set.next.as_ref().map(describe) })
 }
 
-fn refused(e: KeyError) -> ApiError {
+fn refused(e: RolloverError) -> ApiError {
     match e {
-        KeyError::State(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        RolloverError::State(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
         other => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -46,31 +47,6 @@ pub struct StageBody {
     ec: bool,
 }
 
-/// Audited like every admin change: the keys are files, so the event is written here.
-async fn record(
-    state: &AppState,
-    admin: &Admin,
-    what: &'static str,
-    set: &KeySet,
-) -> Result<(), ApiError> {
-    let mut conn = state
-        .db
-        .pool
-        .acquire()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    let e = crate::store::events::NewEvent {
-        name: what,
-        actor: admin.actor.0.clone(),
-        outcome: "success",
-        detail: json!({ "active": set.active.fingerprint,
-                        "next": set.next.as_ref().map(|k| k.fingerprint.clone()) }),
-        ..Default::default()
-    };
-    crate::store::events::insert(&mut conn, &e).await?;
-    Ok(())
-}
-
 pub async fn stage_next(
     admin: Admin,
     State(state): State<AppState>,
@@ -81,15 +57,15 @@ pub async fn stage_next(
     } else {
         KeyKind::Rsa
     };
-    let set = keys::stage_next(&state.config.certs_dir, kind).map_err(refused)?;
-    state.keys.refresh();
-    record(&state, &admin, "key_stage_next", &set).await?;
+    let set = rollover::stage_next(&state, &admin.actor, kind)
+        .await
+        .map_err(refused)?;
     ok(view(&set))
 }
 
 pub async fn activate_next(admin: Admin, State(state): State<AppState>) -> ApiResult {
-    let set = keys::activate_next(&state.config.certs_dir).map_err(refused)?;
-    state.keys.refresh();
-    record(&state, &admin, "key_activate_next", &set).await?;
+    let set = rollover::activate_next(&state, &admin.actor)
+        .await
+        .map_err(refused)?;
     ok(view(&set))
 }

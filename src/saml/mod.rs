@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod preview;
 pub mod request;
 pub mod response;
+pub mod rollover;
 pub mod settings;
 pub mod validate;
 pub mod xml;

@@ -13,18 +13,26 @@ fn unknown_app(_: crate::directory::DirectoryError) -> AppError {
     AppError::NotFound("There is no application at this address.".into())
 }
 
-pub async fn metadata(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-) -> Result<Response, AppError> {
-    let (app, sso) = settings::get(&state.db, &slug).await.map_err(unknown_app)?;
+/// The IdP metadata of an app (what `/saml2/{slug}/metadata` serves).
+pub async fn app_metadata(
+    state: &AppState,
+    slug: &str,
+) -> Result<String, crate::directory::DirectoryError> {
+    let (app, sso) = settings::get(&state.db, slug).await?;
     let base = &state.config.base_url;
-    let xml = metadata::idp_metadata(
+    Ok(metadata::idp_metadata(
         &settings::idp_entity_id(base, &app.slug, &sso),
         &settings::sso_url(base, &app.slug),
         &state.keys.get(),
         sso.require_signed_requests,
-    );
+    ))
+}
+
+pub async fn metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let xml = app_metadata(&state, &slug).await.map_err(unknown_app)?;
     Ok((
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
         xml,

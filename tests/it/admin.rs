@@ -912,7 +912,7 @@ async fn bad_input_gets_an_error_naming_the_problem_and_changes_nothing() {
             "wrong confirmation to delete an app",
             "/admin/apps/wiki/delete",
             form(&[("confirm", "wik")]),
-            &["Type the slug wiki exactly"],
+            &["Type wiki exactly to delete the application"],
         ),
     ];
     for (what, path, f, expected) in cases {

@@ -6,7 +6,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::pages::{AppsPage, CatalogPage, Chrome, GeneralPage, GroupsTab};
-use super::{done, on, AdminUser};
+use super::{confirmed_delete, done, on, AdminUser};
 use crate::api::apps::matches;
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
@@ -146,17 +146,11 @@ pub async fn delete(
     Path(slug): Path<String>,
     HtmlForm(f): HtmlForm<Confirm>,
 ) -> Result<Response, AppError> {
-    if f.confirm.trim() != slug {
-        let msg = format!("Type the slug {slug} exactly to delete the application.");
-        return Ok(done(&admin.session, Err(msg), &format!("/admin/apps/{slug}")).await);
-    }
-    apps::delete(&state.db, &admin.actor(), &slug).await?;
-    Ok(done(
-        &admin.session,
-        Ok(format!("Deleted {slug}.")),
-        "/admin/apps",
-    )
-    .await)
+    let here = format!("/admin/apps/{slug}");
+    let actor = admin.actor();
+    let delete = apps::delete(&state.db, &actor, &slug);
+    let what = (f.confirm.as_str(), slug.as_str(), "the application");
+    Ok(confirmed_delete(&admin.session, what, (&here, "/admin/apps"), delete).await)
 }
 
 pub async fn groups(

@@ -4,15 +4,13 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::pages::{Chrome, KeysPage};
 use super::{done, AdminUser};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::saml::keys::{self, KeyKind, KeySet, SigningKey};
-use crate::store::events::{self, NewEvent};
-use crate::store::StoreError;
+use crate::saml::keys::{KeyKind, SigningKey};
+use crate::saml::rollover;
 use crate::web::form::HtmlForm;
 use crate::web::pages::render;
 
@@ -42,25 +40,6 @@ pub struct StageForm {
     kind: String,
 }
 
-async fn record(
-    state: &AppState,
-    admin: &AdminUser,
-    name: &'static str,
-    set: &KeySet,
-) -> Result<(), AppError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
-    let e = NewEvent {
-        name,
-        actor: admin.actor().0,
-        outcome: "success",
-        detail: json!({ "active": set.active.fingerprint,
-                        "next": set.next.as_ref().map(|k| k.fingerprint.clone()) }),
-        ..Default::default()
-    };
-    events::insert(&mut conn, &e).await?;
-    Ok(())
-}
-
 pub async fn stage_next(
     admin: AdminUser,
     State(state): State<AppState>,
@@ -71,14 +50,13 @@ pub async fn stage_next(
     } else {
         KeyKind::Rsa
     };
-    let r = match keys::stage_next(&state.config.certs_dir, kind) {
-        Ok(set) => {
-            state.keys.refresh();
-            record(&state, &admin, "key_stage_next", &set).await?;
-            Ok("Next key staged: it is in every app's metadata now; activate it once the SPs have it.".to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let r = rollover::stage_next(&state, &admin.actor(), kind)
+        .await
+        .map(|_| {
+            "Next key staged: it is in every app's metadata now; activate it once the SPs have it."
+                .to_string()
+        })
+        .map_err(|e| e.to_string());
     Ok(done(&admin.session, r, "/admin/keys").await)
 }
 
@@ -86,13 +64,9 @@ pub async fn activate_next(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
-    let r = match keys::activate_next(&state.config.certs_dir) {
-        Ok(set) => {
-            state.keys.refresh();
-            record(&state, &admin, "key_activate_next", &set).await?;
-            Ok("The next key signs from now on.".to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let r = rollover::activate_next(&state, &admin.actor())
+        .await
+        .map(|_| "The next key signs from now on.".to_string())
+        .map_err(|e| e.to_string());
     Ok(done(&admin.session, r, "/admin/keys").await)
 }

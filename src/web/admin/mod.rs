@@ -192,6 +192,24 @@ pub async fn done(session: &Session, result: Result<String, String>, to: &str) -
     Redirect::to(to).into_response()
 }
 
+/// A delete behind a typed confirmation (`typed` must equal `name`): on success the list
+/// page, otherwise back `here` with the reason. `what` names the thing ("the user").
+pub async fn confirmed_delete(
+    session: &Session,
+    (typed, name, what): (&str, &str, &str),
+    (here, list): (&str, &str),
+    delete: impl std::future::Future<Output = Result<(), crate::directory::DirectoryError>>,
+) -> Response {
+    if typed.trim() != name {
+        let msg = format!("Type {name} exactly to delete {what}.");
+        return done(session, Err(msg), here).await;
+    }
+    match delete.await {
+        Ok(()) => done(session, Ok(format!("Deleted {what} {name}.")), list).await,
+        Err(e) => done(session, Err(e.to_string()), here).await,
+    }
+}
+
 /// A name as one URL path segment (group names may hold `/`, `?`, `#`, spaces).
 pub fn seg(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()

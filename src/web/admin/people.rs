@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
-use super::{done, on, seg, AdminUser};
+use super::{confirmed_delete, done, on, seg, AdminUser};
 use crate::api::apps::matches;
 use crate::app::AppState;
 use crate::auth::password::Password;
@@ -206,27 +206,14 @@ pub async fn user_action(
             .await
             .map(|_| format!("{name} added to {}.", f.group)),
         "delete" => {
-            if f.confirm.trim() != name {
-                Err(DirectoryError::Invalid(format!(
-                    "Type the username {name} exactly to delete the user."
-                )))
-            } else {
-                return Ok(match users::delete(db, &actor, &name).await {
-                    Ok(()) => {
-                        done(
-                            &admin.session,
-                            Ok(format!("Deleted {name}.")),
-                            "/admin/users",
-                        )
-                        .await
-                    }
-                    Err(e) => done(&admin.session, Err(e.to_string()), &here).await,
-                });
-            }
+            let delete = users::delete(db, &actor, &name);
+            let what = (f.confirm.as_str(), name.as_str(), "the user");
+            return Ok(
+                confirmed_delete(&admin.session, what, (&here, "/admin/users"), delete).await,
+            );
         }
         _ => return Err(AppError::NotFound("There is no such action.".into())),
     };
-    let _ = f.username;
     Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
 }
 
@@ -297,23 +284,11 @@ pub async fn group_action(
                 }
             }),
         "delete" => {
-            if f.confirm.trim() != name {
-                Err(DirectoryError::Invalid(format!(
-                    "Type the group name {name} exactly to delete it."
-                )))
-            } else {
-                return Ok(match groups::delete(db, &actor, &name).await {
-                    Ok(()) => {
-                        done(
-                            &admin.session,
-                            Ok(format!("Deleted group {name}.")),
-                            "/admin/groups",
-                        )
-                        .await
-                    }
-                    Err(e) => done(&admin.session, Err(e.to_string()), &here).await,
-                });
-            }
+            let delete = groups::delete(db, &actor, &name);
+            let what = (f.confirm.as_str(), name.as_str(), "the group");
+            return Ok(
+                confirmed_delete(&admin.session, what, (&here, "/admin/groups"), delete).await,
+            );
         }
         _ => return Err(AppError::NotFound("There is no such action.".into())),
     };

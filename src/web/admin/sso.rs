@@ -190,15 +190,8 @@ pub async fn download_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let (app, sso) = settings::get(&state.db, &slug).await?;
-    let base = &state.config.base_url;
-    let xml = metadata::idp_metadata(
-        &settings::idp_entity_id(base, &app.slug, &sso),
-        &settings::sso_url(base, &app.slug),
-        &state.keys.get(),
-        sso.require_signed_requests,
-    );
-    let disposition = format!("attachment; filename=\"{}-metadata.xml\"", app.slug);
+    let xml = crate::web::saml::app_metadata(&state, &slug).await?;
+    let disposition = format!("attachment; filename=\"{slug}-metadata.xml\"");
     Ok((
         [
             (
