@@ -182,26 +182,7 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
 /// SP metadata from a file, or from an http(s) URL (fetched with a size cap).
 async fn read_source(source: &str) -> anyhow::Result<String> {
     if source.starts_with("https://") || source.starts_with("http://") {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()?;
-        let res = client
-            .get(source)
-            .send()
-            .await
-            .with_context(|| format!("cannot fetch {source}"))?;
-        anyhow::ensure!(
-            res.status().is_success(),
-            "{source} answered HTTP {}",
-            res.status()
-        );
-        let body = res.bytes().await?;
-        anyhow::ensure!(
-            body.len() <= metadata::MAX_METADATA,
-            "{source} is larger than {} bytes",
-            metadata::MAX_METADATA
-        );
-        return String::from_utf8(body.to_vec()).context("the metadata is not UTF-8");
+        return metadata::fetch(source).await.map_err(anyhow::Error::msg);
     }
     std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
 }

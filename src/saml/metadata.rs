@@ -69,6 +69,39 @@ pub enum MetadataError {
 
 pub const MAX_METADATA: usize = 1024 * 1024;
 
+/// An SP's metadata from its http(s) URL: 20 s at most, [`MAX_METADATA`] bytes at most,
+/// UTF-8. The error says what went wrong in words.
+pub async fn fetch(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    let mut res = client
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("{url} answered HTTP {}", res.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_METADATA {
+            return Err(format!("{url} is larger than {MAX_METADATA} bytes"));
+        }
+    }
+    String::from_utf8(body).map_err(|_| format!("the metadata at {url} is not UTF-8"))
+}
+
 /// What an SP's metadata tells us, as settings changes.
 /// The SP's `index` values; endpoints without one get the next free numbers.
 fn indexes(acs: &[(i64, bool, String)]) -> Vec<i64> {

@@ -1534,3 +1534,42 @@ async fn console_links_work_for_names_with_url_special_characters() {
     assert!(broken.is_empty(), "links that do not work: {broken:#?}");
     c.server.stop().await;
 }
+
+/// SP metadata by URL: fetched (size-capped) from the SP, then imported like a paste; a URL
+/// that answers an error changes nothing and says why.
+#[tokio::test]
+async fn sp_metadata_is_imported_from_its_url() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sp = axum::Router::new().route("/metadata", axum::routing::get(|| async { METADATA }));
+    let serving = tokio::spawn(async move { axum::serve(listener, sp).await });
+    let c = Console::start().await;
+    let (mut b, csrf) = c.admin().await;
+    let url = format!("http://{addr}/metadata");
+    let msg = submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/apps/wiki/sso/metadata",
+        &form(&[("url", &url)]),
+    )
+    .await;
+    assert!(msg.contains("entity id https://meta.example/sp"), "{msg}");
+    let (_, row) = sesame::saml::settings::get(&c.server.db, "wiki")
+        .await
+        .unwrap();
+    assert_eq!(row.sp_entity_id, "https://meta.example/sp");
+    let before = snapshot(&c.server.db).await;
+    let missing = format!("http://{addr}/nothing-here");
+    let (class, msg) = submit(
+        &mut b,
+        &csrf,
+        "/admin/apps/wiki/sso/metadata",
+        &form(&[("url", &missing)]),
+    )
+    .await;
+    assert_eq!(class, "error");
+    assert!(msg.contains("answered HTTP 404"), "{msg}");
+    assert!(before == snapshot(&c.server.db).await, "nothing changed");
+    serving.abort();
+    c.server.stop().await;
+}

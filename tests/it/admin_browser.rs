@@ -15,6 +15,7 @@ use crate::webdriver::Chrome;
 const ADMIN_PW: &str = "admin password 12345";
 const TEMP_PW: &str = "temporary password 1";
 const ALICE_PW: &str = "alice chose this one";
+const JIVE_METADATA: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://jive.example/sp"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://jive.example/saml/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
 const LOGO: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="navy"/></svg>"#;
 
 async fn flash(chrome: &Chrome) -> String {
@@ -129,6 +130,19 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome.fill("#slug-jive", "jive").await;
     chrome.click("li[data-template='jive'] button").await;
     assert!(flash(&chrome).await.contains("Jive added"));
+    // Jive's SP metadata as a file upload.
+    let md = dir.path().join("jive-sp.xml");
+    std::fs::write(&md, JIVE_METADATA).unwrap();
+    chrome.attach("#xml_file", &md).await;
+    chrome.click("#import-metadata").await;
+    assert_eq!(
+        flash(&chrome).await,
+        "Imported the SP metadata: entity id https://jive.example/sp, 1 ACS URL(s)."
+    );
+    let (_, jive) = sesame::saml::settings::get(&server.db, "jive")
+        .await
+        .unwrap();
+    assert_eq!(jive.acs[0].1, "https://jive.example/saml/acs");
 
     // A user with a temporary password, a group, the user in it.
     chrome.goto(&format!("{base}/admin/users")).await;

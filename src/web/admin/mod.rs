@@ -172,6 +172,64 @@ async fn multipart_csrf(parts: &Parts, bytes: axum::body::Bytes) -> String {
     String::new()
 }
 
+/// A form sent urlencoded or as multipart (the forms with a file input): fields and
+/// text files alike become `T`'s fields. A file left unchosen is no field; a file that is
+/// not UTF-8 text is refused (logos have their own handler).
+pub struct AnyForm<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AnyForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let crate::web::form::HtmlForm(v) =
+                crate::web::form::HtmlForm::from_request(req, state).await?;
+            return Ok(AnyForm(v));
+        }
+        let unreadable = |e: axum::extract::multipart::MultipartError| {
+            AppError::BadRequest(format!("The form could not be read: {e}"))
+        };
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| {
+                AppError::BadRequest(format!("The form could not be read: {}", e.body_text()))
+            })?;
+        let mut fields = Vec::new();
+        while let Some(field) = form.next_field().await.map_err(unreadable)? {
+            let name = field.name().unwrap_or_default().to_string();
+            let is_file = field.file_name().is_some();
+            let bytes = field.bytes().await.map_err(unreadable)?;
+            if is_file && bytes.is_empty() {
+                continue;
+            }
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                AppError::BadRequest(format!("The file for {name} is not a text file."))
+            })?;
+            fields.push((name, text));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        // A POST: axum's `Form` reads a GET's query string instead of its body.
+        let req = Request::builder()
+            .method(Method::POST)
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Body::from(body))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let crate::web::form::HtmlForm(v) =
+            crate::web::form::HtmlForm::from_request(req, state).await?;
+        Ok(AnyForm(v))
+    }
+}
+
 const FLASH: &str = "admin_flash";
 
 /// A one-time message for the next page: (`true` for an error, text).

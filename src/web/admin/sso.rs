@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::pages::{Chrome, EventView, SsoPage};
-use super::{done, on, AdminUser};
+use super::{done, on, AdminUser, AnyForm};
 use crate::app::AppState;
 use crate::directory::users;
 use crate::error::AppError;
@@ -105,6 +105,8 @@ pub struct SsoForm {
     require_signed_requests: Option<String>,
     allow_sha1: Option<String>,
     sp_certificate: String,
+    /// The same as a file (the form is multipart then).
+    sp_certificate_file: Option<String>,
     remove_sp_certificate: Option<String>,
 }
 
@@ -120,7 +122,7 @@ pub async fn update(
     admin: AdminUser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    HtmlForm(f): HtmlForm<SsoForm>,
+    AnyForm(f): AnyForm<SsoForm>,
 ) -> Result<Response, AppError> {
     let (_, before) = settings::get(&state.db, &slug).await?;
     let acs = lines(&f.acs_urls);
@@ -133,7 +135,9 @@ pub async fn update(
     let certs = if on(&f.remove_sp_certificate) {
         Some(String::new())
     } else {
-        Some(f.sp_certificate).filter(|p| !p.trim().is_empty())
+        f.sp_certificate_file
+            .or(Some(f.sp_certificate))
+            .filter(|p| !p.trim().is_empty())
     };
     let changes = SsoChanges {
         sp_entity_id: Some(f.sp_entity_id.trim().to_string()),
@@ -157,18 +161,31 @@ pub async fn update(
     Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
 }
 
+/// Pasted XML, a file, or a URL to fetch it from.
 #[derive(Deserialize)]
 pub struct MetadataForm {
+    #[serde(default)]
     xml: String,
+    xml_file: Option<String>,
+    #[serde(default)]
+    url: String,
 }
 
 pub async fn import_metadata(
     admin: AdminUser,
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    HtmlForm(f): HtmlForm<MetadataForm>,
+    AnyForm(f): AnyForm<MetadataForm>,
 ) -> Result<Response, AppError> {
-    let r = match metadata::parse_sp_metadata(&f.xml) {
+    let xml = match (f.xml_file, f.xml.trim().is_empty(), f.url.trim()) {
+        (Some(x), _, _) => Ok(x),
+        (None, false, _) => Ok(f.xml),
+        (None, true, "") => {
+            Err("Paste the metadata, choose its file, or give its URL.".to_string())
+        }
+        (None, true, url) => metadata::fetch(url).await,
+    };
+    let r = match xml.and_then(|x| metadata::parse_sp_metadata(&x).map_err(|e| e.to_string())) {
         Ok(changes) => settings::update(&state.db, &admin.actor(), &slug, &changes)
             .await
             .map(|row| {
@@ -179,7 +196,7 @@ pub async fn import_metadata(
                 )
             })
             .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     };
     Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
 }
