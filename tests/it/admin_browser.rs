@@ -46,17 +46,17 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome.fill("input[name='username']", "root").await;
     chrome.fill("input[name='password']", ADMIN_PW).await;
     chrome
-        .click("form[action='/login'] button[type='submit']")
+        .click_and_load("form[action='/login'] button[type='submit']")
         .await;
-    chrome.click("#admin-link").await;
+    chrome.click_and_load("#admin-link").await;
     chrome.find("#add-app").await;
     assert_eq!(chrome.current_url().await, format!("{base}/admin/apps"));
     chrome.screenshot("admin-apps-empty").await;
 
     // The catalog, searched by name; BlueJeans with its defaults, slug chosen here.
-    chrome.click("#add-app").await;
+    chrome.click_and_load("#add-app").await;
     chrome.fill("#q", "blue").await;
-    chrome.click("form.search button").await;
+    chrome.click_and_load("form.search button").await;
     chrome.find("li[data-template='bluejeans']").await;
     assert_eq!(chrome.count("li[data-template]").await, 1);
     assert_eq!(
@@ -65,7 +65,9 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     );
     chrome.screenshot("admin-catalog").await;
     chrome.fill("#slug-bluejeans", "bluejeans").await;
-    chrome.click("li[data-template='bluejeans'] button").await;
+    chrome
+        .click_and_load("li[data-template='bluejeans'] button")
+        .await;
     assert!(flash(&chrome).await.contains("BlueJeans added"));
     assert_eq!(
         chrome.text("#idp-url").await,
@@ -80,7 +82,7 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome
         .fill("#relay_state", "https://bluejeans.com/home")
         .await;
-    chrome.click("#save-sso").await;
+    chrome.click_and_load("#save-sso").await;
     assert_eq!(flash(&chrome).await, "SSO settings saved.");
     let (_, row) = sesame::saml::settings::get(&server.db, "bluejeans")
         .await
@@ -112,7 +114,7 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     let svg = dir.path().join("bluejeans.svg");
     std::fs::write(&svg, LOGO).unwrap();
     chrome.attach("#logo", &svg).await;
-    chrome.click("#upload-logo").await;
+    chrome.click_and_load("#upload-logo").await;
     assert_eq!(flash(&chrome).await, "Logo saved.");
     let logo = reqwest::get(format!("{base}/logos/bluejeans"))
         .await
@@ -128,13 +130,15 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     // A second app from the catalog, bound to nobody: its tile must not show.
     chrome.goto(&format!("{base}/admin/apps/new?q=jive")).await;
     chrome.fill("#slug-jive", "jive").await;
-    chrome.click("li[data-template='jive'] button").await;
+    chrome
+        .click_and_load("li[data-template='jive'] button")
+        .await;
     assert!(flash(&chrome).await.contains("Jive added"));
     // Jive's SP metadata as a file upload.
     let md = dir.path().join("jive-sp.xml");
     std::fs::write(&md, JIVE_METADATA).unwrap();
     chrome.attach("#xml_file", &md).await;
-    chrome.click("#import-metadata").await;
+    chrome.click_and_load("#import-metadata").await;
     assert_eq!(
         flash(&chrome).await,
         "Imported the SP metadata: entity id https://jive.example/sp, 1 ACS URL(s)."
@@ -151,13 +155,13 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome.fill("#new-first", "Alice").await;
     chrome.fill("#new-last", "Liddell").await;
     chrome.fill("#new-password", TEMP_PW).await;
-    chrome.click("#create-user").await;
+    chrome.click_and_load("#create-user").await;
     assert_eq!(flash(&chrome).await, "Added alice.");
     chrome.goto(&format!("{base}/admin/groups")).await;
     chrome.fill("#name", "engineering").await;
-    chrome.click("#create-group").await;
+    chrome.click_and_load("#create-group").await;
     chrome.select("#add-member", "alice").await;
-    chrome.click("#add-member-button").await;
+    chrome.click_and_load("#add-member-button").await;
     assert!(flash(&chrome).await.contains("alice added to engineering"));
     chrome.screenshot("admin-group").await;
 
@@ -168,7 +172,7 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome
         .click("input[name='group'][value='engineering']")
         .await;
-    chrome.click("#save-groups").await;
+    chrome.click_and_load("#save-groups").await;
     assert_eq!(flash(&chrome).await, "Saved: 1 change(s).");
     assert_eq!(
         chrome
@@ -184,15 +188,15 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
         .await;
     chrome.fill("#url", &peer.url).await;
     chrome.fill("#token", TOKEN).await;
-    chrome.click("#save-idm").await;
+    chrome.click_and_load("#save-idm").await;
     assert_eq!(flash(&chrome).await, "Identity Management settings saved.");
     assert!(!chrome.page_source().await.contains(TOKEN));
-    chrome.click("#idm-test").await;
+    chrome.click_and_load("#idm-test").await;
     let tested = flash(&chrome).await;
     assert!(tested.starts_with("Connection works"), "{tested}");
-    chrome.click("#idm-activate").await;
+    chrome.click_and_load("#idm-activate").await;
     assert_eq!(flash(&chrome).await, "Identity Management is active.");
-    chrome.click("#idm-sync").await;
+    chrome.click_and_load("#idm-sync").await;
     assert!(flash(&chrome).await.starts_with("Sync started"));
     let mut arrived = None;
     for _ in 0..100 {
@@ -243,18 +247,20 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome.screenshot("admin-user").await;
 
     // The end user: temporary password, a new one, then exactly the granted tile.
-    chrome.click("nav form[action='/logout'] button").await;
+    chrome
+        .click_and_load("nav form[action='/logout'] button")
+        .await;
     chrome.goto(&format!("{base}/login")).await;
     chrome.fill("input[name='username']", "alice").await;
     chrome.fill("input[name='password']", TEMP_PW).await;
     chrome
-        .click("form[action='/login'] button[type='submit']")
+        .click_and_load("form[action='/login'] button[type='submit']")
         .await;
     chrome.fill("#current", TEMP_PW).await;
     chrome.fill("#new", ALICE_PW).await;
     chrome.fill("#confirm", ALICE_PW).await;
     chrome
-        .click("form[action='/account/password'] button")
+        .click_and_load("form[action='/account/password'] button")
         .await;
     chrome.goto(&format!("{base}/")).await;
     chrome.find("a.tile[data-slug='bluejeans']").await;

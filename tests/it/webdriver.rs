@@ -312,6 +312,48 @@ impl Chrome {
         .await
     }
 
+    /// Clicks what submits a form or follows a link, and waits until the next page has
+    /// replaced this one (its root element is a new one), so that what is read next is
+    /// read from the new page, not the old.
+    pub async fn click_and_load(&self, css: &str) {
+        let old = self
+            .try_find("html")
+            .await
+            .unwrap_or_else(|e| panic!("find html: {e:?}"));
+        self.click(css).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.try_find("html").await {
+                Ok(now) if now.0 != old.0 => {
+                    // The new document exists; wait for it to finish loading.
+                    self.retry("page load", async || {
+                        let v = self
+                            .post(
+                                "/execute/sync",
+                                json!({ "script": "return document.readyState", "args": [] }),
+                            )
+                            .await?;
+                        if v == "complete" {
+                            Ok(())
+                        } else {
+                            Err(WdError {
+                                status: 0,
+                                error: "no such element".into(),
+                                message: "loading".into(),
+                            })
+                        }
+                    })
+                    .await;
+                    return;
+                }
+                _ if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                _ => panic!("clicking {css:?} loaded no new page within {WAIT:?}"),
+            }
+        }
+    }
+
     /// Clears the field and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) {
         self.retry(&format!("fill {css:?}"), async || {
