@@ -19,33 +19,16 @@ pub struct Search {
     pub q: Option<String>,
 }
 
-/// Case-insensitive substring match of a search box.
-pub fn matches(q: &Option<String>, fields: &[&str]) -> bool {
-    match q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        None => true,
-        Some(q) => {
-            let q = q.to_lowercase();
-            fields.iter().any(|f| f.to_lowercase().contains(&q))
-        }
-    }
-}
-
 pub async fn catalog(_: Admin, Params(s): Params<Search>) -> ApiResult {
-    let list: Vec<Value> = catalog::TEMPLATES
-        .iter()
-        .filter(|t| matches(&s.q, &[t.name, t.label, t.description]))
+    let list: Vec<Value> = catalog::search(s.q.as_deref().unwrap_or_default())
+        .into_iter()
         .map(|t| json!({ "name": t.name, "label": t.label, "description": t.description, "color": t.color }))
         .collect();
     ok(list)
 }
 
 pub async fn list(_: Admin, State(state): State<AppState>, Params(s): Params<Search>) -> ApiResult {
-    let list: Vec<_> = apps::list(&state.db)
-        .await?
-        .into_iter()
-        .filter(|a| matches(&s.q, &[&a.slug, &a.label, &a.description]))
-        .collect();
-    ok(list)
+    ok(apps::search(&state.db, s.q.as_deref().unwrap_or_default()).await?)
 }
 
 #[derive(Deserialize)]
@@ -142,9 +125,8 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "sign_response": row.sign_response,
         "require_signed_requests": row.require_signed_requests,
         "allow_sha1": row.allow_sha1,
-        "sp_certificates": row.sp_certs.matches("BEGIN CERTIFICATE").count(),
-        "attributes": attributes::decode(&row.attributes).iter()
-            .map(|(n, s)| format!("{n}={}", s.as_str())).collect::<Vec<_>>(),
+        "sp_certificates": row.sp_cert_count(),
+        "attributes": attributes::items(&attributes::decode(&row.attributes)),
     })
 }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::apps::{matches, Search};
+use super::apps::Search;
 use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, MaybeBody, Params};
 use crate::app::AppState;
 use crate::auth::password::Password;
@@ -53,12 +53,7 @@ pub async fn users(
     State(state): State<AppState>,
     Params(s): Params<Search>,
 ) -> ApiResult {
-    let list: Vec<_> = users::list(&state.db)
-        .await?
-        .into_iter()
-        .filter(|u| matches(&s.q, &[&u.username, &u.email, &u.first_name, &u.last_name]))
-        .collect();
-    ok(list)
+    ok(users::search(&state.db, s.q.as_deref().unwrap_or_default()).await?)
 }
 
 pub async fn create_user(
@@ -174,12 +169,7 @@ pub async fn groups(
     State(state): State<AppState>,
     Params(s): Params<Search>,
 ) -> ApiResult {
-    let list: Vec<_> = groups::list(&state.db)
-        .await?
-        .into_iter()
-        .filter(|g| matches(&s.q, &[&g.name, &g.description]))
-        .collect();
-    ok(list)
+    ok(groups::search(&state.db, s.q.as_deref().unwrap_or_default()).await?)
 }
 
 #[derive(Deserialize)]

@@ -145,7 +145,8 @@ pub async fn action(
                     "send {\"username\": \"...\"} as JSON",
                 ));
             };
-            let (report, stopped) = control::provision(db, &state.seal, &slug, &username).await?;
+            let t = control::live(db, &state.seal, &slug).await?;
+            let (report, stopped) = control::provision(db, &t, &username).await?;
             let exchanges: Vec<_> = report.exchanges.iter().map(|e| e.to_json()).collect();
             ok(json!({ "username": username, "decision": report.decision,
                         "stopped": stopped, "exchanges": exchanges }))
@@ -189,10 +190,6 @@ pub async fn import(
         ));
     }
     let found = control::import_list(&state.db, &state.seal, &slug).await?;
-    let chosen: Vec<_> = found
-        .into_iter()
-        .filter(|c| b.all || b.usernames.contains(&c.username))
-        .collect();
-    let report = control::import(&state.db, &admin.actor, &chosen).await?;
+    let report = control::import(&state.db, &admin.actor, found, &b.usernames, b.all).await?;
     ok(json!({ "report": report }))
 }

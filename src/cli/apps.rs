@@ -161,10 +161,7 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         "NameID                        {} from {}",
         s.nameid_format, s.nameid_source
     );
-    let attrs: Vec<String> = crate::saml::attributes::decode(&s.attributes)
-        .iter()
-        .map(|(n, src)| format!("{n}={}", src.as_str()))
-        .collect();
+    let attrs = crate::saml::attributes::items(&crate::saml::attributes::decode(&s.attributes));
     println!("attributes                    {}", attrs.join(" "));
     println!("default RelayState            {}", s.relay_state);
     println!("sign response too             {}", yes_no(s.sign_response));
@@ -172,10 +169,7 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         "require signed requests       {}",
         yes_no(s.require_signed_requests)
     );
-    println!(
-        "SP certificates               {}",
-        s.sp_certs.matches("BEGIN CERTIFICATE").count()
-    );
+    println!("SP certificates               {}", s.sp_cert_count());
     Ok(())
 }
 

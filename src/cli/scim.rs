@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::directory::Actor;
 use crate::scim::secret::{SealKey, Secret};
 use crate::scim::target::{self, Changes, Credential};
-use crate::scim::{control, probe, sync};
+use crate::scim::{control, probe};
 use crate::store::scim as store;
 use crate::store::Db;
 
@@ -160,11 +160,10 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
         }
         ScimCommand::Provision { slug, username } => {
             let live = live(db, &key, &slug).await?;
-            let user = crate::directory::users::get(db, &username).await?;
             if live.row.state != "active" {
                 eprintln!("note: Identity Management of {slug} is {}; provisioning {username} on demand anyway", live.row.state);
             }
-            let (report, stop) = sync::user_report(db, &live, user.id, false).await;
+            let (report, stop) = control::provision(db, &live, &username).await?;
             for ex in &report.exchanges {
                 println!("{}", serde_json::to_string_pretty(&ex.to_json())?);
             }
@@ -187,10 +186,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
             Ok(())
         }
         ScimCommand::Import { slug, users, all } => {
-            let live = live(db, &key, &slug).await?;
-            let found = crate::scim::inventory::list(db, &live)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let found = control::import_list(db, &key, &slug).await?;
             let rows = found
                 .iter()
                 .map(|c| vec![c.username.clone(), c.email.clone(), c.status.to_string()])
@@ -200,11 +196,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 println!("(list only: add --user <userName>... or --all to import)");
                 return Ok(());
             }
-            let chosen: Vec<_> = found
-                .into_iter()
-                .filter(|c| all || users.contains(&c.username))
-                .collect();
-            let report = crate::scim::inventory::import(db, &actor, &chosen).await?;
+            let report = control::import(db, &actor, found, &users, all).await?;
             for line in report {
                 println!("{line}");
             }

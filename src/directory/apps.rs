@@ -37,6 +37,13 @@ pub async fn list(db: &Db) -> Result<Vec<App>, DirectoryError> {
     Ok(apps::list(&mut conn).await?)
 }
 
+/// The apps matching a search box (slug, label, description, template).
+pub async fn search(db: &Db, q: &str) -> Result<Vec<App>, DirectoryError> {
+    let mut all = list(db).await?;
+    all.retain(|a| super::matches(q, &[&a.slug, &a.label, &a.description, &a.template]));
+    Ok(all)
+}
+
 /// An app with the groups bound to it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppDetail {

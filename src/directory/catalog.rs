@@ -38,6 +38,14 @@ pub const TEMPLATES: &[Template] = &[
     },
 ];
 
+/// The templates matching a search box (name, label, description).
+pub fn search(q: &str) -> Vec<&'static Template> {
+    TEMPLATES
+        .iter()
+        .filter(|t| super::matches(q, &[t.name, t.label, t.description]))
+        .collect()
+}
+
 pub fn template(name: &str) -> Result<&'static Template, DirectoryError> {
     TEMPLATES.iter().find(|t| t.name == name).ok_or_else(|| {
         let names: Vec<_> = TEMPLATES.iter().map(|t| t.name).collect();

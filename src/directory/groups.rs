@@ -12,6 +12,13 @@ pub async fn list(db: &Db) -> Result<Vec<Group>, DirectoryError> {
     Ok(groups::list(&mut conn).await?)
 }
 
+/// The groups matching a search box (name, description).
+pub async fn search(db: &Db, q: &str) -> Result<Vec<Group>, DirectoryError> {
+    let mut all = list(db).await?;
+    all.retain(|g| super::matches(q, &[&g.name, &g.description]));
+    Ok(all)
+}
+
 pub(crate) async fn find(conn: &mut Conn, name: &str) -> Result<Group, DirectoryError> {
     groups::by_key(conn, &name.to_lowercase())
         .await?

@@ -67,6 +67,12 @@ impl Actor {
     }
 }
 
+/// A search box: case-insensitive substring of any of `fields`; an empty query matches all.
+pub fn matches(q: &str, fields: &[&str]) -> bool {
+    let q = q.trim().to_lowercase();
+    q.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(&q))
+}
+
 /// `uid-N` from /proc, when no user name is in the environment (containers, cron).
 fn uid() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -34,6 +34,13 @@ pub async fn list(db: &Db) -> Result<Vec<User>, DirectoryError> {
     Ok(users::list(&mut conn).await?)
 }
 
+/// The users matching a search box (username, email, names).
+pub async fn search(db: &Db, q: &str) -> Result<Vec<User>, DirectoryError> {
+    let mut all = list(db).await?;
+    all.retain(|u| super::matches(q, &[&u.username, &u.email, &u.first_name, &u.last_name]));
+    Ok(all)
+}
+
 pub(crate) async fn find(conn: &mut Conn, username: &str) -> Result<User, DirectoryError> {
     users::by_key(conn, &username.to_ascii_lowercase())
         .await?

@@ -93,6 +93,13 @@ pub fn encode(m: &Mapping) -> String {
     serde_json::to_string(&pairs).unwrap_or_default()
 }
 
+/// The mapping as `NAME=SOURCE` items, as the CLI, the console and the API show it.
+pub fn items(m: &Mapping) -> Vec<String> {
+    m.iter()
+        .map(|(n, s)| format!("{n}={}", s.as_str()))
+        .collect()
+}
+
 pub fn decode(stored: &str) -> Mapping {
     let pairs: Vec<(String, String)> = serde_json::from_str(stored).unwrap_or_default();
     let m: Mapping = pairs

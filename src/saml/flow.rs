@@ -363,8 +363,8 @@ pub async fn answer(
     }
     let acs_url = match pending {
         Some(p) => p.acs_url.clone(),
-        None => match t.row.acs.iter().find(|(_, _, d)| *d).or(t.row.acs.first()) {
-            Some((_, u, _)) if !t.row.sp_entity_id.is_empty() => u.clone(),
+        None => match t.row.default_acs() {
+            Some(u) if !t.row.sp_entity_id.is_empty() => u.to_string(),
             _ => {
                 let msg = format!(
                     "Single sign-on for {} is not set up yet. Ask your administrator to configure it.",

@@ -42,10 +42,10 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
     let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
     let user_groups = groups::names_of_user(&mut conn, user.id).await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
-    let bound = crate::directory::apps::show(&state.db, slug).await?.groups;
+    let bound = crate::store::apps::bound_group_names(&mut conn, t.app.id).await?;
     drop(conn);
     let via: Vec<&String> = user_groups.iter().filter(|g| bound.contains(g)).collect();
-    let acs = t.row.acs.iter().find(|(_, _, d)| *d).or(t.row.acs.first());
+    let acs = t.row.default_acs();
     let mut checks = vec![
         check(
             "SSO switched on",
@@ -97,7 +97,7 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
             "Recipient (ACS URL)",
             acs.is_some(),
             match acs {
-                Some((_, u, _)) => {
+                Some(u) => {
                     format!("posted to {u}; the SP checks Destination and Recipient")
                 }
                 None => "no ACS URL registered".into(),
@@ -134,7 +134,7 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
     let mapping = attributes::decode(&t.row.attributes);
     let attrs = attributes::statement(&mapping, &user, &user_groups);
     let xml = match (&name_id, acs) {
-        (Some(n), Some((_, acs_url, _)))
+        (Some(n), Some(acs_url))
             if !t.row.sp_entity_id.is_empty() && allowed && t.app.sso_enabled =>
         {
             let now = Utc::now();
@@ -166,7 +166,7 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
             t.row.nameid_format.clone()
         },
         name_id,
-        acs_url: acs.map(|(_, u, _)| u.clone()),
+        acs_url: acs.map(str::to_string),
         attributes: attrs,
         checks,
         xml,

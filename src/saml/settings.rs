@@ -260,7 +260,7 @@ pub async fn update(
         sso::put(&mut tx, app.id, &after).await?;
         let mut shown = json!(after);
         // Certificates are public, but long: the event records whether there are some.
-        shown["sp_certs"] = json!(after.sp_certs.matches("BEGIN CERTIFICATE").count());
+        shown["sp_certs"] = json!(after.sp_cert_count());
         audit(
             &mut tx,
             actor,

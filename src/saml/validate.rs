@@ -128,11 +128,8 @@ fn resolve_acs(req: &AuthnRequest, row: &SsoRow) -> Result<String, Refusal> {
             .map(|(_, u, _)| u.clone())
             .ok_or_else(|| unknown(format!("ACS index {i}"))),
         (None, None) => row
-            .acs
-            .iter()
-            .find(|(_, _, d)| *d)
-            .or(row.acs.first())
-            .map(|(_, u, _)| u.clone())
+            .default_acs()
+            .map(str::to_string)
             .ok_or_else(|| page("The application has no ACS URL registered yet.")),
     }
 }

@@ -36,17 +36,43 @@ impl From<crate::store::StoreError> for ControlError {
     }
 }
 
+/// A target as the admin sees it: its app and settings, whether it was ever configured,
+/// and the numbers behind the sync status.
+pub struct Overview {
+    pub app: crate::directory::App,
+    pub row: crate::store::scim::TargetRow,
+    pub configured: bool,
+    pub queued: i64,
+    pub linked: i64,
+    pub in_scope: i64,
+}
+
+pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
+    let mut conn = db.pool.acquire().await?;
+    let (app, row, configured) = target::get(&mut conn, slug).await?;
+    let queued = store::depth(&mut conn, app.id).await?;
+    let linked = store::links(&mut conn, app.id).await?.len() as i64;
+    let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
+    Ok(Overview {
+        app,
+        row,
+        configured,
+        queued,
+        linked,
+        in_scope,
+    })
+}
+
 /// The settings (never the credential), state, queue depth, links and sync times.
 pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
-    let (app, row, exists) = target::get(&mut conn, slug).await?;
-    let mut v = target::describe(&row);
-    v["configured"] = exists.into();
-    v["queued"] = store::depth(&mut conn, app.id).await?.into();
-    v["linked"] = (store::links(&mut conn, app.id).await?.len() as i64).into();
-    v["in_scope"] = (access::users_of(&mut conn, app.id).await?.len() as i64).into();
-    v["last_sync_at"] = row.last_sync_at.into();
-    v["paused_until"] = row.paused_until.into();
+    let o = overview(db, slug).await?;
+    let mut v = target::describe(&o.row);
+    v["configured"] = o.configured.into();
+    v["queued"] = o.queued.into();
+    v["linked"] = o.linked.into();
+    v["in_scope"] = o.in_scope.into();
+    v["last_sync_at"] = o.row.last_sync_at.into();
+    v["paused_until"] = o.row.paused_until.into();
     Ok(v)
 }
 
@@ -121,16 +147,14 @@ pub async fn start_sync(db: &Db, key: &SealKey, slug: &str) -> Result<u64, Contr
 }
 
 /// Provisions one user now, whatever the target's state; every exchange is returned
-/// (credentials left out) and recorded as an event.
+/// (credentials left out) and recorded as an event, with why it stopped short, if it did.
 pub async fn provision(
     db: &Db,
-    key: &SealKey,
-    slug: &str,
+    t: &Live,
     username: &str,
 ) -> Result<(sync::Report, Option<String>), ControlError> {
-    let t = live(db, key, slug).await?;
     let user = crate::directory::users::get(db, username).await?;
-    let (report, stop) = sync::user_report(db, &t, user.id, false).await;
+    let (report, stop) = sync::user_report(db, t, user.id, false).await;
     Ok((report, stop.map(|s| s.to_string())))
 }
 
@@ -144,11 +168,18 @@ pub async fn import_list(
     inventory::list(db, &t).await.map_err(ControlError::Remote)
 }
 
-/// Creates the chosen target users in sesame (those new to it; the rest are reported).
+/// Creates in sesame the listed target users named in `names` (or all of them): those new
+/// to sesame are created, the rest reported.
 pub async fn import(
     db: &Db,
     actor: &crate::directory::Actor,
-    chosen: &[Candidate],
+    found: Vec<Candidate>,
+    names: &[String],
+    all: bool,
 ) -> Result<Vec<String>, ControlError> {
-    Ok(inventory::import(db, actor, chosen).await?)
+    let chosen: Vec<_> = found
+        .into_iter()
+        .filter(|c| all || names.contains(&c.username))
+        .collect();
+    Ok(inventory::import(db, actor, &chosen).await?)
 }

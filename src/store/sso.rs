@@ -25,6 +25,22 @@ pub struct SsoRow {
     pub acs: Vec<(i64, String, bool)>,
 }
 
+impl SsoRow {
+    /// How many SP certificates are registered.
+    pub fn sp_cert_count(&self) -> usize {
+        self.sp_certs.matches("BEGIN CERTIFICATE").count()
+    }
+
+    /// The ACS URL an unsolicited Response goes to: the default one, else the first.
+    pub fn default_acs(&self) -> Option<&str> {
+        self.acs
+            .iter()
+            .find(|(_, _, d)| *d)
+            .or(self.acs.first())
+            .map(|(_, u, _)| u.as_str())
+    }
+}
+
 impl<'r> FromRow<'r, AnyRow> for SsoRow {
     fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
         Ok(SsoRow {

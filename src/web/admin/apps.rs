@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::pages::{AppsPage, CatalogPage, Chrome, GeneralPage, GroupsTab};
 use super::{confirmed_delete, done, on, AdminUser};
-use crate::api::apps::matches;
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::{catalog, groups};
@@ -26,12 +25,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(s): Query<Search>,
 ) -> Result<Response, AppError> {
-    let q = Some(s.q.clone());
-    let apps = apps::list(&state.db)
-        .await?
-        .into_iter()
-        .filter(|a| matches(&q, &[&a.slug, &a.label, &a.description, &a.template]))
-        .collect();
+    let apps = apps::search(&state.db, &s.q).await?;
     Ok(render(&AppsPage {
         c: Chrome::new(&admin, "apps").await,
         q: s.q,
@@ -44,11 +38,7 @@ pub async fn catalog(
     State(state): State<AppState>,
     Query(s): Query<Search>,
 ) -> Result<Response, AppError> {
-    let q = Some(s.q.clone());
-    let templates = catalog::TEMPLATES
-        .iter()
-        .filter(|t| matches(&q, &[t.name, t.label, t.description]))
-        .collect();
+    let templates = catalog::search(&s.q);
     Ok(render(&CatalogPage {
         c: Chrome::new(&admin, "apps").await,
         q: s.q,

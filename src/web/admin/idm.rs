@@ -18,8 +18,6 @@ use crate::scim::control;
 use crate::scim::mapping::PATHS;
 use crate::scim::probe;
 use crate::scim::target::{self, CONNECTORS};
-use crate::store::scim as store;
-use crate::store::StoreError;
 use crate::web::pages::render;
 
 #[derive(Deserialize)]
@@ -29,13 +27,14 @@ pub struct IdmQuery {
 }
 
 async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, IdmView), AppError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
-    let (app, row, configured) = target::get(&mut conn, slug).await?;
-    let queued = store::depth(&mut conn, app.id).await?;
-    let linked = store::links(&mut conn, app.id).await?.len() as i64;
-    let in_scope = crate::directory::access::users_of(&mut conn, app.id)
-        .await?
-        .len() as i64;
+    let control::Overview {
+        app,
+        row,
+        configured,
+        queued,
+        linked,
+        in_scope,
+    } = control::overview(&state.db, slug).await?;
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
     let (last_sync, next_sync) = if row.last_sync_at > 0 {
@@ -214,7 +213,11 @@ pub async fn action(
             .map_err(|e| e.to_string()),
         "provision" => {
             let user = values("username").pop().unwrap_or_default();
-            match control::provision(db, key, &slug, &user).await {
+            let outcome = async {
+                let t = control::live(db, key, &slug).await?;
+                control::provision(db, &t, &user).await
+            };
+            match outcome.await {
                 Ok((report, None)) => Ok(format!("{user}: {}", report.decision)),
                 Ok((report, Some(stop))) if report.decision.is_empty() => {
                     Err(format!("{user} was not provisioned: {stop}"))
@@ -231,19 +234,14 @@ pub async fn action(
             if chosen.is_empty() {
                 Err("Select the users to import.".into())
             } else {
-                match control::import_list(db, key, &slug).await {
-                    Ok(found) => {
-                        let picked: Vec<_> = found
-                            .into_iter()
-                            .filter(|c| chosen.contains(&c.username))
-                            .collect();
-                        control::import(db, &actor, &picked)
-                            .await
-                            .map(|lines| lines.join("; "))
-                            .map_err(|e| e.to_string())
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+                let outcome = async {
+                    let found = control::import_list(db, key, &slug).await?;
+                    control::import(db, &actor, found, &chosen, false).await
+                };
+                outcome
+                    .await
+                    .map(|lines| lines.join("; "))
+                    .map_err(|e| e.to_string())
             }
         }
         "delete" => target::delete(db, &actor, &slug)

@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
 use super::{confirmed_delete, done, on, seg, AdminUser};
-use crate::api::apps::matches;
 use crate::app::AppState;
 use crate::auth::password::Password;
 use crate::directory::users::{self, UserFields};
@@ -27,12 +26,7 @@ pub async fn users(
     State(state): State<AppState>,
     Query(s): Query<Search>,
 ) -> Result<Response, AppError> {
-    let q = Some(s.q.clone());
-    let users = users::list(&state.db)
-        .await?
-        .into_iter()
-        .filter(|u| matches(&q, &[&u.username, &u.email, &u.first_name, &u.last_name]))
-        .collect();
+    let users = users::search(&state.db, &s.q).await?;
     Ok(render(&UsersPage {
         c: Chrome::new(&admin, "users").await,
         q: s.q,

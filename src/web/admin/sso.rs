@@ -62,11 +62,7 @@ pub async fn show(
     let attrs_text = if row.attributes.is_empty() {
         String::new()
     } else {
-        attributes::decode(&row.attributes)
-            .iter()
-            .map(|(n, s)| format!("{n}={}", s.as_str()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        attributes::items(&attributes::decode(&row.attributes)).join("\n")
     };
     Ok(render(&SsoPage {
         c: Chrome::new(&admin, "apps").await,
@@ -80,7 +76,7 @@ pub async fn show(
             .collect::<Vec<_>>()
             .join("\n"),
         attrs_text,
-        sp_certs: row.sp_certs.matches("BEGIN CERTIFICATE").count(),
+        sp_certs: row.sp_cert_count(),
         formats: FORMATS,
         sources: SOURCES,
         usernames,
