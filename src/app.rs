@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -15,6 +16,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use crate::auth::password::{self, Password};
 use crate::config::Config;
 use crate::directory::users;
+use crate::saml::flow::Idp;
 use crate::saml::keys::LiveKeys;
 use crate::scim::secret::SealKey;
 use crate::store::sessions::DbSessionStore;
@@ -28,6 +30,8 @@ pub struct AppState {
     pub keys: Arc<LiveKeys>,
     /// Seals and opens stored SCIM credentials (the console and API set and use them).
     pub seal: SealKey,
+    /// What the SSO flow works with (the same store and keys, and the app settings cache).
+    pub idp: Idp,
 }
 
 /// The name of the portal session cookie.
@@ -50,8 +54,14 @@ pub fn router(state: AppState) -> axum::Router {
         .with_expiry(Expiry::OnInactivity(lifetime));
     crate::web::router(state)
         .layer(sessions)
+        .layer(middleware::from_fn(crate::web::session_save_failed))
+        .layer(middleware::from_fn(crate::web::security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
+
+/// How often the server looks for app changes made by another process (the CLI, another
+/// replica); its own changes reach its caches at once.
+const CHANGES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A server started by [`start`]: its address, and a handle to stop it.
 pub struct Running {
@@ -97,9 +107,11 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     let keys = Arc::new(keys);
     tokio::spawn(watch_keys(keys.clone()));
     let state_config = Arc::new(config);
-    let key = SealKey::load(&state_config)
+    let key = state_config
+        .seal_key()
         .context("cannot load the key that protects stored SCIM credentials")?;
     let state = AppState {
+        idp: Idp::new(db.clone(), keys.clone(), state_config.base_url.clone()),
         db: db.clone(),
         config: state_config.clone(),
         keys,
@@ -120,7 +132,11 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         state_config.scim_concurrency,
         state_config.scim_reconcile_every,
     );
-    let workers = vec![tokio::spawn(engine.run()), tokio::spawn(sweep(db))];
+    let workers = vec![
+        tokio::spawn(engine.run()),
+        tokio::spawn(sweep(db.clone())),
+        tokio::spawn(db.watch_changes(CHANGES_EVERY)),
+    ];
     password::warm_up().await;
     Ok(Running {
         addr,
@@ -148,7 +164,7 @@ async fn sweep(db: Db) {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
         let saml = async {
-            let mut conn = db.pool.acquire().await?;
+            let mut conn = db.write().await?;
             crate::store::saml::sweep(&mut conn).await
         };
         if let Err(e) = saml.await {
@@ -184,7 +200,7 @@ pub async fn first_start(db: &Db) -> anyhow::Result<()> {
 
 /// `sesame serve`: runs until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect_with(&config.database_url, config.database_wait)
         .await
         .context("cannot open the database")?;
     first_start(&db).await?;

@@ -30,6 +30,10 @@ pub struct Config {
     /// How often each active SCIM target is reconciled (its users read and corrected).
     #[serde(serialize_with = "as_human")]
     pub scim_reconcile_every: Duration,
+    /// How long a request waits for the database (a connection, or a lock another process
+    /// holds) before it is answered 503 with `Retry-After`.
+    #[serde(serialize_with = "as_human")]
+    pub database_wait: Duration,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -58,9 +62,17 @@ const KEYS: &[&str] = &[
     "secret_key",
     "scim_concurrency",
     "scim_reconcile_every",
+    "database_wait",
 ];
 
 impl Config {
+    /// The key that seals stored SCIM credentials (`secret_key`, else the key file).
+    pub fn seal_key(
+        &self,
+    ) -> Result<crate::scim::secret::SealKey, crate::scim::secret::SecretError> {
+        crate::scim::secret::SealKey::load(&self.secret_key, &self.certs_dir)
+    }
+
     /// Loads from the given file (or `./sesame.toml` when present) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
@@ -186,8 +198,20 @@ impl Config {
             Duration::from_secs(24 * 3600),
             parse_duration,
         )?;
+        let database_wait =
+            get(
+                raw,
+                "database_wait",
+                crate::store::DEFAULT_WAIT,
+                |v| match parse_duration(v) {
+                    Ok(d) if d <= Duration::from_secs(60) => Ok(d),
+                    Ok(_) => Err(format!("{v:?} must be from 1s to 60s")),
+                    Err(e) => Err(e),
+                },
+            )?;
         Ok(Config {
             scim_reconcile_every,
+            database_wait,
             listen,
             base_url,
             database_url,

@@ -23,8 +23,43 @@ pub enum AppError {
     /// The form's CSRF token did not match the session's.
     #[error("csrf token mismatch")]
     Csrf,
+    /// The database did not answer in time (overload, or a lock held by another process):
+    /// a 503 with `Retry-After`, and the person tries again.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// 503s answered since start (logged with each, so overload shows in the log).
+static UNAVAILABLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts and logs one "busy" answer; returns the count so far.
+pub fn count_unavailable(cause: &str) -> u64 {
+    let n = UNAVAILABLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    tracing::warn!(%cause, total = n, "answered 503: the database is busy");
+    n
+}
+
+/// The 503 page every busy answer gets, whatever produced it.
+pub fn unavailable_page() -> Response {
+    let page = MessagePage {
+        title: "sesame is busy".to_string(),
+        message: "sesame could not answer in time: it is handling more requests than it can right now."
+            .to_string(),
+        hint: Some(format!(
+            "Wait a few seconds and try again; nothing you did was lost (if you were submitting a form, submit it again). It will retry on its own in {RETRY_AFTER_SECS} s."
+        )),
+    };
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, pages::render(&page)).into_response();
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+    res
 }
 
 impl From<DirectoryError> for AppError {
@@ -32,25 +67,37 @@ impl From<DirectoryError> for AppError {
         match e {
             DirectoryError::Invalid(m) | DirectoryError::Duplicate(m) => AppError::BadRequest(m),
             DirectoryError::NotFound(m) => AppError::NotFound(m),
-            DirectoryError::Store(s) => AppError::Internal(s.to_string()),
+            DirectoryError::Store(s) => s.into(),
         }
     }
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        if e.is_busy() {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Internal(e.to_string())
+        }
     }
 }
 
 impl From<SessionError> for AppError {
     fn from(e: SessionError) -> Self {
-        AppError::Internal(e.to_string())
+        match e {
+            SessionError::Store(s) => s.into(),
+            e if e.is_busy() => AppError::Unavailable(e.to_string()),
+            e => AppError::Internal(e.to_string()),
+        }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Unavailable(cause) = &self {
+            count_unavailable(cause);
+            return unavailable_page();
+        }
         let (status, title, message, hint) = match &self {
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m.clone(), None),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "Access denied", m.clone(), None),
@@ -76,6 +123,7 @@ impl IntoResponse for AppError {
                 "The page you submitted was opened in another session or too long ago.".to_string(),
                 Some("Go back, reload the page and try again.".to_string()),
             ),
+            AppError::Unavailable(_) => unreachable!("answered above"),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 (

@@ -207,7 +207,7 @@ pub async fn preview(
     Path(slug): Path<String>,
     Params(q): Params<PreviewQuery>,
 ) -> ApiResult {
-    ok(saml_preview::preview(&state, &slug, &q.user).await?)
+    ok(saml_preview::preview(&state.idp, &slug, &q.user).await?)
 }
 
 pub async fn bind(

@@ -27,6 +27,7 @@ pub fn view(set: &KeySet) -> Value {
 fn refused(e: RolloverError) -> ApiError {
     match e {
         RolloverError::State(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        RolloverError::Store(s) => s.into(),
         other => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -57,14 +58,14 @@ pub async fn stage_next(
     } else {
         KeyKind::Rsa
     };
-    let set = rollover::stage_next(&state, &admin.actor, kind)
+    let set = rollover::stage_next(&state.db, &state.keys, &admin.actor, kind)
         .await
         .map_err(refused)?;
     ok(view(&set))
 }
 
 pub async fn activate_next(admin: Admin, State(state): State<AppState>) -> ApiResult {
-    let set = rollover::activate_next(&state, &admin.actor)
+    let set = rollover::activate_next(&state.db, &state.keys, &admin.actor)
         .await
         .map_err(refused)?;
     ok(view(&set))

@@ -126,7 +126,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            crate::error::count_unavailable(&self.message);
+        } else if self.status.is_server_error() {
             tracing::error!(cause = %self.message, "API request failed");
         }
         let message = if self.status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -136,6 +138,12 @@ impl IntoResponse for ApiError {
         };
         let body = Json(json!({ "error": { "code": self.code, "message": message } }));
         let mut res = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -152,7 +160,7 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
             DirectoryError::Duplicate(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             DirectoryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
-            DirectoryError::Store(s) => internal(s),
+            DirectoryError::Store(s) => s.into(),
         }
     }
 }
@@ -168,8 +176,21 @@ impl From<ControlError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        internal(e)
+        if e.is_busy() {
+            unavailable(e)
+        } else {
+            internal(e)
+        }
     }
+}
+
+/// 503 with `Retry-After`: the database did not answer in time; try again.
+pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        e.to_string(),
+    )
 }
 
 impl From<crate::error::AppError> for ApiError {
@@ -182,6 +203,7 @@ impl From<crate::error::AppError> for ApiError {
             }
             A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             A::Csrf => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "CSRF"),
+            A::Unavailable(m) => unavailable(m),
             A::Internal(m) => internal(m),
         }
     }
@@ -390,6 +412,6 @@ async fn events_list(
     State(state): State<AppState>,
     Params(q): Params<EventQuery>,
 ) -> ApiResult {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = state.db.read().await?;
     ok(events::list(&mut conn, &q.filter()).await?)
 }

@@ -40,7 +40,7 @@ pub async fn check(
         return Ok(LoginOutcome::Locked(left));
     }
     let found = if username.len() <= 256 {
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.read().await?;
         users::credentials(&mut conn, &username.to_ascii_lowercase()).await?
     } else {
         None
@@ -94,7 +94,7 @@ async fn record(
     username: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.write().await?;
     let event = NewEvent {
         name,
         actor: username.map_or_else(|| "anonymous".to_string(), |u| format!("user:{u}")),

@@ -22,6 +22,16 @@ pub enum SessionError {
     Store(#[from] StoreError),
 }
 
+impl SessionError {
+    /// The session store could not reach the database in time (see `store::sessions::BUSY`).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            SessionError::Store(s) => s.is_busy(),
+            SessionError::Session(e) => e.to_string().contains(crate::store::sessions::BUSY),
+        }
+    }
+}
+
 /// The session's CSRF token, created on first use.
 pub async fn csrf_token(session: &Session) -> Result<String, SessionError> {
     if let Some(t) = session.get::<String>(CSRF).await? {
@@ -69,7 +79,7 @@ pub async fn current_user(session: &Session, db: &Db) -> Result<Option<User>, Se
     let Some(id) = session.get::<i64>(USER_ID).await? else {
         return Ok(None);
     };
-    let mut conn = db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = db.read().await?;
     match users::by_id(&mut conn, id).await? {
         Some(u) if u.active => {
             touch(session).await?;

@@ -39,7 +39,7 @@ pub fn address_key(ip: std::net::IpAddr) -> String {
 
 /// How long the longest lock among `keys` still runs, if any.
 pub async fn locked_for(db: &Db, keys: &[&str]) -> Result<Option<Duration>, StoreError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let now = now_ms();
     let mut longest = 0;
     for key in keys {
@@ -83,6 +83,6 @@ pub async fn record_failure(
 }
 
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.write().await?;
     throttle::clear(&mut conn, key).await
 }

@@ -74,7 +74,7 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db) -> Result<Vec<TokenRow>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     Ok(tokens::list(&mut conn).await?)
 }
 
@@ -105,7 +105,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Verdict, DirectoryErro
     if !token.starts_with(PREFIX) || token.len() > 128 {
         return Ok(Verdict::Invalid);
     }
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let Some(row) = tokens::by_hash(&mut conn, &store::sha256_hex(token)).await? else {
         return Ok(Verdict::Invalid);
     };
@@ -121,7 +121,8 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Verdict, DirectoryErro
     if !owner.is_admin {
         return Ok(Verdict::NotAdmin);
     }
-    tokens::touch(&mut conn, row.id).await?;
+    drop(conn);
+    tokens::touch(&mut *db.write().await?, row.id).await?;
     Ok(Verdict::Admin(Box::new(owner), row.name))
 }
 

@@ -40,7 +40,7 @@ pub async fn run(db: &Db, a: EventsArgs) -> anyhow::Result<()> {
         after: None,
         limit: a.limit,
     };
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let first = events::list(&mut conn, &filter).await?;
     let mut last = first.last().map(|e| e.id);
     print(first, a.json, true)?;

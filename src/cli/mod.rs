@@ -128,8 +128,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// How long a CLI command waits for the database (the running server's writes are short;
+/// a person at a terminal can wait longer than a browser should).
+const CLI_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn open(config: &Config) -> anyhow::Result<Db> {
-    Db::connect(&config.database_url)
+    Db::connect_with(&config.database_url, CLI_WAIT)
         .await
         .context("cannot open the database")
 }
@@ -168,6 +172,10 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
     println!(
         "scim_reconcile_every   = {}s",
         shown.scim_reconcile_every.as_secs()
+    );
+    println!(
+        "database_wait          = {}s",
+        shown.database_wait.as_secs()
     );
     Ok(())
 }

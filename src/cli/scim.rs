@@ -103,7 +103,7 @@ pub struct SetArgs {
 
 pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
-    let key = SealKey::load(config).context("cannot load the secret key")?;
+    let key = config.seal_key().context("cannot load the secret key")?;
     match cmd {
         ScimCommand::Set(a) => {
             let credential = if a.token_stdin {
@@ -252,7 +252,7 @@ async fn plan(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<()> {
 /// Queues everyone and shows progress until the running server's worker has done them.
 async fn wait_sync(db: &Db, key: &SealKey, slug: &str, timeout: Duration) -> anyhow::Result<()> {
     let total = control::start_sync(db, key, slug).await?.max(1);
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let app = crate::directory::apps::get(db, slug).await?;
     let started = Instant::now();
     let mut last_left = i64::MAX;

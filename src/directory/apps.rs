@@ -28,12 +28,12 @@ pub(crate) async fn find(conn: &mut Conn, slug: &str) -> Result<App, DirectoryEr
 }
 
 pub async fn get(db: &Db, slug: &str) -> Result<App, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     find(&mut conn, slug).await
 }
 
 pub async fn list(db: &Db) -> Result<Vec<App>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     Ok(apps::list(&mut conn).await?)
 }
 
@@ -53,7 +53,7 @@ pub struct AppDetail {
 }
 
 pub async fn show(db: &Db, slug: &str) -> Result<AppDetail, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let app = find(&mut conn, slug).await?;
     let groups = apps::bound_group_names(&mut conn, app.id).await?;
     Ok(AppDetail { app, groups })
@@ -237,6 +237,6 @@ pub async fn set_logo(
 
 /// The app's logo, if it has one: content type and bytes.
 pub async fn logo(db: &Db, slug: &str) -> Result<Option<(String, Vec<u8>)>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     Ok(apps::logo(&mut conn, slug).await?)
 }

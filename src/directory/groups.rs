@@ -8,7 +8,7 @@ use crate::store::scim;
 use crate::store::{groups, Conn, Db};
 
 pub async fn list(db: &Db) -> Result<Vec<Group>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     Ok(groups::list(&mut conn).await?)
 }
 
@@ -35,7 +35,7 @@ pub struct GroupDetail {
 }
 
 pub async fn show(db: &Db, name: &str) -> Result<GroupDetail, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let group = find(&mut conn, name).await?;
     let member_names = groups::member_names(&mut conn, group.id).await?;
     let apps = crate::store::apps::bound_app_slugs(&mut conn, group.id).await?;

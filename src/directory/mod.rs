@@ -34,7 +34,7 @@ pub enum DirectoryError {
 
 impl From<sqlx::Error> for DirectoryError {
     fn from(e: sqlx::Error) -> Self {
-        DirectoryError::Store(StoreError::Sqlx(e))
+        DirectoryError::Store(StoreError::from(e))
     }
 }
 

@@ -25,12 +25,12 @@ pub struct UserFields {
 }
 
 pub async fn get(db: &Db, username: &str) -> Result<User, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     find(&mut conn, username).await
 }
 
 pub async fn list(db: &Db) -> Result<Vec<User>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     Ok(users::list(&mut conn).await?)
 }
 
@@ -310,7 +310,7 @@ pub async fn ensure_admin(
     password: &Password,
     must_change: bool,
 ) -> Result<Option<String>, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     if users::count_admins(&mut conn).await? > 0 {
         return Ok(None);
     }
@@ -340,7 +340,7 @@ pub async fn ensure_admin(
         other => other?,
     };
     if must_change {
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.write().await?;
         users::require_password_change(&mut conn, user.id).await?;
     }
     Ok(Some(user.username))
@@ -356,7 +356,7 @@ pub struct UserDetail {
 }
 
 pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let user = find(&mut conn, username).await?;
     let groups = crate::store::groups::names_of_user(&mut conn, user.id).await?;
     let apps = super::access::apps_for(&mut conn, user.id)

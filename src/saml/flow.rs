@@ -2,6 +2,8 @@
 //! park it while the user signs in, decide, and build the signed answer. Every outcome,
 //! success or refusal, is an `sso_auth` event. The web handlers only move HTTP in and out.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{TimeZone, Utc};
@@ -9,19 +11,41 @@ use serde_json::{json, Value};
 
 use super::attributes;
 use super::binding::Message;
+use super::cache::AppCache;
+use super::keys::LiveKeys;
 use super::response::{self, Failure, Grant};
 use super::settings::{self, NameIdFormat, NameIdSource};
 use super::validate::{self, Pending, Refusal};
-use crate::app::AppState;
 use crate::auth::csrf::random_token;
 use crate::directory::{access, App, User};
 use crate::error::AppError;
-use crate::store::events::{self, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::sso::SsoRow;
-use crate::store::{groups, now_ms, saml as store, sha256_hex, StoreError};
+use crate::store::{groups, now_ms, saml as store, sha256_hex, Db, Small};
 
 /// How long a parked request waits for the user to sign in.
 const PARK_MS: i64 = 15 * 60 * 1000;
+
+/// What the SSO flow works with: the store, the live signing keys, our base URL and the
+/// app settings kept in memory. The web layer holds one and hands it in.
+#[derive(Clone)]
+pub struct Idp {
+    pub db: Db,
+    pub keys: Arc<LiveKeys>,
+    pub base_url: url::Url,
+    pub apps: Arc<AppCache>,
+}
+
+impl Idp {
+    pub fn new(db: Db, keys: Arc<LiveKeys>, base_url: url::Url) -> Self {
+        Idp {
+            db,
+            keys,
+            base_url,
+            apps: Arc::default(),
+        }
+    }
+}
 
 /// An app with its SAML settings and our URLs for it.
 pub struct Target {
@@ -31,11 +55,15 @@ pub struct Target {
     pub idp_entity_id: String,
 }
 
-pub async fn target(state: &AppState, slug: &str) -> Result<Target, AppError> {
-    let (app, row) = settings::get(&state.db, slug)
-        .await
-        .map_err(|_| AppError::NotFound("There is no application at this address.".into()))?;
-    let base = &state.config.base_url;
+/// The app at `slug`, from memory unless it changed. A database that does not answer is
+/// "busy" (503), not "no such app".
+pub async fn target(idp: &Idp, slug: &str) -> Result<Target, AppError> {
+    let cached = idp.apps.get(&idp.db, slug).await.map_err(|e| match e {
+        crate::directory::DirectoryError::Store(s) => AppError::from(s),
+        _ => AppError::NotFound("There is no application at this address.".into()),
+    })?;
+    let (app, row) = (cached.0.clone(), cached.1.clone());
+    let base = &idp.base_url;
     Ok(Target {
         sso_url: settings::sso_url(base, &app.slug),
         idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
@@ -60,13 +88,13 @@ pub enum Answer {
 }
 
 async fn record(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     user: Option<&str>,
     ok: bool,
     detail: Value,
 ) -> Result<(), AppError> {
-    record_once(state, t, user, ok, detail, None)
+    record_once(idp, t, user, ok, detail, None)
         .await
         .map(|_| ())
 }
@@ -76,23 +104,18 @@ fn replay_horizon() -> i64 {
     (Utc::now() + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis()
 }
 
-/// Writes the event, and with `request_id` first records that ID as used (SECURITY 6), in
-/// one transaction. False (and nothing written) when the ID was used before.
+/// Writes the event, and with `request_id` first records that ID as used (SECURITY 6),
+/// both in the next group commit, waiting until they are durable. False (and nothing
+/// written) when the ID was used before: a unique insert, so it holds across replicas.
 async fn record_once(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     user: Option<&str>,
     ok: bool,
     detail: Value,
     request_id: Option<&str>,
 ) -> Result<bool, AppError> {
-    let mut tx = state.db.begin().await?;
-    if let Some(id) = request_id {
-        if !store::first_sight(&mut tx, t.app.id, id, replay_horizon()).await? {
-            return Ok(false);
-        }
-    }
-    let e = NewEvent {
+    let event = NewEvent {
         name: "sso_auth",
         actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
         app_slug: Some(t.app.slug.clone()),
@@ -101,19 +124,26 @@ async fn record_once(
         status: None,
         detail,
     };
-    events::insert(&mut tx, &e).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(true)
+    let small = match request_id {
+        Some(id) => Small::FirstSight {
+            app_id: t.app.id,
+            request_id: id.to_string(),
+            expires_at: replay_horizon(),
+            event,
+        },
+        None => Small::Event(event),
+    };
+    Ok(idp.db.group(small).await?)
 }
 
 /// The answer to a request whose ID was already used.
-async fn replayed(state: &AppState, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+async fn replayed(idp: &Idp, t: &Target, p: &Pending) -> Result<Answer, AppError> {
     let denied = (
         response::STATUS_REQUESTER,
         Some(response::STATUS_REQUEST_DENIED),
     );
     error_status(
-        state,
+        idp,
         t,
         p,
         None,
@@ -125,14 +155,14 @@ async fn replayed(state: &AppState, t: &Target, p: &Pending) -> Result<Answer, A
 
 /// A refusal before the ACS is trusted: an event and a page.
 pub async fn refuse_page(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     binding: &str,
     reason: String,
 ) -> Result<AppError, AppError> {
     tracing::info!(app = %t.app.slug, %reason, "SAML request refused");
     record(
-        state,
+        idp,
         t,
         None,
         false,
@@ -148,14 +178,14 @@ fn encode(xml: &str) -> String {
 
 /// An error status to a registered ACS, signed, with the request's RelayState.
 async fn error_status(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     p: &Pending,
     user: Option<&str>,
     (status, sub_status): (&str, Option<&str>),
     message: &str,
 ) -> Result<Answer, AppError> {
-    let keys = state.keys.get();
+    let keys = idp.keys.get();
     let xml = response::failure(
         &Failure {
             idp_entity_id: &t.idp_entity_id,
@@ -170,7 +200,7 @@ async fn error_status(
     )
     .map_err(|e| AppError::Internal(format!("signing: {e}")))?;
     record(
-        state,
+        idp,
         t,
         user,
         false,
@@ -187,7 +217,7 @@ async fn error_status(
 
 /// Checks a decoded request. Its ID is recorded as used when it is parked or answered.
 pub async fn receive(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     binding: validate::Binding,
     msg: &Message,
@@ -201,7 +231,7 @@ pub async fn receive(
     let pending = match validate::check(msg, binding, &t.row, &t.sso_url, now) {
         Ok(p) => p,
         Err(Refusal::Page(reason)) => {
-            return Err(match refuse_page(state, t, binding_name, reason).await {
+            return Err(match refuse_page(idp, t, binding_name, reason).await {
                 Ok(e) | Err(e) => failed(e),
             })
         }
@@ -212,7 +242,7 @@ pub async fn receive(
             message,
         }) => {
             return Err(
-                match error_status(state, t, &pending, None, (status, sub_status), &message).await {
+                match error_status(idp, t, &pending, None, (status, sub_status), &message).await {
                     Ok(a) => a,
                     Err(e) => failed(e),
                 },
@@ -223,37 +253,31 @@ pub async fn receive(
 }
 
 /// Parks a checked request under a new single-use handle (for the browser's URL).
-/// Its ID is recorded as used in the same transaction; a replayed one gets its status answer.
-pub async fn park(
-    state: &AppState,
-    t: &Target,
-    p: &Pending,
-) -> Result<Result<String, Answer>, AppError> {
+/// Its ID is recorded as used in the same commit; a replayed one gets its status answer.
+pub async fn park(idp: &Idp, t: &Target, p: &Pending) -> Result<Result<String, Answer>, AppError> {
     let handle = random_token(24);
     let mut parked = p.clone();
     parked.recorded = true;
     let payload = serde_json::to_string(&parked).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut tx = state.db.begin().await?;
-    if !p.recorded
-        && !store::first_sight(&mut tx, t.app.id, &p.request_id, replay_horizon()).await?
-    {
-        drop(tx);
-        return Ok(Err(replayed(state, t, p).await?));
+    let first_sight = (!p.recorded).then(|| (p.request_id.clone(), replay_horizon()));
+    let fresh = idp
+        .db
+        .group(Small::Park {
+            app_id: t.app.id,
+            first_sight,
+            handle_hash: sha256_hex(&handle),
+            payload,
+            expires_at: now_ms() + PARK_MS,
+        })
+        .await?;
+    if !fresh {
+        return Ok(Err(replayed(idp, t, p).await?));
     }
-    store::park(
-        &mut tx,
-        &sha256_hex(&handle),
-        t.app.id,
-        &payload,
-        now_ms() + PARK_MS,
-    )
-    .await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(Ok(handle))
 }
 
-pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pending, AppError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+pub async fn parked(idp: &Idp, t: &Target, handle: &str) -> Result<Pending, AppError> {
+    let mut conn = idp.db.read().await?;
     let gone = || {
         AppError::SamlRequest("This sign-in request was already answered or has expired.".into())
     };
@@ -264,19 +288,19 @@ pub async fn parked(state: &AppState, t: &Target, handle: &str) -> Result<Pendin
 }
 
 /// Takes the parked request out; false if another tab already did (single use).
-pub async fn unpark(state: &AppState, handle: &str) -> Result<bool, AppError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+pub async fn unpark(idp: &Idp, handle: &str) -> Result<bool, AppError> {
+    let mut conn = idp.db.write().await?;
     Ok(store::unpark(&mut conn, &sha256_hex(handle)).await?)
 }
 
 /// `IsPassive` and nobody (suitably) signed in: the NoPassive status (Core §3.2.2.2).
-pub async fn no_passive(state: &AppState, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+pub async fn no_passive(idp: &Idp, t: &Target, p: &Pending) -> Result<Answer, AppError> {
     let status = (
         response::STATUS_RESPONDER,
         Some(response::STATUS_NO_PASSIVE),
     );
     error_status(
-        state,
+        idp,
         t,
         p,
         None,
@@ -287,7 +311,7 @@ pub async fn no_passive(state: &AppState, t: &Target, p: &Pending) -> Result<Ans
 }
 
 pub(crate) async fn name_id(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     user: &User,
 ) -> Result<Result<(String, &'static str), String>, AppError> {
@@ -301,8 +325,16 @@ pub(crate) async fn name_id(
         NameIdSource::Username => user.username.clone(),
         NameIdSource::EmployeeId => user.employee_id.clone(),
         NameIdSource::PersistentId => {
-            let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
-            store::persistent_id(&mut conn, t.app.id, user.id, &random_token(24)).await?
+            // Read first: only a user's first sign-on to the app writes.
+            let known =
+                store::known_persistent_id(&mut *idp.db.read().await?, t.app.id, user.id).await?;
+            match known {
+                Some(v) => v,
+                None => {
+                    let mut conn = idp.db.write().await?;
+                    store::persistent_id(&mut conn, t.app.id, user.id, &random_token(24)).await?
+                }
+            }
         }
     };
     if value.is_empty() {
@@ -317,14 +349,14 @@ pub(crate) async fn name_id(
 /// The signed-in user's answer for the app: a signed assertion if they may use it, else a
 /// page saying so. `pending` is `None` for an IdP-initiated launch.
 pub async fn answer(
-    state: &AppState,
+    idp: &Idp,
     t: &Target,
     user: &User,
     (auth_at, session_index): (i64, &str),
     pending: Option<&Pending>,
 ) -> Result<Answer, AppError> {
     let initiated = if pending.is_some() { "sp" } else { "idp" };
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = idp.db.read().await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
     let mapping = attributes::decode(&t.row.attributes);
     let groups = if mapping
@@ -343,7 +375,7 @@ pub async fn answer(
         let mut detail = base.clone();
         detail["reason"] = json!(reason);
         async move {
-            record(state, t, Some(&user.username), false, detail).await?;
+            record(idp, t, Some(&user.username), false, detail).await?;
             Ok(Answer::Refused(page))
         }
     };
@@ -374,7 +406,7 @@ pub async fn answer(
             }
         },
     };
-    let (name_id, format) = match name_id(state, t, user).await? {
+    let (name_id, format) = match name_id(idp, t, user).await? {
         Ok(v) => v,
         Err(msg) => return refuse("no NameID value", AppError::Forbidden(msg)).await,
     };
@@ -393,7 +425,7 @@ pub async fn answer(
         sign_response: t.row.sign_response,
         now,
     };
-    let keys = state.keys.get();
+    let keys = idp.keys.get();
     let xml = response::success(&grant, &keys.active)
         .map_err(|e| AppError::Internal(format!("signing: {e}")))?;
     let mut detail = base;
@@ -402,8 +434,8 @@ pub async fn answer(
     let fresh_id = pending
         .filter(|p| !p.recorded)
         .map(|p| p.request_id.as_str());
-    if !record_once(state, t, Some(&user.username), true, detail, fresh_id).await? {
-        return replayed(state, t, pending.expect("a fresh ID comes from a request")).await;
+    if !record_once(idp, t, Some(&user.username), true, detail, fresh_id).await? {
+        return replayed(idp, t, pending.expect("a fresh ID comes from a request")).await;
     }
     let relay_state = match pending {
         Some(p) => p.relay_state.clone(),

@@ -374,6 +374,11 @@ impl LiveKeys {
     }
 
     /// Reloads when the key files changed; keeps the old keys if the new ones do not load.
+    /// The directory the keys are kept in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn refresh(&self) {
         let stamp = KeySet::stamp(&self.dir);
         let unchanged = self.current.read().map(|g| g.1 == stamp).unwrap_or(false);

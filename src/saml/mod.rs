@@ -4,6 +4,7 @@
 pub mod attributes;
 pub mod binding;
 pub mod c14n;
+pub mod cache;
 pub mod dsig;
 pub mod flow;
 pub mod keys;

@@ -6,12 +6,11 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::attributes;
-use super::flow::{self, Target};
+use super::flow::{self, Idp, Target};
 use super::response::{self, Grant};
-use crate::app::AppState;
 use crate::directory::{access, users};
 use crate::error::AppError;
-use crate::store::{groups, StoreError};
+use crate::store::groups;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -36,10 +35,10 @@ fn check(label: &'static str, ok: bool, detail: String) -> Check {
     Check { label, ok, detail }
 }
 
-pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Preview, AppError> {
-    let t: Target = flow::target(state, slug).await?;
-    let user = users::get(&state.db, username).await?;
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, AppError> {
+    let t: Target = flow::target(idp, slug).await?;
+    let user = users::get(&idp.db, username).await?;
+    let mut conn = idp.db.read().await?;
     let user_groups = groups::names_of_user(&mut conn, user.id).await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
     let bound = crate::store::apps::bound_group_names(&mut conn, t.app.id).await?;
@@ -104,7 +103,7 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
             },
         ),
     ];
-    let (name_id, format) = match flow::name_id(state, &t, &user).await? {
+    let (name_id, format) = match flow::name_id(idp, &t, &user).await? {
         Ok((v, f)) => (Some(v), f.to_string()),
         Err(m) => (None, m),
     };
@@ -116,7 +115,7 @@ pub async fn preview(state: &AppState, slug: &str, username: &str) -> Result<Pre
             None => format.clone(),
         },
     ));
-    let key = state.keys.get();
+    let key = idp.keys.get();
     checks.push(check(
         "Signature",
         true,

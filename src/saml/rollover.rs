@@ -4,11 +4,10 @@
 
 use serde_json::json;
 
-use super::keys::{self, KeyError, KeyKind, KeySet};
-use crate::app::AppState;
+use super::keys::{self, KeyError, KeyKind, KeySet, LiveKeys};
 use crate::directory::Actor;
 use crate::store::events::{self, NewEvent};
-use crate::store::StoreError;
+use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RolloverError {
@@ -31,12 +30,12 @@ impl From<KeyError> for RolloverError {
 }
 
 async fn record(
-    state: &AppState,
+    db: &Db,
     actor: &Actor,
     name: &'static str,
     set: &KeySet,
 ) -> Result<(), RolloverError> {
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = db.write().await?;
     let e = NewEvent {
         name,
         actor: actor.0.clone(),
@@ -50,19 +49,24 @@ async fn record(
 }
 
 pub async fn stage_next(
-    state: &AppState,
+    db: &Db,
+    live: &LiveKeys,
     actor: &Actor,
     kind: KeyKind,
 ) -> Result<KeySet, RolloverError> {
-    let set = keys::stage_next(&state.config.certs_dir, kind)?;
-    state.keys.refresh();
-    record(state, actor, "key_stage_next", &set).await?;
+    let set = keys::stage_next(live.dir(), kind)?;
+    live.refresh();
+    record(db, actor, "key_stage_next", &set).await?;
     Ok(set)
 }
 
-pub async fn activate_next(state: &AppState, actor: &Actor) -> Result<KeySet, RolloverError> {
-    let set = keys::activate_next(&state.config.certs_dir)?;
-    state.keys.refresh();
-    record(state, actor, "key_activate_next", &set).await?;
+pub async fn activate_next(
+    db: &Db,
+    live: &LiveKeys,
+    actor: &Actor,
+) -> Result<KeySet, RolloverError> {
+    let set = keys::activate_next(live.dir())?;
+    live.refresh();
+    record(db, actor, "key_activate_next", &set).await?;
     Ok(set)
 }

@@ -240,7 +240,7 @@ fn defaults() -> SsoRow {
 
 /// The app and its SAML settings (defaults when never configured).
 pub async fn get(db: &Db, slug: &str) -> Result<(App, SsoRow), DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let app = apps::find(&mut conn, slug).await?;
     let row = sso::get(&mut conn, app.id).await?.unwrap_or_else(defaults);
     Ok((app, row))

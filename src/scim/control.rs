@@ -48,7 +48,7 @@ pub struct Overview {
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let (app, row, configured) = target::get(&mut conn, slug).await?;
     let queued = store::depth(&mut conn, app.id).await?;
     let linked = store::links(&mut conn, app.id).await?.len() as i64;
@@ -77,7 +77,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
 }
 
 pub async fn live(db: &Db, key: &SealKey, slug: &str) -> Result<Live, DirectoryError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     target::live(&mut conn, key, slug).await
 }
 
@@ -91,7 +91,7 @@ pub struct PlanLine {
 /// What a sync would do for each user in scope or linked, from the links we hold;
 /// nothing is sent.
 pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let mut ids = access::users_of(&mut conn, t.app.id).await?;
     ids.extend(
         store::links(&mut conn, t.app.id)
@@ -107,7 +107,7 @@ pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
         let r = sync::user(db, t, id, true)
             .await
             .map_err(|e| ControlError::Remote(format!("planning stopped: {e}")))?;
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.read().await?;
         let user = match users::by_id(&mut conn, id).await? {
             Some(u) => u.username,
             None => store::link(&mut conn, t.app.id, id)
@@ -126,7 +126,7 @@ pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
 /// Starts a sync: reads the target's users, corrects the links and queues everyone in
 /// scope or linked for the server's worker. Returns how many were queued.
 pub async fn start_sync(db: &Db, key: &SealKey, slug: &str) -> Result<u64, ControlError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let (_, row, exists) = target::get(&mut conn, slug).await?;
     drop(conn);
     if !exists || row.state != "active" {

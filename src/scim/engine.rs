@@ -89,7 +89,7 @@ impl Engine {
             tokio::time::sleep(tick).await;
             let every = self.reconcile_every.as_millis() as i64;
             let due = async {
-                let mut conn = self.db.pool.acquire().await?;
+                let mut conn = self.db.read().await?;
                 store::due_for_reconciliation(&mut conn, every).await
             };
             let Ok(due) = due.await else { continue };
@@ -102,7 +102,7 @@ impl Engine {
     }
 
     async fn reconcile_one(&self, app_id: i64) -> Result<(), String> {
-        let mut conn = self.db.pool.acquire().await.map_err(|e| e.to_string())?;
+        let mut conn = self.db.read().await.map_err(|e| e.to_string())?;
         let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
             .bind(app_id)
             .fetch_one(&mut *conn)
@@ -121,7 +121,7 @@ impl Engine {
         loop {
             tokio::time::sleep(RENEW).await;
             let renewed = async {
-                let mut conn = self.db.pool.acquire().await?;
+                let mut conn = self.db.write().await?;
                 store::renew(&mut conn, &self.owner, LEASE_MS).await
             };
             if let Err(e) = renewed.await {
@@ -138,7 +138,7 @@ impl Engine {
             return Ok(1);
         }
         let jobs = {
-            let mut conn = self.db.pool.acquire().await?;
+            let mut conn = self.db.write().await?;
             store::claim(&mut conn, self.db.backend, &self.owner, LEASE_MS, free).await?
         };
         let n = jobs.len();
@@ -203,39 +203,31 @@ impl Engine {
     async fn try_job(&self, job: &Job) -> Result<(), crate::store::StoreError> {
         let slot = self.target_slot(job.app_id).await;
         let _permit = slot.acquire().await.expect("open semaphore");
-        let mut conn = self.db.pool.acquire().await?;
-        let live = match self.live(&mut conn, job.app_id).await? {
+        let live = {
+            let mut conn = self.db.read().await?;
+            self.live(&mut conn, job.app_id).await?
+        };
+        let live = match live {
             Some(Ok(l)) => l,
-            Some(Err(e)) => {
-                let at = now_ms() + 60_000;
-                return store::retry(&mut conn, job, &self.owner, at, false, &e).await;
-            }
+            Some(Err(e)) => return self.retry(job, now_ms() + 60_000, &e).await,
             None => return Ok(()),
         };
         let slug = live.app.slug.clone();
         if live.row.paused_until > now_ms() {
             // Throttled since this job was leased: wait with everyone else.
-            let at = live.row.paused_until;
-            return store::retry(&mut conn, job, &self.owner, at, false, "target throttled").await;
+            return self
+                .retry(job, live.row.paused_until, "target throttled")
+                .await;
         }
         if live.row.state != "active" {
             // Stopped or quarantined since this job was leased: send nothing.
-            return store::retry(
-                &mut conn,
-                job,
-                &self.owner,
-                now_ms(),
-                false,
-                "target not active",
-            )
-            .await;
+            return self.retry(job, now_ms(), "target not active").await;
         }
-        drop(conn);
         let outcome = match job.kind.as_str() {
             "group" => super::groups::sync(&self.db, &live, job.subject_id, false).await,
             _ => sync::user(&self.db, &live, job.subject_id, false).await,
         };
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write().await?;
         match outcome {
             Ok(_) => {
                 if live.row.failures != 0 {
@@ -297,6 +289,14 @@ impl Engine {
                 .await
             }
         }
+    }
+}
+
+impl Engine {
+    /// Puts a job back for `at` without counting an attempt.
+    async fn retry(&self, job: &Job, at: i64, why: &str) -> Result<(), crate::store::StoreError> {
+        let mut conn = self.db.write().await?;
+        store::retry(&mut conn, job, &self.owner, at, false, why).await
     }
 }
 

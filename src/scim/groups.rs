@@ -21,7 +21,7 @@ fn members_json(ids: &[String]) -> Value {
 
 /// Brings the group's copy in the target to what the directory says.
 pub async fn sync(db: &Db, t: &Live, group_id: i64, dry_run: bool) -> Result<Report, Stop> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let group = groups::by_id(&mut conn, group_id).await?;
     let bound = store::is_bound(&mut conn, t.app.id, group_id).await?;
     let link = store::group_link(&mut conn, t.app.id, group_id).await?;
@@ -48,7 +48,7 @@ pub async fn sync(db: &Db, t: &Live, group_id: i64, dry_run: bool) -> Result<Rep
                     .send("group_delete_provision", Method::DELETE, &path, None)
                     .await?;
                 if matches!(ex.verdict(), Verdict::Ok | Verdict::NotFound) {
-                    let mut conn = db.pool.acquire().await?;
+                    let mut conn = db.write().await?;
                     store::delete_group_link(&mut conn, t.app.id, group_id).await?;
                 }
             }
@@ -98,7 +98,7 @@ async fn create_or_link(
             remote_id: g["id"].as_str().unwrap_or("").to_string(),
             members: json!(remote).to_string(),
         };
-        let mut conn = run.db.pool.acquire().await?;
+        let mut conn = run.db.write().await?;
         store::put_group_link(&mut conn, &link).await?;
         drop(conn);
         return update(run, link, name, members, false).await;
@@ -128,7 +128,7 @@ async fn create_or_link(
                 remote_id: id.to_string(),
                 members: json!(members).to_string(),
             };
-            let mut conn = run.db.pool.acquire().await?;
+            let mut conn = run.db.write().await?;
             store::put_group_link(&mut conn, &link).await?;
             Ok(())
         }
@@ -177,7 +177,7 @@ async fn update(
     let ex = run
         .send("group_update_provision", Method::PATCH, &path, Some(body))
         .await?;
-    let mut conn = run.db.pool.acquire().await?;
+    let mut conn = run.db.write().await?;
     match ex.verdict() {
         Verdict::Ok => {
             let updated = GroupLink {

@@ -145,7 +145,7 @@ async fn in_sesame(conn: &mut crate::store::Conn, username: &str) -> Result<bool
 
 /// Every user of the target, marked for import.
 pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, String> {
-    let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+    let mut conn = db.read().await.map_err(|e| e.to_string())?;
     let links = store::links(&mut conn, t.app.id)
         .await
         .map_err(|e| e.to_string())?;

@@ -9,8 +9,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
 
-use crate::config::Config;
-
 /// A credential in memory; `Debug` and `Display` show `<redacted>`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
@@ -62,12 +60,13 @@ impl fmt::Debug for SealKey {
 }
 
 impl SealKey {
-    /// From config, else from (or newly into) `certs_dir/secrets.key`.
-    pub fn load(config: &Config) -> Result<Self, SecretError> {
-        if !config.secret_key.is_empty() {
-            return Self::from_b64(config.secret_key.expose());
+    /// The configured key (`secret_key`), else the one in (or newly written to)
+    /// `certs_dir/secrets.key`.
+    pub fn load(configured: &Secret, certs_dir: &std::path::Path) -> Result<Self, SecretError> {
+        if !configured.is_empty() {
+            return Self::from_b64(configured.expose());
         }
-        let path = config.certs_dir.join("secrets.key");
+        let path = certs_dir.join("secrets.key");
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::from_b64(text.trim()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::generate(&path),

@@ -97,7 +97,7 @@ impl<'a> Run<'a> {
         status: Option<u16>,
         detail: Value,
     ) -> Result<(), Stop> {
-        let mut conn = self.db.pool.acquire().await?;
+        let mut conn = self.db.write().await?;
         let e = NewEvent {
             name,
             actor: "system:scim".into(),
@@ -184,7 +184,7 @@ async fn run_user(
     dry_run: bool,
     out: &mut Report,
 ) -> Result<(), Stop> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.read().await?;
     let user = users::by_id(&mut conn, user_id).await?;
     let link = store::link(&mut conn, t.app.id, user_id).await?;
     let in_scope = match &user {
@@ -238,7 +238,7 @@ async fn run_decision(
     }
     if !dry_run && t.row.push_groups != 0 {
         // Group member lists follow the account: linked, reactivated, deactivated, deleted.
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.write().await?;
         let after = store::link(&mut conn, t.app.id, user_id).await?;
         let key = |l: &Option<Link>| l.as_ref().map(|l| (l.remote_id.clone(), l.active));
         if key(&before) != key(&after) {
@@ -305,7 +305,7 @@ async fn enter_or_update(
         Verdict::Ok => save(run, u, &link.remote_id, &desired, true).await,
         Verdict::NotFound => {
             // Gone in the target: forget the link and look again before any re-create.
-            let mut conn = run.db.pool.acquire().await?;
+            let mut conn = run.db.write().await?;
             store::delete_link(&mut conn, run.t.app.id, u.id).await?;
             Err(Stop::Retry(
                 Some(std::time::Duration::ZERO),
@@ -329,7 +329,7 @@ async fn link_found(run: &mut Run<'_>, u: &User, found: &Value) -> Result<Link, 
         synced: Value::Object(mapping::from_remote(found)).to_string(),
         active: i64::from(active),
     };
-    let mut conn = run.db.pool.acquire().await?;
+    let mut conn = run.db.write().await?;
     store::put_link(&mut conn, &link).await?;
     Ok(link)
 }
@@ -370,7 +370,7 @@ async fn save(
     synced: &Map<String, Value>,
     active: bool,
 ) -> Result<(), Stop> {
-    let mut conn = run.db.pool.acquire().await?;
+    let mut conn = run.db.write().await?;
     let link = Link {
         app_id: run.t.app.id,
         user_id: u.id,
@@ -390,7 +390,7 @@ async fn guard(run: &Run<'_>) -> Result<(), Stop> {
     if limit == 0 || crate::store::now_ms() < run.t.row.approved_until {
         return Ok(());
     }
-    let mut conn = run.db.pool.acquire().await?;
+    let mut conn = run.db.write().await?;
     let done =
         store::count_deprovision(&mut conn, run.t.app.id, super::target::APPROVAL_MS).await?;
     if done > limit {
@@ -418,7 +418,7 @@ async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> R
             .send("user_delete_provision", Method::DELETE, &path, None)
             .await?;
         if matches!(ex.verdict(), Verdict::Ok | Verdict::NotFound) {
-            let mut conn = run.db.pool.acquire().await?;
+            let mut conn = run.db.write().await?;
             store::delete_link(&mut conn, link.app_id, link.user_id).await?;
         }
         return Ok(());
@@ -440,7 +440,7 @@ async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> R
             return Ok(());
         }
     }
-    let mut conn = run.db.pool.acquire().await?;
+    let mut conn = run.db.write().await?;
     let user_gone = users::by_id(&mut conn, link.user_id).await?.is_none();
     if user_gone {
         store::delete_link(&mut conn, link.app_id, link.user_id).await?;

@@ -1,9 +1,26 @@
 //! The database: one `Db` handle over SQLite (default) or PostgreSQL (several replicas),
 //! chosen by the URL scheme, with the migrations of that backend embedded in the binary.
 //! Every query here is portable: `$N` placeholders, integers for booleans and times.
+//!
+//! How the server stays up under load (issue 10):
+//! - **Reads and writes are apart.** `read()` hands out a connection of the reader pool (on
+//!   SQLite WAL readers with `query_only`, so a write there fails loudly); `write()` and
+//!   `begin()` the writer. On SQLite the writer is a single connection: the server's own
+//!   writes queue for it in order instead of fighting over the file lock, so they cannot
+//!   deadlock or fail with "database is locked" among themselves. On PostgreSQL both are
+//!   the one pool.
+//! - **Small hot-path writes share a commit** (`group`: sign-on events, replay records,
+//!   session touches), so a burst of sign-ons costs one commit, not one each.
+//! - **No connection goes back to the pool inside a transaction** (`release_guard`): sqlx
+//!   can lose track of a `BEGIN` whose future was cancelled (a client that disconnects),
+//!   and such a connection would hold the write lock for ever.
+//! - **Waiting is bounded**: a pool that does not hand out a connection within `wait`, or a
+//!   lock held by someone else past the busy timeout, is `StoreError::Busy`, which the web
+//!   layer answers with 503 and `Retry-After`.
 
 pub mod apps;
 pub mod events;
+pub mod group;
 pub mod groups;
 pub mod saml;
 pub mod scim;
@@ -11,19 +28,34 @@ pub mod sessions;
 pub mod sso;
 pub mod throttle;
 pub mod tokens;
+mod tx;
 pub mod users;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection, Executor};
 
+pub use group::Small;
 pub use sqlx::AnyConnection as Conn;
+pub use tx::Tx;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a request waits for a connection (or for SQLite's file lock) before it is
+/// told the database is busy: long enough to ride out a burst, short enough that the
+/// person gets a "try again" page rather than a spinner.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(3);
+
+/// SQLite readers; PostgreSQL's one pool.
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_POOL: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -49,10 +81,47 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("cannot create the directory for the SQLite file: {0}")]
     CreateDir(std::io::Error),
+    /// The database did not answer in time: every connection busy, or the file locked by
+    /// another process past the busy timeout. Worth retrying shortly; nothing was written.
+    #[error("the database is busy: {0}")]
+    Busy(String),
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) {
+            StoreError::Busy(e.to_string())
+        } else {
+            StoreError::Sqlx(e)
+        }
+    }
+}
+
+/// Errors that mean "not now" rather than "wrong": a pool timeout, SQLite's BUSY and
+/// LOCKED (another process holds the write lock past the busy timeout), PostgreSQL's lock
+/// timeout, statement timeout and serialization failure.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code();
+            let code = code.as_deref().unwrap_or("");
+            // SQLite reports the primary or an extended code (BUSY = 5, LOCKED = 6, their
+            // extended codes keep the low byte).
+            let sqlite_busy = code
+                .parse::<i64>()
+                .map(|c| matches!(c & 0xff, 5 | 6))
+                .unwrap_or(false);
+            sqlite_busy
+                || matches!(code, "55P03" | "57014" | "40001" | "40P01")
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 impl StoreError {
@@ -60,17 +129,65 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
+
+    /// The database is overloaded or locked: answer "try again" (503), not "broken".
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy(_))
+    }
 }
+
+/// A pooled connection, from `Db::read` or `Db::write`.
+pub type Pooled = PoolConnection<Any>;
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    pub pool: AnyPool,
     pub backend: Backend,
+    reader: AnyPool,
+    writer: AnyPool,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Moves whenever this process commits a change, and when the poller sees the
+    /// database's change counter move (another process or replica changed an app).
+    epoch: AtomicU64,
+    /// The last value of `change_counter` the poller read.
+    counter: AtomicI64,
+    group: group::Sender,
+}
+
+/// Options shared by both pools.
+fn pool_options(max: u32, wait: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(wait)
+        .after_release(|conn, _| Box::pin(release_guard(conn)))
+}
+
+/// A connection may go back to the pool only outside any transaction. A dropped
+/// `Transaction` queues its rollback, so the connection is pinged (which runs after it)
+/// before it is judged; one still inside a transaction is closed, which rolls it back.
+async fn release_guard(conn: &mut Conn) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a connection came back inside a transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 impl Db {
     /// Opens (creating a SQLite file when needed) and migrates the database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, DEFAULT_WAIT).await
+    }
+
+    /// As `connect`, waiting at most `wait` for a connection or a lock.
+    pub async fn connect_with(url: &str, wait: Duration) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = match backend {
@@ -78,46 +195,140 @@ impl Db {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets the CLI write while `serve` runs; the busy timeout makes
-                        // concurrent writers wait instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        let db = Db { pool, backend };
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&db.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&db.pool).await?,
-        }
+        let busy_ms = wait.as_millis().max(1) as u64;
+        let (reader, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = pool_options(1, wait)
+                    .after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, busy_ms, false)))
+                    .connect_with(options.clone())
+                    .await?;
+                // The writer creates the file and the WAL before any reader opens it.
+                SQLITE_MIGRATIONS.run(&writer).await?;
+                let reader = pool_options(SQLITE_READERS, wait)
+                    .after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, busy_ms, true)))
+                    .connect_with(options)
+                    .await?;
+                (reader, writer)
+            }
+            Backend::Postgres => {
+                let pool = pool_options(POSTGRES_POOL, wait)
+                    .connect_with(options)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
+        };
+        let group = group::start(writer.clone(), backend, wait);
+        let db = Db {
+            backend,
+            reader,
+            writer,
+            shared: Arc::new(Shared {
+                epoch: AtomicU64::new(0),
+                counter: AtomicI64::new(i64::MIN),
+                group,
+            }),
+        };
+        db.poll_changes().await?;
         Ok(db)
     }
 
-    /// A transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): our
-    /// transactions read then write, and a deferred one would fail with SQLITE_BUSY instead
-    /// of waiting when another connection (the provisioning worker, the CLI) wrote meanwhile.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// A connection for reading. On SQLite it refuses writes (`query_only`).
+    pub async fn read(&self) -> Result<Pooled, StoreError> {
+        Ok(self.reader.acquire().await?)
+    }
+
+    /// The writer, for a single statement that commits on its own. Hold it briefly: on
+    /// SQLite every other write of the server waits for it.
+    pub async fn write(&self) -> Result<Pooled, StoreError> {
+        Ok(self.writer.acquire().await?)
+    }
+
+    /// A transaction on the writer. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred one that reads then writes would fail with BUSY
+    /// instead of waiting when another process (the CLI) wrote meanwhile. Never ask for
+    /// another writer connection while holding it: on SQLite there is only one.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        };
+        Ok(Tx::new(inner, self.clone()))
+    }
+
+    /// Writes a small record in the next group commit and waits until it is durable.
+    /// For `Small::FirstSight`, false means the request ID was seen before (nothing
+    /// written).
+    pub async fn group(&self, small: Small) -> Result<bool, StoreError> {
+        self.shared.group.submit(small).await
+    }
+
+    /// A number that changes whenever app settings may have changed (see `Shared::epoch`);
+    /// caches compare it with the value they were filled at.
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch.load(Ordering::Acquire)
+    }
+
+    /// Called after this process committed a change.
+    pub(crate) fn changed(&self) {
+        self.shared.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Reads the database's change counter; moves the epoch when it moved.
+    pub async fn poll_changes(&self) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        let n: i64 = sqlx::query_scalar("SELECT n FROM change_counter WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+        if self.shared.counter.swap(n, Ordering::AcqRel) != n {
+            self.changed();
+        }
+        Ok(())
+    }
+
+    /// Polls the change counter every `every` (run by `serve`), so that changes made by the
+    /// CLI or another replica reach this server's caches.
+    pub async fn watch_changes(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.poll_changes().await {
+                tracing::debug!(error = %e, "could not read the change counter");
+            }
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.read().await?)
+            .await?;
         Ok(())
     }
+
+    /// The reader pool, for tests and tools that run their own queries.
+    pub fn reader_pool(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// The writer pool, for tests and tools that run their own queries.
+    pub fn writer_pool(&self) -> &AnyPool {
+        &self.writer
+    }
+}
+
+/// WAL lets readers run beside the writer and the CLI write while `serve` runs; the busy
+/// timeout makes a writer wait (boundedly) for another process's lock instead of failing.
+async fn sqlite_pragmas(conn: &mut Conn, busy_ms: u64, read_only: bool) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}"))
+        .await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    if read_only {
+        conn.execute("PRAGMA query_only = ON").await?;
+    }
+    Ok(())
 }
 
 /// Makes sure the SQLite file's directory exists and the file is created on first use.

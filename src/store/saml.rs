@@ -90,6 +90,21 @@ pub async fn persistent_id(
     .await?)
 }
 
+/// The user's persistent identifier for the app, if one was made.
+pub async fn known_persistent_id(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT value FROM saml_persistent_ids WHERE app_id = $1 AND user_id = $2",
+    )
+    .bind(app_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Drops expired replay records and parked requests.
 pub async fn sweep(conn: &mut Conn) -> Result<u64, StoreError> {
     let now = now_ms();

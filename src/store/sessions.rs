@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::{now_ms, Db};
+use super::{now_ms, Conn, Db, Small, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
@@ -19,10 +19,10 @@ impl DbSessionStore {
     }
 
     /// Removes expired rows; run periodically by `serve`.
-    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
+    pub async fn delete_expired(&self) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now_ms())
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -32,8 +32,36 @@ fn key(id: &Id) -> String {
     super::sha256_hex(&id.to_string())
 }
 
-fn backend(e: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(e.to_string())
+/// The message a session-store error carries when the database was busy, so that the
+/// web layer can answer 503 rather than 500 (`auth::session::SessionError::is_busy`).
+pub const BUSY: &str = "database busy";
+
+fn backend(e: impl Into<StoreError>) -> session_store::Error {
+    let e = e.into();
+    if e.is_busy() {
+        session_store::Error::Backend(format!("{BUSY}: {e}"))
+    } else {
+        session_store::Error::Backend(e.to_string())
+    }
+}
+
+/// Inserts or replaces a session record (the group commit's `Small::Session`).
+pub async fn upsert(
+    conn: &mut Conn,
+    id_hash: &str,
+    data: &str,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+    )
+    .bind(id_hash)
+    .bind(data)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn expiry_ms(record: &Record) -> i64 {
@@ -46,6 +74,7 @@ impl SessionStore for DbSessionStore {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         // A fresh id on the (astronomically unlikely) collision, never an overwrite.
+        let mut conn = self.db.write().await.map_err(backend)?;
         loop {
             let done = sqlx::query(
                 "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -53,7 +82,7 @@ impl SessionStore for DbSessionStore {
             .bind(key(&record.id))
             .bind(&data)
             .bind(expiry_ms(record))
-            .execute(&self.db.pool)
+            .execute(&mut *conn)
             .await
             .map_err(backend)?;
             if done.rows_affected() == 1 {
@@ -63,19 +92,19 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// A save is a small write: it joins the next group commit (a touch of every active
+    /// session each minute would otherwise be a commit each).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(key(&record.id))
-        .bind(data)
-        .bind(expiry_ms(record))
-        .execute(&self.db.pool)
-        .await
-        .map_err(backend)?;
+        self.db
+            .group(Small::Session {
+                id_hash: key(&record.id),
+                data,
+                expires_at: expiry_ms(record),
+            })
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -85,7 +114,7 @@ impl SessionStore for DbSessionStore {
         )
         .bind(key(id))
         .bind(now_ms())
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&mut *self.db.read().await.map_err(backend)?)
         .await
         .map_err(backend)?;
         let Some((data, expires_at)) = row else {
@@ -106,7 +135,7 @@ impl SessionStore for DbSessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(key(id))
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await.map_err(backend)?)
             .await
             .map_err(backend)?;
         Ok(())

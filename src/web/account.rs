@@ -51,12 +51,7 @@ pub async fn change_password(
         Ok(u) => u,
         Err(redirect) => return Ok(redirect),
     };
-    let mut conn = state
-        .db
-        .pool
-        .acquire()
-        .await
-        .map_err(store::StoreError::from)?;
+    let mut conn = state.db.read().await?;
     let stored = store::users::credentials(&mut conn, &user.username.to_ascii_lowercase())
         .await?
         .and_then(|(_, h)| h);

@@ -13,8 +13,9 @@ pub mod sso;
 
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -45,7 +46,24 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .fallback(portal::not_found)
         .with_state(state)
-        .layer(middleware::from_fn(security_headers))
+}
+
+/// tower-sessions answers a session it could not save with an empty 500. Saving is a
+/// database write, so that means the database was busy: answer as every busy answer does
+/// (503, `Retry-After`, a page or JSON). Runs outside the session layer.
+pub async fn session_save_failed(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return res;
+    }
+    if api {
+        return crate::api::unavailable("the session could not be saved").into_response();
+    }
+    crate::error::count_unavailable("the session could not be saved");
+    crate::error::unavailable_page()
 }
 
 /// The default CSP: only our own styles, no scripts, forms post to us, never framed.
@@ -53,7 +71,8 @@ pub fn router(state: AppState) -> Router {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(req: Request, next: Next) -> Response {
+/// Security headers on every response (the outermost layer, so error pages get them too).
+pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();

@@ -40,12 +40,7 @@ pub async fn show(State(state): State<AppState>, session: Session) -> Result<Res
         Ok(u) => u,
         Err(redirect) => return Ok(redirect),
     };
-    let mut conn = state
-        .db
-        .pool
-        .acquire()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    let mut conn = state.db.read().await?;
     let tiles = access::tiles_for(&mut conn, user.id).await?;
     let csrf = session::csrf_token(&session).await?;
     Ok(render(&PortalPage { user, csrf, tiles }))

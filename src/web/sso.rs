@@ -68,7 +68,7 @@ pub async fn redirect_binding(
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let t = flow::target(&state, &slug).await?;
+    let t = flow::target(&state.idp, &slug).await?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Err(AppError::BadRequest(format!(
             "This is the single sign-on address of {}. Open the application itself, or start from your sesame portal.",
@@ -77,9 +77,9 @@ pub async fn redirect_binding(
     };
     let msg = match binding::decode_redirect(&query) {
         Ok(m) => m,
-        Err(e) => return Err(flow::refuse_page(&state, &t, "redirect", e.to_string()).await?),
+        Err(e) => return Err(flow::refuse_page(&state.idp, &t, "redirect", e.to_string()).await?),
     };
-    match flow::receive(&state, &t, Binding::Redirect, &msg).await {
+    match flow::receive(&state.idp, &t, Binding::Redirect, &msg).await {
         Ok(pending) => proceed(&state, &session, &t, pending, None).await,
         Err(a) => Ok(respond(&t, a)),
     }
@@ -92,17 +92,17 @@ pub async fn post_binding(
     Path(slug): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
-    let t = flow::target(&state, &slug).await?;
+    let t = flow::target(&state.idp, &slug).await?;
     let decoded = body
         .map_err(|_| binding::BindingError::TooLarge("request body"))
         .and_then(|b| String::from_utf8(b.to_vec()).map_err(|_| binding::BindingError::NotUtf8))
         .and_then(|b| binding::decode_post(&b));
     let msg = match decoded {
         Ok(m) => m,
-        Err(e) => return Err(flow::refuse_page(&state, &t, "post", e.to_string()).await?),
+        Err(e) => return Err(flow::refuse_page(&state.idp, &t, "post", e.to_string()).await?),
     };
-    match flow::receive(&state, &t, Binding::Post, &msg).await {
-        Ok(pending) => match flow::park(&state, &t, &pending).await? {
+    match flow::receive(&state.idp, &t, Binding::Post, &msg).await {
+        Ok(pending) => match flow::park(&state.idp, &t, &pending).await? {
             Ok(handle) => Ok(Redirect::to(&continue_url(&t, &handle)).into_response()),
             Err(replayed) => Ok(respond(&t, replayed)),
         },
@@ -126,9 +126,9 @@ pub async fn resume(
     Path(slug): Path<String>,
     Query(q): Query<ContinueQuery>,
 ) -> Result<Response, AppError> {
-    let t = flow::target(&state, &slug).await?;
+    let t = flow::target(&state.idp, &slug).await?;
     let handle = q.h.unwrap_or_default();
-    let pending = flow::parked(&state, &t, &handle).await?;
+    let pending = flow::parked(&state.idp, &t, &handle).await?;
     proceed(&state, &session, &t, pending, Some(handle)).await
 }
 
@@ -151,25 +151,25 @@ async fn proceed(
         let (auth_at, index) = session::sso_state(session).await?;
         if !pending.force_authn || auth_at >= pending.received_at {
             if let Some(h) = &handle {
-                if !flow::unpark(state, h).await? {
+                if !flow::unpark(&state.idp, h).await? {
                     return Err(AppError::SamlRequest(
                         "This sign-in request was already answered.".into(),
                     ));
                 }
             }
-            let a = flow::answer(state, t, u, (auth_at, &index), Some(&pending)).await?;
+            let a = flow::answer(&state.idp, t, u, (auth_at, &index), Some(&pending)).await?;
             return Ok(respond(t, a));
         }
     }
     if pending.is_passive {
         if let Some(h) = &handle {
-            flow::unpark(state, h).await?;
+            flow::unpark(&state.idp, h).await?;
         }
-        return Ok(respond(t, flow::no_passive(state, t, &pending).await?));
+        return Ok(respond(t, flow::no_passive(&state.idp, t, &pending).await?));
     }
     let handle = match handle {
         Some(h) => h,
-        None => match flow::park(state, t, &pending).await? {
+        None => match flow::park(&state.idp, t, &pending).await? {
             Ok(h) => h,
             Err(replayed) => return Ok(respond(t, replayed)),
         },
@@ -191,9 +191,9 @@ pub async fn launch(
         Ok(u) => u,
         Err(redirect) => return Ok(redirect),
     };
-    let t = flow::target(&state, &slug).await?;
+    let t = flow::target(&state.idp, &slug).await?;
     let (auth_at, index) = session::sso_state(&session).await?;
-    let a = flow::answer(&state, &t, &user, (auth_at, &index), None).await?;
+    let a = flow::answer(&state.idp, &t, &user, (auth_at, &index), None).await?;
     Ok(respond(&t, a))
 }
 

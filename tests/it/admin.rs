@@ -337,7 +337,7 @@ async fn snapshot(db: &Db) -> Vec<String> {
     let mut out = Vec::new();
     let (count, max): (i64, i64) =
         sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM events")
-            .fetch_one(&db.pool)
+            .fetch_one(db.writer_pool())
             .await
             .unwrap();
     out.push(format!("events: {count} (last id {max})"));
@@ -346,7 +346,7 @@ async fn snapshot(db: &Db) -> Vec<String> {
         out.push(format!("app {app:?} bound to {:?}", detail.groups));
         let (_, sso) = sesame::saml::settings::get(db, &app.slug).await.unwrap();
         out.push(format!("sso of {}: {sso:?}", app.slug));
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = db.read().await.unwrap();
         let (_, target, configured) = sesame::scim::target::get(&mut conn, &app.slug)
             .await
             .unwrap();
@@ -360,7 +360,7 @@ async fn snapshot(db: &Db) -> Vec<String> {
     }
     let hashes: Vec<(String, String)> =
         sqlx::query_as("SELECT username, COALESCE(password_hash, '') FROM users ORDER BY id")
-            .fetch_all(&db.pool)
+            .fetch_all(db.writer_pool())
             .await
             .unwrap();
     out.push(format!("password hashes {hashes:?}"));
@@ -369,7 +369,7 @@ async fn snapshot(db: &Db) -> Vec<String> {
         out.push(format!("group {g:?} members {:?}", d.member_names));
     }
     let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM scim_jobs")
-        .fetch_one(&db.pool)
+        .fetch_one(db.writer_pool())
         .await
         .unwrap();
     out.push(format!("scim jobs: {jobs}"));
@@ -389,7 +389,7 @@ fn assert_unchanged(before: &[String], after: &[String], what: &str) {
 }
 
 async fn all_events(db: &Db) -> Vec<Event> {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     events::list(
         &mut conn,
         &EventFilter {
@@ -1183,7 +1183,7 @@ async fn scim_credentials_are_write_only() {
     let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "SELECT name, actor, COALESCE(app_slug, ''), COALESCE(username, ''), detail FROM events",
     )
-    .fetch_all(&c.server.db.pool)
+    .fetch_all(c.server.db.writer_pool())
     .await
     .unwrap();
     for row in &rows {
@@ -1193,7 +1193,7 @@ async fn scim_credentials_are_write_only() {
         }
     }
     let sealed: Vec<(String,)> = sqlx::query_as("SELECT secret FROM scim_targets")
-        .fetch_all(&c.server.db.pool)
+        .fetch_all(c.server.db.writer_pool())
         .await
         .unwrap();
     assert_eq!(sealed.len(), 2);

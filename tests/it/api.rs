@@ -201,7 +201,7 @@ async fn setup() -> (TestDb, TestServer, Api) {
 
 /// The id of the newest event (0 when none): a refused request must not move it.
 async fn last_event(server: &TestServer) -> i64 {
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let mut conn = server.db.read().await.unwrap();
     sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events")
         .fetch_one(&mut *conn)
         .await
@@ -1231,7 +1231,7 @@ async fn scim_settings_actions_and_the_token_kept_secret() {
         !api.all_seen().contains(secret),
         "a response held the token"
     );
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let mut conn = server.db.read().await.unwrap();
     let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "SELECT name, actor, COALESCE(app_slug, ''), COALESCE(username, ''), detail FROM events",
     )
@@ -2007,7 +2007,7 @@ async fn logo_and_key_rollover() {
         next.as_str()
     );
     assert_ne!(first, next);
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let mut conn = server.db.read().await.unwrap();
     let evs = sesame::store::events::list(
         &mut conn,
         &sesame::store::events::EventFilter {

@@ -357,7 +357,7 @@ fn cli_writes_while_the_database_is_in_use() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = cli.db.connect().await;
-        let mut tx = db.pool.begin().await.unwrap(); // a reader (deferred), not a writer
+        let mut tx = db.reader_pool().begin().await.unwrap(); // a reader (deferred), not a writer
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups")
             .fetch_one(&mut *tx)
             .await
@@ -365,7 +365,7 @@ fn cli_writes_while_the_database_is_in_use() {
         assert_eq!(n, 1);
         cli.ok(&["group", "add", "second"]);
         tx.commit().await.unwrap();
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = db.read().await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups")
             .fetch_one(&mut *conn)
             .await

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_browser;
 mod api;
+mod availability;
 mod browser;
 mod cli;
 mod crash;
@@ -11,6 +12,7 @@ mod portal;
 mod provisioning;
 mod saml;
 mod scim_peer;
+mod soak;
 mod sp;
 mod sso;
 mod sso_security;

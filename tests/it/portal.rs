@@ -146,7 +146,7 @@ async fn account_locks_after_repeated_failures_and_unlocks_after_expiry() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
     assert_eq!(b.login("alice", PW).await.status, 303, "lock expired");
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let mut conn = server.db.read().await.unwrap();
     let lockouts: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE name = 'login_lockout'")
             .fetch_one(&mut *conn)

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
-use sesame::scim::secret::{SealKey, Secret};
+use sesame::scim::secret::Secret;
 use sesame::scim::target::{self, Changes, Credential};
 use sesame::store::events::{self, Event, EventFilter};
 
@@ -46,7 +46,7 @@ async fn add_user(server: &TestServer, name: &str, member: bool) {
 }
 
 async fn app_events(server: &TestServer) -> Vec<Event> {
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let mut conn = server.db.read().await.unwrap();
     events::list(
         &mut conn,
         &EventFilter {
@@ -140,7 +140,7 @@ async fn lifecycle_sends_exactly_the_requests_needed() {
     assert!(reqs[4..].iter().all(|r| r["method"] == "PATCH"));
 
     // Deleted in sesame, with the delete action: DELETE in the target.
-    let key = sesame::scim::secret::SealKey::load(&server.config).unwrap();
+    let key = server.config.seal_key().unwrap();
     let del = Changes {
         deprovision: Some("delete".into()),
         ..Changes::default()
@@ -316,7 +316,7 @@ async fn refused_credentials_stop_the_target_until_new_ones_resume_it() {
     let (_db, server) = setup("generic").await;
     let peer = ScimPeer::start(&[]);
     add_user(&server, "frank", true).await;
-    let key = SealKey::load(&server.config).unwrap();
+    let key = server.config.seal_key().unwrap();
     let wrong = Changes {
         url: Some(peer.url.clone()),
         credential: Some(Credential::Bearer(Secret::new("wrong-token"))),
@@ -393,7 +393,7 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
     );
     // Point it at a healthy target and resume: every user arrives exactly once.
     let healthy = ScimPeer::start(&[]);
-    let key = SealKey::load(&server.config).unwrap();
+    let key = server.config.seal_key().unwrap();
     let to = Changes {
         url: Some(healthy.url.clone()),
         ..Changes::default()
@@ -420,7 +420,7 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
 
 async fn wait_state(server: &TestServer, state: &str) -> sesame::store::scim::TargetRow {
     for _ in 0..200 {
-        let mut conn = server.db.pool.acquire().await.unwrap();
+        let mut conn = server.db.read().await.unwrap();
         let (_, row, _) = target::get(&mut conn, "app").await.unwrap();
         if row.state == state {
             return row;
@@ -679,8 +679,8 @@ async fn reconciliation_corrects_drift_and_import_brings_users_in() {
     peer.delete(hank["id"].as_str().unwrap()).await;
     let outside = peer.create("outsider").await;
     assert!(outside["id"].is_string());
-    let key = SealKey::load(&server.config).unwrap();
-    let mut conn = server.db.pool.acquire().await.unwrap();
+    let key = server.config.seal_key().unwrap();
+    let mut conn = server.db.read().await.unwrap();
     let live = target::live(&mut conn, &key, "app").await.unwrap();
     drop(conn);
     sesame::scim::inventory::reconcile(&server.db, &live)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sesame::config::Config;
 use sesame::directory::Actor;
-use sesame::scim::secret::{SealKey, Secret};
+use sesame::scim::secret::Secret;
 use sesame::scim::target::{self, Changes, Credential};
 use sesame::store::scim as store;
 use sesame::store::Db;
@@ -186,7 +186,7 @@ impl Drop for ScimPeer {
 
 /// Points `slug` at the peer (bearer token, or basic when the peer uses it) and activates it.
 pub async fn connect(db: &Db, config: &Config, slug: &str, peer: &ScimPeer, extra: Changes) {
-    let key = SealKey::load(config).expect("seal key");
+    let key = config.seal_key().expect("seal key");
     let credential = if peer.auth.0 == "basic" {
         let (u, p) = peer.auth.1.split_once(':').expect("user:pass");
         Credential::Basic(u.into(), Secret::new(p))
@@ -210,7 +210,7 @@ pub async fn connect(db: &Db, config: &Config, slug: &str, peer: &ScimPeer, extr
 pub async fn settle(db: &Db, slug: &str, secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let mut conn = db.pool.acquire().await.expect("conn");
+        let mut conn = db.read().await.expect("conn");
         let app_id: i64 = sqlx::query_scalar("SELECT id FROM apps WHERE slug = $1")
             .bind(slug)
             .fetch_one(&mut *conn)

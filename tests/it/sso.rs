@@ -49,7 +49,7 @@ async fn sp_initiated_redirect_then_post_reusing_the_session() {
     assert_eq!(verdict["session_index"], first_index, "same SSO session");
     assert_eq!(b.get(&to).await.status, 400, "the handle is single-use");
 
-    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let mut conn = w.server.db.read().await.unwrap();
     let evs = events::list(
         &mut conn,
         &EventFilter {
@@ -185,7 +185,7 @@ async fn a_user_without_access_gets_a_page_never_an_assertion() {
     assert!(!page.body.contains("SAMLResponse"));
     let launch = b.get("/saml2/demo/launch").await;
     assert_eq!(launch.status, 403);
-    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let mut conn = w.server.db.read().await.unwrap();
     let evs = events::list(
         &mut conn,
         &EventFilter {
@@ -303,7 +303,7 @@ async fn deactivated_sso_refuses_sign_ins_and_hides_the_tile() {
     assert!(!page.body.contains("SAMLResponse"));
     assert_eq!(b.get("/saml2/demo/launch").await.status, 403);
     assert!(!b.get("/").await.body.contains("data-slug=\"demo\""));
-    let mut conn = w.server.db.pool.acquire().await.unwrap();
+    let mut conn = w.server.db.read().await.unwrap();
     let evs = events::list(
         &mut conn,
         &EventFilter {

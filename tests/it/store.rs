@@ -35,12 +35,12 @@ fn email(e: &str) -> UserFields {
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap()
 }
 
 async fn event_names(db: &Db) -> Vec<String> {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     let f = EventFilter {
         limit: 1000,
         ..EventFilter::default()
@@ -129,7 +129,7 @@ async fn profile_edits_are_audited_field_by_field() {
             users::update(&db, &a, "carol", &clear).await.unwrap().title,
             ""
         );
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = db.read().await.unwrap();
         let f = EventFilter {
             name: Some("user_update".into()),
             limit: 10,
@@ -167,7 +167,7 @@ async fn access_rule_needs_active_member_bound_group_and_enabled_app() {
             .unwrap();
         assert_eq!(app.label, "Jive", "template defaults apply");
         let may = |db: Db| async move {
-            let mut conn = db.pool.acquire().await.unwrap();
+            let mut conn = db.read().await.unwrap();
             access::may_use(&mut conn, u.id, app.id).await.unwrap()
         };
         assert!(!may(db.clone()).await, "implicitly denied");
@@ -185,7 +185,7 @@ async fn access_rule_needs_active_member_bound_group_and_enabled_app() {
             "binding twice is a no-op"
         );
         assert!(may(db.clone()).await);
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = db.read().await.unwrap();
         assert_eq!(
             access::users_of(&mut conn, app.id).await.unwrap(),
             vec![u.id]
@@ -354,7 +354,7 @@ async fn sessions_round_trip_expire_and_are_stored_hashed() {
         store.create(&mut record).await.unwrap();
         let loaded = store.load(&record.id).await.unwrap().expect("stored");
         assert_eq!(loaded.data, record.data);
-        let mut conn = db.pool.acquire().await.unwrap();
+        let mut conn = db.read().await.unwrap();
         let keys: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM sessions")
             .fetch_all(&mut *conn)
             .await

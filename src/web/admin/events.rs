@@ -10,7 +10,6 @@ use super::AdminUser;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::store::events::{self, EventFilter};
-use crate::store::StoreError;
 use crate::web::pages::render;
 
 #[derive(Deserialize, Default)]
@@ -31,7 +30,7 @@ pub async fn list(
     Query(f): Query<Filter>,
 ) -> Result<Response, AppError> {
     let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = state.db.read().await?;
     let list = events::list(
         &mut conn,
         &EventFilter {

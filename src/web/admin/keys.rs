@@ -50,7 +50,7 @@ pub async fn stage_next(
     } else {
         KeyKind::Rsa
     };
-    let r = rollover::stage_next(&state, &admin.actor(), kind)
+    let r = rollover::stage_next(&state.db, &state.keys, &admin.actor(), kind)
         .await
         .map(|_| {
             "Next key staged: it is in every app's metadata now; activate it once the SPs have it."
@@ -64,7 +64,7 @@ pub async fn activate_next(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
-    let r = rollover::activate_next(&state, &admin.actor())
+    let r = rollover::activate_next(&state.db, &state.keys, &admin.actor())
         .await
         .map(|_| "The next key signs from now on.".to_string())
         .map_err(|e| e.to_string());

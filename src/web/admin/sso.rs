@@ -14,7 +14,6 @@ use crate::error::AppError;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, metadata, preview};
 use crate::store::events::{self, EventFilter};
-use crate::store::StoreError;
 use crate::web::form::HtmlForm;
 use crate::web::pages::render;
 
@@ -35,10 +34,10 @@ pub async fn show(
     let (app, row) = settings::get(&state.db, &slug).await?;
     let base = &state.config.base_url;
     let preview = match q.preview.filter(|u| !u.is_empty()) {
-        Some(u) => Some(preview::preview(&state, &slug, &u).await?),
+        Some(u) => Some(preview::preview(&state.idp, &slug, &u).await?),
         None => None,
     };
-    let mut conn = state.db.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = state.db.read().await?;
     let attempts = events::list(
         &mut conn,
         &EventFilter {
