@@ -13,7 +13,7 @@ use sesame::config::Config;
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
-use sesame::scim::secret::{SealKey, Secret};
+use sesame::scim::secret::Secret;
 use sesame::scim::target::{self, Changes, Credential};
 use sesame::store::events::{self, EventFilter};
 use sesame::store::Db;
@@ -35,7 +35,7 @@ fn cpu_seconds() -> f64 {
 }
 
 async fn provision_requests(db: &Db) -> i64 {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM events WHERE app_slug = 'bench' AND status IS NOT NULL",
     )
@@ -45,7 +45,7 @@ async fn provision_requests(db: &Db) -> i64 {
 }
 
 async fn accepted_requests(db: &Db) -> i64 {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM events WHERE app_slug = 'bench' AND status IS NOT NULL AND status <> 429",
     )
@@ -55,7 +55,7 @@ async fn accepted_requests(db: &Db) -> i64 {
 }
 
 async fn queued(db: &Db) -> i64 {
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     sqlx::query_scalar("SELECT COUNT(*) FROM scim_jobs")
         .fetch_one(&mut *conn)
         .await
@@ -120,7 +120,7 @@ async fn main() {
             .await
             .unwrap();
     }
-    let key = SealKey::load(&config).unwrap();
+    let key = config.seal_key().unwrap();
     let set = Changes {
         url: Some(url),
         credential: Some(Credential::Bearer(Secret::new(token))),
@@ -180,7 +180,7 @@ async fn main() {
         pct(&lat, 0.99),
         pct(&lat, 1.0)
     );
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.read().await.unwrap();
     let failures = events::list(
         &mut conn,
         &EventFilter {
