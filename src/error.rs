@@ -51,7 +51,7 @@ pub fn unavailable_page() -> Response {
         message: "sesame could not answer in time: it is handling more requests than it can right now."
             .to_string(),
         hint: Some(format!(
-            "Wait a few seconds and try again; nothing you did was lost (if you were submitting a form, submit it again). It will retry on its own in {RETRY_AFTER_SECS} s."
+            "Wait {RETRY_AFTER_SECS} seconds and try again. If you were submitting a form, check whether it took effect before sending it again."
         )),
     };
     let mut res = (StatusCode::SERVICE_UNAVAILABLE, pages::render(&page)).into_response();

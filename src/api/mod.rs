@@ -262,7 +262,7 @@ impl FromRequestParts<AppState> for Admin {
             .map_err(|_| unauthorized())?;
         match session::current_user(&session, &state.db)
             .await
-            .map_err(internal)?
+            .map_err(|e| ApiError::from(crate::error::AppError::from(e)))?
         {
             Some(u) if u.is_admin && !u.must_change_password => {
                 if cross_site(parts, &state.config.base_url) {

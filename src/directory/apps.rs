@@ -115,7 +115,7 @@ pub async fn add(
     )
     .await?;
     let app = find(&mut tx, slug.as_str()).await?;
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(app)
 }
 
@@ -152,7 +152,7 @@ pub async fn update(
         .await?;
     }
     let app = find(&mut tx, slug).await?;
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(app)
 }
 
@@ -169,7 +169,7 @@ pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryE
         json!({ "label": app.label }),
     )
     .await?;
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(())
 }
 
@@ -207,7 +207,7 @@ pub async fn set_binding(
         )
         .await?;
     }
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(changed)
 }
 
@@ -231,7 +231,7 @@ pub async fn set_logo(
     };
     audit(&mut tx, actor, "app_logo_update", Some(slug), None, detail).await?;
     let app = find(&mut tx, slug).await?;
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(app)
 }
 

@@ -271,7 +271,7 @@ pub async fn update(
         )
         .await?;
     }
-    tx.commit().await?;
+    tx.commit_app_change().await?;
     Ok(after)
 }
 

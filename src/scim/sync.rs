@@ -11,9 +11,9 @@ use super::client::{Exchange, Verdict};
 use super::mapping;
 use super::target::Live;
 use crate::directory::{access, User};
-use crate::store::events::{self, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::scim::{self as store, Link};
-use crate::store::{users, Db, StoreError};
+use crate::store::{users, Db, Small, StoreError};
 
 /// Why a sync stopped short.
 #[derive(Debug)]
@@ -97,7 +97,6 @@ impl<'a> Run<'a> {
         status: Option<u16>,
         detail: Value,
     ) -> Result<(), Stop> {
-        let mut conn = self.db.write().await?;
         let e = NewEvent {
             name,
             actor: "system:scim".into(),
@@ -107,7 +106,9 @@ impl<'a> Run<'a> {
             status: status.map(i64::from),
             detail,
         };
-        events::insert(&mut conn, &e).await?;
+        // One event per request to the target: they share commits with each other and
+        // with sign-ons.
+        self.db.group(Small::Event(e)).await?;
         Ok(())
     }
 

@@ -68,8 +68,13 @@ impl Sender {
             Ok(Err(_)) => return Err(stopped()),
             Err(_) => return Err(StoreError::Busy("the write queue is full".into())),
         }
-        // The batch itself is bounded by the pool's wait and the busy timeout.
-        done.await.unwrap_or_else(|_| Err(stopped()))
+        // A batch waits at most for the writer and the busy timeout, but this record may
+        // queue behind a few batches: past a bound, the caller is told "busy", and its
+        // record is skipped if it has not been written yet.
+        match tokio::time::timeout(self.wait * 3, done).await {
+            Ok(r) => r.unwrap_or_else(|_| Err(stopped())),
+            Err(_) => Err(StoreError::Busy("the write queue is too long".into())),
+        }
     }
 }
 
@@ -82,7 +87,13 @@ async fn run(writer: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Job>) {
 
 /// Writes the batch in one transaction. If it fails for a reason other than a busy
 /// database, each record is tried alone, so one bad record does not fail the others.
-async fn commit(writer: &AnyPool, backend: Backend, batch: Vec<Job>) {
+async fn commit(writer: &AnyPool, backend: Backend, mut batch: Vec<Job>) {
+    // Records whose caller has gone (a closed connection, a timeout) are not written: a
+    // request ID is not spent, nor a request parked, for nobody.
+    batch.retain(|(_, ack)| !ack.is_closed());
+    if batch.is_empty() {
+        return;
+    }
     let smalls: Vec<&Small> = batch.iter().map(|(s, _)| s).collect();
     match write_all(writer, backend, &smalls).await {
         Ok(results) => {
@@ -112,10 +123,7 @@ async fn write_all(
     backend: Backend,
     smalls: &[&Small],
 ) -> Result<Vec<bool>, StoreError> {
-    let mut tx = match backend {
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => writer.begin().await?,
-    };
+    let mut tx = super::begin_on(writer.clone(), backend).await?;
     let mut out = Vec::with_capacity(smalls.len());
     for small in smalls {
         out.push(write(&mut tx, small).await?);
@@ -158,7 +166,7 @@ async fn write(conn: &mut Conn, small: &Small) -> Result<bool, StoreError> {
             id_hash,
             data,
             expires_at,
-        } => sessions::upsert(conn, id_hash, data, *expires_at).await?,
+        } => sessions::update(conn, id_hash, data, *expires_at).await?,
     }
     Ok(true)
 }

@@ -110,15 +110,17 @@ fn is_busy(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(d) => {
             let code = d.code();
             let code = code.as_deref().unwrap_or("");
-            // SQLite reports the primary or an extended code (BUSY = 5, LOCKED = 6, their
-            // extended codes keep the low byte).
-            let sqlite_busy = code
-                .parse::<i64>()
-                .map(|c| matches!(c & 0xff, 5 | 6))
-                .unwrap_or(false);
-            sqlite_busy
-                || matches!(code, "55P03" | "57014" | "40001" | "40P01")
-                || d.message().contains("database is locked")
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite reports the primary or an extended code (BUSY = 5, LOCKED = 6;
+                // their extended codes keep the low byte).
+                code.parse::<i64>()
+                    .map(|c| matches!(c & 0xff, 5 | 6))
+                    .unwrap_or(false)
+            } else {
+                // PostgreSQL SQLSTATEs: lock_not_available, query_canceled (our timeouts),
+                // serialization_failure, deadlock_detected.
+                matches!(code, "55P03" | "57014" | "40001" | "40P01")
+            }
         }
         _ => false,
     }
@@ -212,6 +214,7 @@ impl Db {
             }
             Backend::Postgres => {
                 let pool = pool_options(POSTGRES_POOL, wait)
+                    .after_connect(move |conn, _| Box::pin(postgres_limits(conn, busy_ms)))
                     .connect_with(options)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -248,11 +251,15 @@ impl Db {
     /// (`BEGIN IMMEDIATE`): a deferred one that reads then writes would fail with BUSY
     /// instead of waiting when another process (the CLI) wrote meanwhile. Never ask for
     /// another writer connection while holding it: on SQLite there is only one.
+    ///
+    /// The `BEGIN` runs in a task of its own, so it cannot be cancelled half-way: sqlx
+    /// loses track of a transaction whose `BEGIN` future is dropped at the wrong moment
+    /// (a client that disconnects), on both backends. If the caller is gone by the time
+    /// it finishes, the transaction is dropped there and rolls back.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let inner = match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        };
+        let inner = tokio::spawn(begin_on(self.writer.clone(), self.backend))
+            .await
+            .map_err(|e| StoreError::Busy(format!("the transaction did not start: {e}")))??;
         Ok(Tx::new(inner, self.clone()))
     }
 
@@ -294,7 +301,7 @@ impl Db {
         loop {
             tick.tick().await;
             if let Err(e) = self.poll_changes().await {
-                tracing::debug!(error = %e, "could not read the change counter");
+                tracing::warn!(error = %e, "could not read the change counter; app settings changed elsewhere may arrive late");
             }
         }
     }
@@ -315,6 +322,28 @@ impl Db {
     pub fn writer_pool(&self) -> &AnyPool {
         &self.writer
     }
+}
+
+/// A transaction on `pool`: `BEGIN IMMEDIATE` on SQLite (see `Db::begin`).
+pub(crate) async fn begin_on(
+    pool: AnyPool,
+    backend: Backend,
+) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
+}
+
+/// On PostgreSQL every wait is bounded too: a row lock (`lock_timeout`, answered as busy),
+/// a runaway statement, and a transaction left idle (the server ends it).
+async fn postgres_limits(conn: &mut Conn, wait_ms: u64) -> Result<(), sqlx::Error> {
+    conn.execute(&*format!(
+        "SET lock_timeout = {wait_ms}; SET statement_timeout = 60000; \
+         SET idle_in_transaction_session_timeout = 60000"
+    ))
+    .await?;
+    Ok(())
 }
 
 /// WAL lets readers run beside the writer and the CLI write while `serve` runs; the busy

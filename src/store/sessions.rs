@@ -45,22 +45,21 @@ fn backend(e: impl Into<StoreError>) -> session_store::Error {
     }
 }
 
-/// Inserts or replaces a session record (the group commit's `Small::Session`).
-pub async fn upsert(
+/// Updates a session record (the group commit's `Small::Session`). Only an existing row:
+/// a save queued by one request must not bring back a session that another request ended
+/// meanwhile (sign-out, a new id at sign-in). New sessions go through `create`.
+pub async fn update(
     conn: &mut Conn,
     id_hash: &str,
     data: &str,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-    )
-    .bind(id_hash)
-    .bind(data)
-    .bind(expires_at)
-    .execute(conn)
-    .await?;
+    sqlx::query("UPDATE sessions SET data = $2, expires_at = $3 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(data)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -93,19 +92,28 @@ impl SessionStore for DbSessionStore {
     }
 
     /// A save is a small write: it joins the next group commit (a touch of every active
-    /// session each minute would otherwise be a commit each).
+    /// session each minute would otherwise be a commit each). It comes after the request
+    /// did its work (an SSO answer already recorded, a form already applied), so a busy
+    /// database does not turn that work into an error page: the save is logged and
+    /// skipped, and the session keeps its stored state (a touch comes again next request).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        self.db
+        let saved = self
+            .db
             .group(Small::Session {
                 id_hash: key(&record.id),
                 data,
                 expires_at: expiry_ms(record),
             })
-            .await
-            .map_err(backend)?;
-        Ok(())
+            .await;
+        match saved {
+            Err(e) if e.is_busy() => {
+                tracing::warn!(error = %e, "session not saved: the database is busy");
+                Ok(())
+            }
+            other => other.map(|_| ()).map_err(backend),
+        }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

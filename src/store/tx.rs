@@ -1,7 +1,9 @@
 //! A write transaction on the writer (`Db::begin`). It derefs to the connection, so the
-//! store's functions take `&mut tx` as they take any connection, and its commit tells the
-//! process's caches that something changed. Dropped without a commit, it rolls back (and
-//! the pool's release guard makes sure the connection does not come back inside it).
+//! store's functions take `&mut tx` as they take any connection. A transaction that changed
+//! an app's settings commits with `commit_app_change`, which tells this process's caches
+//! at once (other processes see it through the change counter). Dropped without a commit,
+//! it rolls back (and the pool's release guard makes sure the connection does not come
+//! back inside it).
 
 use std::ops::{Deref, DerefMut};
 
@@ -20,8 +22,15 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    /// Commits a change to apps, their SAML settings or ACS URLs: cached copies of them
+    /// in this process are read again from now on.
+    pub async fn commit_app_change(self) -> Result<(), sqlx::Error> {
+        let db = self.db.clone();
         self.inner.commit().await?;
-        self.db.changed();
+        db.changed();
         Ok(())
     }
 

@@ -9,8 +9,11 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::saml::{metadata, settings};
 
-fn unknown_app(_: crate::directory::DirectoryError) -> AppError {
-    AppError::NotFound("There is no application at this address.".into())
+fn unknown_app(e: crate::directory::DirectoryError) -> AppError {
+    match e {
+        crate::directory::DirectoryError::Store(s) => s.into(),
+        _ => AppError::NotFound("There is no application at this address.".into()),
+    }
 }
 
 /// The IdP metadata of an app (what `/saml2/{slug}/metadata` serves).

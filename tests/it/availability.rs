@@ -14,7 +14,10 @@ use sesame::directory::Actor;
 use sesame::saml::cache::AppCache;
 use sesame::saml::settings::{self, SsoChanges};
 use sesame::store::events::NewEvent;
+use sesame::store::sessions::DbSessionStore;
 use sesame::store::{Db, Small};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::SessionStore;
 
 use crate::support::TestDb;
 
@@ -51,7 +54,24 @@ async fn a_cancelled_begin_never_leaves_a_transaction_in_the_pool() {
                 tokio::time::sleep(Duration::from_micros(round % 4 * 1000)).await;
             }
         }
-        // Every write must still go through, promptly: nobody holds the write lock.
+        // Every write must still go through, promptly: nobody holds the write lock. Single
+        // statements first: on a connection left inside a transaction they would not be
+        // committed, and other connections would not see them.
+        for i in 0..8 {
+            let mut conn = db.write().await.unwrap();
+            sqlx::query("INSERT INTO groups (name, name_key, description, created_at) VALUES ($1, $1, '', 0)")
+                .bind(format!("w{i}"))
+                .execute(&mut *conn)
+                .await
+                .expect("single write after cancellations");
+        }
+        let mut seen = db.read().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM groups WHERE name LIKE 'w%'")
+            .fetch_one(&mut *seen)
+            .await
+            .unwrap();
+        assert_eq!(n, 8, "single writes are committed at once");
+        drop(seen);
         let writes = async {
             for i in 0..10 {
                 let mut tx = db.begin().await.expect("begin after cancellations");
@@ -84,8 +104,31 @@ async fn a_cancelled_begin_never_leaves_a_transaction_in_the_pool() {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        let expected = if tdb.url.starts_with("sqlite:") { 11 } else { 10 };
+        let expected = if tdb.url.starts_with("sqlite:") { 19 } else { 18 };
         assert_eq!(n, expected, "every committed write is there, nothing else");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_ended_meanwhile_is_not_brought_back_by_a_late_save() {
+    on_both(|tdb| async move {
+        let db = tdb.connect().await;
+        let store = DbSessionStore::new(db.clone());
+        let mut record = Record {
+            id: Id::default(),
+            data: [("uid".to_string(), serde_json::json!(7))].into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.unwrap();
+        // Sign-out deletes the row while another request of the same browser still holds
+        // the session and saves it (a touch) afterwards.
+        store.delete(&record.id).await.unwrap();
+        store.save(&record).await.unwrap();
+        assert!(
+            store.load(&record.id).await.unwrap().is_none(),
+            "the ended session stays ended"
+        );
     })
     .await;
 }
