@@ -394,6 +394,15 @@ pub async fn answer(
         return refuse("no access", AppError::Forbidden(msg)).await;
     }
     let acs_url = match pending {
+        // A parked request was checked against the ACS URLs of its time; one removed
+        // since (up to `PARK_MS` ago) gets nothing (SECURITY 5).
+        Some(p) if !t.row.acs.iter().any(|(_, u, _)| *u == p.acs_url) => {
+            let msg = format!(
+                "{} no longer accepts sign-ins at the address this request named. Start again from the application.",
+                t.app.label
+            );
+            return refuse("ACS URL no longer registered", AppError::SamlRequest(msg)).await;
+        }
         Some(p) => p.acs_url.clone(),
         None => match t.row.default_acs() {
             Some(u) if !t.row.sp_entity_id.is_empty() => u.to_string(),

@@ -65,7 +65,7 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    pub(crate) fn generate(kind: KeyKind) -> Result<Self, KeyError> {
+    pub fn generate(kind: KeyKind) -> Result<Self, KeyError> {
         let key = match kind {
             KeyKind::Rsa => PKey::from_rsa(Rsa::generate(2048)?)?,
             KeyKind::EcP256 => {

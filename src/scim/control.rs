@@ -141,9 +141,7 @@ pub async fn start_sync(db: &Db, key: &SealKey, slug: &str) -> Result<u64, Contr
         .into());
     }
     let t = live(db, key, slug).await?;
-    inventory::reconcile(db, &t)
-        .await
-        .map_err(ControlError::Remote)
+    inventory::reconcile(db, &t).await
 }
 
 /// Provisions one user now, whatever the target's state; every exchange is returned
@@ -165,7 +163,7 @@ pub async fn import_list(
     slug: &str,
 ) -> Result<Vec<Candidate>, ControlError> {
     let t = live(db, key, slug).await?;
-    inventory::list(db, &t).await.map_err(ControlError::Remote)
+    inventory::list(db, &t).await
 }
 
 /// Creates in sesame the listed target users named in `names` (or all of them): those new

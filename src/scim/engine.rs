@@ -112,7 +112,9 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         drop(conn);
-        let queued = super::inventory::reconcile(&self.db, &live).await?;
+        let queued = super::inventory::reconcile(&self.db, &live)
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(app = %slug, queued, "scheduled reconciliation");
         Ok(())
     }

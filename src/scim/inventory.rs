@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use super::control::ControlError;
 use super::target::Live;
 use crate::directory::names::Username;
 use crate::directory::users::{self, UserFields};
@@ -100,57 +101,68 @@ pub async fn remote_users(t: &Live) -> Result<Vec<Value>, String> {
 /// Reconciliation (PRODUCT §3.4): reads the target's users, brings each link up to what the
 /// target really holds (changed there, deactivated there, deleted there), then queues every
 /// user in scope or linked, so the worker corrects any drift with the usual minimal requests.
-pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, String> {
-    let remote = remote_users(t).await?;
-    let err = |e: crate::store::StoreError| e.to_string();
-    let mut tx = db.begin().await.map_err(err)?;
-    for link in store::links(&mut tx, t.app.id).await.map_err(err)? {
-        match remote
-            .iter()
-            .find(|r| r["id"].as_str() == Some(link.remote_id.as_str()))
-        {
-            Some(r) => {
-                let refreshed = store::Link {
-                    synced: Value::Object(super::mapping::from_remote(r)).to_string(),
-                    active: i64::from(r["active"].as_bool().unwrap_or(true)),
-                    ..link
-                };
-                store::put_link(&mut tx, &refreshed).await.map_err(err)?;
+pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, ControlError> {
+    let remote = remote_users(t).await.map_err(ControlError::Remote)?;
+    let links = store::links(&mut *db.read().await?, t.app.id).await?;
+    // In transactions of a few hundred links: the writer is shared with sign-ons, which
+    // must not wait behind a large target's whole inventory. Each link's refresh stands on
+    // its own, and the queueing at the end is what makes the worker act on them.
+    for chunk in links.chunks(RECONCILE_CHUNK) {
+        let mut tx = db.begin().await?;
+        for link in chunk {
+            match remote
+                .iter()
+                .find(|r| r["id"].as_str() == Some(link.remote_id.as_str()))
+            {
+                Some(r) => {
+                    let refreshed = store::Link {
+                        synced: Value::Object(super::mapping::from_remote(r)).to_string(),
+                        active: i64::from(r["active"].as_bool().unwrap_or(true)),
+                        ..link.clone()
+                    };
+                    store::put_link(&mut tx, &refreshed).await?;
+                }
+                None => store::delete_link(&mut tx, link.app_id, link.user_id).await?,
             }
-            None => store::delete_link(&mut tx, link.app_id, link.user_id)
-                .await
-                .map_err(err)?,
         }
+        tx.commit().await?;
     }
-    let queued = store::enqueue_app(&mut tx, t.app.id).await.map_err(err)?;
-    store::release_all(&mut tx, t.app.id).await.map_err(err)?;
+    let mut tx = db.begin().await?;
+    let queued = store::enqueue_app(&mut tx, t.app.id).await?;
+    store::release_all(&mut tx, t.app.id).await?;
     sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
         .bind(t.app.id)
         .bind(crate::store::now_ms())
         .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+        .await?;
+    tx.commit().await?;
     Ok(queued)
 }
 
+/// Links refreshed per transaction by `reconcile`.
+const RECONCILE_CHUNK: usize = 250;
+
 /// Whether a sesame user has this userName (compared as sesame compares usernames).
-async fn in_sesame(conn: &mut crate::store::Conn, username: &str) -> Result<bool, String> {
+async fn in_sesame(
+    conn: &mut crate::store::Conn,
+    username: &str,
+) -> Result<bool, crate::store::StoreError> {
     let Ok(name) = Username::parse(username) else {
         return Ok(false);
     };
-    let found = crate::store::users::by_key(conn, &name.key()).await;
-    Ok(found.map_err(|e| e.to_string())?.is_some())
+    Ok(crate::store::users::by_key(conn, &name.key())
+        .await?
+        .is_some())
 }
 
 /// Every user of the target, marked for import.
-pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, String> {
-    let mut conn = db.read().await.map_err(|e| e.to_string())?;
-    let links = store::links(&mut conn, t.app.id)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn list(db: &Db, t: &Live) -> Result<Vec<Candidate>, ControlError> {
+    // The target first: no connection is held while it answers.
+    let remote = remote_users(t).await.map_err(ControlError::Remote)?;
+    let mut conn = db.read().await?;
+    let links = store::links(&mut conn, t.app.id).await?;
     let mut out = Vec::new();
-    for r in remote_users(t).await? {
+    for r in remote {
         let r = &r;
         let username = r["userName"].as_str().unwrap_or("").to_string();
         let id = r["id"].as_str().unwrap_or("");

@@ -101,7 +101,10 @@ async fn commit(writer: &AnyPool, backend: Backend, mut batch: Vec<Job>) {
                 let _ = ack.send(Ok(r));
             }
         }
-        Err(e) if e.is_busy() || batch.len() == 1 => {
+        // On SQLite "busy" means the file is locked: every record would wait the same.
+        // On PostgreSQL it may be one record's deadlock or serialization failure with
+        // another replica: the others are then tried alone, like any other failure.
+        Err(e) if (e.is_busy() && backend == Backend::Sqlite) || batch.len() == 1 => {
             let reason = e.to_string();
             let mut e = Some(e);
             for (_, ack) in batch {
@@ -111,6 +114,9 @@ async fn commit(writer: &AnyPool, backend: Backend, mut batch: Vec<Job>) {
         }
         Err(_) => {
             for (small, ack) in batch {
+                if ack.is_closed() {
+                    continue;
+                }
                 let r = write_all(writer, backend, &[&small]).await.map(|r| r[0]);
                 let _ = ack.send(r);
             }

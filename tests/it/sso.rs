@@ -332,3 +332,23 @@ async fn deactivated_sso_refuses_sign_ins_and_hides_the_tile() {
     assert_eq!(launch.status, 200);
     assert!(PostForm::from_page(&launch).is_some());
 }
+
+#[tokio::test]
+async fn a_parked_request_is_not_answered_to_an_acs_removed_meanwhile() {
+    let w = World::new().await;
+    let mut b = w.browser();
+    // Parked while alice signs in: the SP's request names its registered ACS.
+    let instruction = w.sp.login(&[("binding", "post")]).await;
+    let parked = w.send(&mut b, &instruction).await;
+    assert_eq!(parked.status, 303, "POST binding parks and redirects");
+    // Meanwhile the admin replaces the SP's ACS URL.
+    w.set(SsoChanges {
+        acs_urls: Some(vec!["https://elsewhere.example/acs".into()]),
+        ..SsoChanges::default()
+    })
+    .await;
+    let page = w.follow(&mut b, parked, "alice").await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("no longer accepts"), "{}", page.body);
+    assert!(!page.body.contains("SAMLResponse"));
+}
