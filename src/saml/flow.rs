@@ -81,10 +81,85 @@ pub struct PostForm {
     pub relay_state: Option<String>,
 }
 
-/// What the browser gets after a decision.
-pub enum Answer {
+/// What the SSO flow decided for a request; the web layer only maps each to a response.
+pub enum Decision {
+    /// Post this signed Response (success or an error status) to the SP's ACS.
     Post(PostForm),
+    /// A page instead of a Response: refused before the ACS is trusted, or the user may not
+    /// use the app (the reason is already an event).
     Refused(AppError),
+    /// Nobody suitable is signed in: sign in (again, with `reauth`, for `ForceAuthn`),
+    /// then come back to `resume`, where the parked request waits.
+    SignIn { resume: String, reauth: bool },
+    /// The signed-in user must choose a new password before any assertion.
+    ChangePassword,
+}
+
+/// Who is signed in, as SSO needs it: the user, when they authenticated (unix ms) and the
+/// session's `SessionIndex` (SECURITY 9).
+pub struct SignedIn {
+    pub user: User,
+    pub auth_at: i64,
+    pub session_index: String,
+}
+
+/// A parked request: where the browser resumes it, or the answer when its ID was a replay.
+pub enum Parked {
+    At(String),
+    Answered(Decision),
+}
+
+/// Where a parked request resumes (same origin, so the session cookie comes along).
+pub fn resume_url(t: &Target, handle: &str) -> String {
+    format!("/saml2/{}/continue?h={handle}", t.app.slug)
+}
+
+/// Authentication (Profiles §4.1.4.1) for a checked request: reuse the session unless
+/// `ForceAuthn` asks for a sign-in newer than the request, never show a page for
+/// `IsPassive`, otherwise park the request (if it is not parked yet, under `handle`) and
+/// send the browser to sign in.
+pub async fn decide(
+    idp: &Idp,
+    t: &Target,
+    who: Option<SignedIn>,
+    pending: Pending,
+    handle: Option<String>,
+) -> Result<Decision, AppError> {
+    let must_change = who.as_ref().is_some_and(|w| w.user.must_change_password);
+    if must_change && !pending.is_passive {
+        return Ok(Decision::ChangePassword);
+    }
+    let signed_in = who.is_some();
+    if let Some(w) = who.filter(|w| !w.user.must_change_password) {
+        if !pending.force_authn || w.auth_at >= pending.received_at {
+            if let Some(h) = &handle {
+                if !unpark(idp, h).await? {
+                    return Err(AppError::SamlRequest(
+                        "This sign-in request was already answered.".into(),
+                    ));
+                }
+            }
+            let at = (w.auth_at, w.session_index.as_str());
+            return answer(idp, t, &w.user, at, Some(&pending)).await;
+        }
+    }
+    if pending.is_passive {
+        if let Some(h) = &handle {
+            unpark(idp, h).await?;
+        }
+        return no_passive(idp, t, &pending).await;
+    }
+    let handle = match handle {
+        Some(h) => h,
+        None => match park(idp, t, &pending).await? {
+            Parked::At(h) => h,
+            Parked::Answered(d) => return Ok(d),
+        },
+    };
+    Ok(Decision::SignIn {
+        resume: resume_url(t, &handle),
+        reauth: signed_in,
+    })
 }
 
 async fn record(
@@ -137,7 +212,7 @@ async fn record_once(
 }
 
 /// The answer to a request whose ID was already used.
-async fn replayed(idp: &Idp, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+async fn replayed(idp: &Idp, t: &Target, p: &Pending) -> Result<Decision, AppError> {
     let denied = (
         response::STATUS_REQUESTER,
         Some(response::STATUS_REQUEST_DENIED),
@@ -184,7 +259,7 @@ async fn error_status(
     user: Option<&str>,
     (status, sub_status): (&str, Option<&str>),
     message: &str,
-) -> Result<Answer, AppError> {
+) -> Result<Decision, AppError> {
     let keys = idp.keys.get();
     let xml = response::failure(
         &Failure {
@@ -208,7 +283,7 @@ async fn error_status(
                 "acs_url": p.acs_url, "status": sub_status.unwrap_or(status), "reason": message }),
     )
     .await?;
-    Ok(Answer::Post(PostForm {
+    Ok(Decision::Post(PostForm {
         acs_url: p.acs_url.clone(),
         saml_response: encode(&xml),
         relay_state: p.relay_state.clone(),
@@ -221,9 +296,9 @@ pub async fn receive(
     t: &Target,
     binding: validate::Binding,
     msg: &Message,
-) -> Result<Pending, Answer> {
+) -> Result<Pending, Decision> {
     let now = Utc::now();
-    let failed = |e: AppError| Answer::Refused(e);
+    let failed = |e: AppError| Decision::Refused(e);
     let binding_name = match binding {
         validate::Binding::Redirect => "redirect",
         validate::Binding::Post => "post",
@@ -254,7 +329,7 @@ pub async fn receive(
 
 /// Parks a checked request under a new single-use handle (for the browser's URL).
 /// Its ID is recorded as used in the same commit; a replayed one gets its status answer.
-pub async fn park(idp: &Idp, t: &Target, p: &Pending) -> Result<Result<String, Answer>, AppError> {
+pub async fn park(idp: &Idp, t: &Target, p: &Pending) -> Result<Parked, AppError> {
     let handle = random_token(24);
     let mut parked = p.clone();
     parked.recorded = true;
@@ -271,9 +346,9 @@ pub async fn park(idp: &Idp, t: &Target, p: &Pending) -> Result<Result<String, A
         })
         .await?;
     if !fresh {
-        return Ok(Err(replayed(idp, t, p).await?));
+        return Ok(Parked::Answered(replayed(idp, t, p).await?));
     }
-    Ok(Ok(handle))
+    Ok(Parked::At(handle))
 }
 
 pub async fn parked(idp: &Idp, t: &Target, handle: &str) -> Result<Pending, AppError> {
@@ -294,7 +369,7 @@ pub async fn unpark(idp: &Idp, handle: &str) -> Result<bool, AppError> {
 }
 
 /// `IsPassive` and nobody (suitably) signed in: the NoPassive status (Core §3.2.2.2).
-pub async fn no_passive(idp: &Idp, t: &Target, p: &Pending) -> Result<Answer, AppError> {
+pub async fn no_passive(idp: &Idp, t: &Target, p: &Pending) -> Result<Decision, AppError> {
     let status = (
         response::STATUS_RESPONDER,
         Some(response::STATUS_NO_PASSIVE),
@@ -354,7 +429,7 @@ pub async fn answer(
     user: &User,
     (auth_at, session_index): (i64, &str),
     pending: Option<&Pending>,
-) -> Result<Answer, AppError> {
+) -> Result<Decision, AppError> {
     let initiated = if pending.is_some() { "sp" } else { "idp" };
     let mut conn = idp.db.read().await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
@@ -376,7 +451,7 @@ pub async fn answer(
         detail["reason"] = json!(reason);
         async move {
             record(idp, t, Some(&user.username), false, detail).await?;
-            Ok(Answer::Refused(page))
+            Ok(Decision::Refused(page))
         }
     };
     if !t.app.sso_enabled {
@@ -450,7 +525,7 @@ pub async fn answer(
         Some(p) => p.relay_state.clone(),
         None => Some(t.row.relay_state.clone()).filter(|r| !r.is_empty()),
     };
-    Ok(Answer::Post(PostForm {
+    Ok(Decision::Post(PostForm {
         acs_url,
         saml_response: encode(&xml),
         relay_state,

@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::session;
 use crate::error::AppError;
 use crate::saml::binding;
-use crate::saml::flow::{self, Answer, PostForm, Target};
+use crate::saml::flow::{self, Decision, Parked, PostForm, SignedIn, Target};
 use crate::saml::validate::{Binding, Pending};
 
 #[derive(Template)]
@@ -54,10 +54,17 @@ fn post_page(t: &Target, f: &PostForm) -> Response {
     res
 }
 
-fn respond(t: &Target, a: Answer) -> Response {
-    match a {
-        Answer::Post(f) => post_page(t, &f),
-        Answer::Refused(e) => e.into_response(),
+/// The decision as HTTP: the auto-submit page, a page, or a redirect.
+fn respond(t: &Target, d: Decision) -> Response {
+    match d {
+        Decision::Post(f) => post_page(t, &f),
+        Decision::Refused(e) => e.into_response(),
+        Decision::ChangePassword => Redirect::to("/account").into_response(),
+        Decision::SignIn { resume, reauth } => {
+            let next: String = url::form_urlencoded::byte_serialize(resume.as_bytes()).collect();
+            let reauth = if reauth { "&reauth=1" } else { "" };
+            Redirect::to(&format!("/login?next={next}{reauth}")).into_response()
+        }
     }
 }
 
@@ -103,15 +110,11 @@ pub async fn post_binding(
     };
     match flow::receive(&state.idp, &t, Binding::Post, &msg).await {
         Ok(pending) => match flow::park(&state.idp, &t, &pending).await? {
-            Ok(handle) => Ok(Redirect::to(&continue_url(&t, &handle)).into_response()),
-            Err(replayed) => Ok(respond(&t, replayed)),
+            Parked::At(handle) => Ok(Redirect::to(&flow::resume_url(&t, &handle)).into_response()),
+            Parked::Answered(d) => Ok(respond(&t, d)),
         },
         Err(a) => Ok(respond(&t, a)),
     }
-}
-
-fn continue_url(t: &Target, handle: &str) -> String {
-    format!("/saml2/{}/continue?h={handle}", t.app.slug)
 }
 
 #[derive(Deserialize)]
@@ -132,8 +135,7 @@ pub async fn resume(
     proceed(&state, &session, &t, pending, Some(handle)).await
 }
 
-/// Authentication (Profiles §4.1.4.1): reuse the session unless `ForceAuthn` asks for a
-/// sign-in newer than the request; `IsPassive` never shows a page.
+/// Reads who is signed in, and lets `saml::flow` decide.
 async fn proceed(
     state: &AppState,
     session: &Session,
@@ -141,43 +143,19 @@ async fn proceed(
     pending: Pending,
     handle: Option<String>,
 ) -> Result<Response, AppError> {
-    let user = session::current_user(session, &state.db).await?;
-    // A user who must choose a new password gets no assertion until they have.
-    let ready = user.as_ref().filter(|u| !u.must_change_password);
-    if user.is_some() && ready.is_none() && !pending.is_passive {
-        return Ok(Redirect::to("/account").into_response());
-    }
-    if let Some(u) = ready {
-        let (auth_at, index) = session::sso_state(session).await?;
-        if !pending.force_authn || auth_at >= pending.received_at {
-            if let Some(h) = &handle {
-                if !flow::unpark(&state.idp, h).await? {
-                    return Err(AppError::SamlRequest(
-                        "This sign-in request was already answered.".into(),
-                    ));
-                }
-            }
-            let a = flow::answer(&state.idp, t, u, (auth_at, &index), Some(&pending)).await?;
-            return Ok(respond(t, a));
+    let who = match session::current_user(session, &state.db).await? {
+        Some(user) => {
+            let (auth_at, session_index) = session::sso_state(session).await?;
+            Some(SignedIn {
+                user,
+                auth_at,
+                session_index,
+            })
         }
-    }
-    if pending.is_passive {
-        if let Some(h) = &handle {
-            flow::unpark(&state.idp, h).await?;
-        }
-        return Ok(respond(t, flow::no_passive(&state.idp, t, &pending).await?));
-    }
-    let handle = match handle {
-        Some(h) => h,
-        None => match flow::park(&state.idp, t, &pending).await? {
-            Ok(h) => h,
-            Err(replayed) => return Ok(respond(t, replayed)),
-        },
+        None => None,
     };
-    let next: String =
-        url::form_urlencoded::byte_serialize(continue_url(t, &handle).as_bytes()).collect();
-    let reauth = if user.is_some() { "&reauth=1" } else { "" };
-    Ok(Redirect::to(&format!("/login?next={next}{reauth}")).into_response())
+    let d = flow::decide(&state.idp, t, who, pending, handle).await?;
+    Ok(respond(t, d))
 }
 
 /// `/saml2/{slug}/launch`: IdP-initiated SSO with the app's configured RelayState only.
