@@ -34,6 +34,9 @@ pub struct Config {
     /// holds) before it is answered 503 with `Retry-After`.
     #[serde(serialize_with = "as_human")]
     pub database_wait: Duration,
+    /// Host names and networks SP metadata may be fetched from although not public
+    /// (loopback, private, link-local...): by default only public addresses are fetched.
+    pub metadata_fetch_allow: crate::saml::fetch::FetchAllow,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -63,6 +66,7 @@ const KEYS: &[&str] = &[
     "scim_concurrency",
     "scim_reconcile_every",
     "database_wait",
+    "metadata_fetch_allow",
 ];
 
 impl Config {
@@ -209,7 +213,14 @@ impl Config {
                     Err(e) => Err(e),
                 },
             )?;
+        let metadata_fetch_allow = get(
+            raw,
+            "metadata_fetch_allow",
+            Default::default(),
+            crate::saml::fetch::FetchAllow::parse,
+        )?;
         Ok(Config {
+            metadata_fetch_allow,
             scim_reconcile_every,
             database_wait,
             listen,
@@ -354,6 +365,25 @@ mod tests {
         assert!(
             !shown.contains("hunter2") && shown.contains("REDACTED"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn metadata_fetch_allow_is_checked() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert!(c.metadata_fetch_allow.is_empty());
+        let c = Config::from_sources(
+            None,
+            &env(&[("SESAME_METADATA_FETCH_ALLOW", "md.corp, 10.0.0.0/8")]),
+        )
+        .unwrap();
+        assert_eq!(c.metadata_fetch_allow.to_string(), "md.corp,10.0.0.0/8");
+        let e = Config::from_sources(None, &env(&[("SESAME_METADATA_FETCH_ALLOW", "10.0.0.1/8")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("metadata_fetch_allow (from SESAME_METADATA_FETCH_ALLOW):"),
+            "{e}"
         );
     }
 

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::catalog;
 use crate::saml::settings::{self, SsoChanges};
-use crate::saml::{attributes, metadata, preview as saml_preview};
+use crate::saml::{attributes, fetch, metadata, preview as saml_preview};
 use crate::store::sso::SsoRow;
 
 #[derive(Deserialize)]
@@ -177,10 +177,12 @@ pub async fn set_sso(
     ok(sso_view(&state, &slug, &row))
 }
 
+/// The metadata itself, or the http(s) URL to fetch it from.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataBody {
-    xml: String,
+    xml: Option<String>,
+    url: Option<String>,
 }
 
 pub async fn import_metadata(
@@ -189,8 +191,15 @@ pub async fn import_metadata(
     Path(slug): Path<String>,
     Body(b): Body<MetadataBody>,
 ) -> ApiResult {
-    let changes = metadata::parse_sp_metadata(&b.xml)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+    let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
+    let xml = match (b.xml, b.url) {
+        (Some(xml), None) => xml,
+        (None, Some(url)) => fetch::sp_metadata(&url, &state.config.metadata_fetch_allow)
+            .await
+            .map_err(|e| invalid(e.to_string()))?,
+        _ => return Err(invalid("give either xml or url".to_string())),
+    };
+    let changes = metadata::parse_sp_metadata(&xml).map_err(|e| invalid(e.to_string()))?;
     let row = settings::update(&state.db, &admin.actor, &slug, &changes).await?;
     ok(sso_view(&state, &slug, &row))
 }

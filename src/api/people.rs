@@ -27,6 +27,9 @@ pub struct UserBody {
     is_admin: Option<bool>,
     /// Only on create; without it the user cannot sign in until a password is set.
     password: Option<String>,
+    /// Only on create, with `password`: ask for a new password at the first sign-in
+    /// (default true: a password an admin chose is temporary, as on the password action).
+    must_change: Option<bool>,
 }
 
 impl UserBody {
@@ -69,7 +72,16 @@ pub async fn create_user(
         ));
     };
     let pw = b.password.clone().map(password).transpose()?;
-    let user = users::add(&state.db, &admin.actor, &username, &b.fields(), pw.as_ref()).await?;
+    let temporary = b.must_change.unwrap_or(true);
+    let user = users::add_with(
+        &state.db,
+        &admin.actor,
+        &username,
+        &b.fields(),
+        pw.as_ref(),
+        temporary,
+    )
+    .await?;
     created(user)
 }
 

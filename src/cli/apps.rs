@@ -8,8 +8,8 @@ use crate::config::Config;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::Actor;
 use crate::saml::keys::KeySet;
-use crate::saml::metadata;
 use crate::saml::settings::{self, SsoChanges};
+use crate::saml::{fetch, metadata};
 use crate::store::Db;
 
 #[derive(Subcommand)]
@@ -173,10 +173,11 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SP metadata from a file, or from an http(s) URL (fetched with a size cap).
-async fn read_source(source: &str) -> anyhow::Result<String> {
+/// SP metadata from a file, or from an http(s) URL (public addresses only, unless
+/// `metadata_fetch_allow` says otherwise; see `saml::fetch`).
+async fn read_source(source: &str, config: &Config) -> anyhow::Result<String> {
     if source.starts_with("https://") || source.starts_with("http://") {
-        return metadata::fetch(source).await.map_err(anyhow::Error::msg);
+        return Ok(fetch::sp_metadata(source, &config.metadata_fetch_allow).await?);
     }
     std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))
 }
@@ -281,7 +282,7 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
         }
         AppCommand::ImportMetadata { slug, source } => {
             apps::get(db, &slug).await?;
-            let xml = read_source(&source).await?;
+            let xml = read_source(&source, config).await?;
             let changes = metadata::parse_sp_metadata(&xml)?;
             settings::update(db, &actor, &slug, &changes).await?;
             println!("imported SP metadata from {source}");

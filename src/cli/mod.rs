@@ -177,6 +177,12 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
         "database_wait          = {}s",
         shown.database_wait.as_secs()
     );
+    let allow = &shown.metadata_fetch_allow;
+    if allow.is_empty() {
+        println!("metadata_fetch_allow   = (none: public addresses only)");
+    } else {
+        println!("metadata_fetch_allow   = {allow}");
+    }
     Ok(())
 }
 

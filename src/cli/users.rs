@@ -19,6 +19,10 @@ pub enum UserCommand {
         /// sign in until `user passwd`)
         #[arg(long)]
         password_stdin: bool,
+        /// The password is temporary: the user must choose a new one at first sign-in
+        /// (what the console and the API do by default)
+        #[arg(long, requires = "password_stdin")]
+        temporary: bool,
     },
     /// Change a user's profile fields (an empty value clears a field)
     Set {
@@ -96,13 +100,22 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
             username,
             fields,
             password_stdin,
+            temporary,
         } => {
             let password = if password_stdin {
                 Some(Password::new(super::read_secret(true, "password")?)?)
             } else {
                 None
             };
-            let u = users::add(db, &actor, &username, &fields.into(), password.as_ref()).await?;
+            let u = users::add_with(
+                db,
+                &actor,
+                &username,
+                &fields.into(),
+                password.as_ref(),
+                temporary,
+            )
+            .await?;
             println!("created user {}", u.username);
         }
         UserCommand::Set { username, fields } => {

@@ -94,13 +94,28 @@ async fn merge_profile(
     Ok(p)
 }
 
-/// Creates a user. Without a password the user cannot log in until one is set.
+/// Creates a user with a final password (the user's own, or none: then the user cannot
+/// sign in until one is set).
 pub async fn add(
     db: &Db,
     actor: &Actor,
     username: &str,
     fields: &UserFields,
     password: Option<&Password>,
+) -> Result<User, DirectoryError> {
+    add_with(db, actor, username, fields, password, false).await
+}
+
+/// Creates a user. A `temporary` password (one an admin chose for someone else: the
+/// console's and the API's default) must be changed at first sign-in; all in one
+/// transaction. Every surface creates users through here, so they agree.
+pub async fn add_with(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    fields: &UserFields,
+    password: Option<&Password>,
+    temporary: bool,
 ) -> Result<User, DirectoryError> {
     let username = Username::parse(username)?;
     if fields.email.is_none() {
@@ -127,8 +142,8 @@ pub async fn add(
             username_key: &username.key(),
             profile: &profile,
             is_admin: fields.is_admin.unwrap_or(false),
+            must_change_password: temporary && hash.is_some(),
             password_hash: hash.as_deref(),
-            must_change_password: false,
         },
     )
     .await

@@ -15,14 +15,41 @@ const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// The canonical form of `apex` and its descendants, without `exclude`'s subtree.
 /// `inclusive` is the `InclusiveNamespaces PrefixList` (`#default` names the default one).
+///
+/// The walk is iterative, with the open elements on a heap stack, so no document depth can
+/// exhaust the thread's stack (SECURITY 18): a deep tree costs memory in proportion to its
+/// size, which the parser's caps already bound.
 pub fn canonicalize(apex: Node, exclude: Option<NodeId>, inclusive: &[&str]) -> String {
     let mut c = Canon {
         out: String::new(),
         rendered: Vec::new(),
-        exclude,
         inclusive,
     };
-    c.element(apex);
+    // Open elements, each with the length of `rendered` to restore when it closes.
+    let mut open = vec![(apex, c.start_tag(apex))];
+    let mut next = apex.first_child();
+    while let Some(&(innermost, mark)) = open.last() {
+        let Some(node) = next else {
+            c.end_tag(innermost, mark);
+            open.pop();
+            // The apex's siblings are not part of its canonical form.
+            next = if open.is_empty() {
+                None
+            } else {
+                innermost.next_sibling()
+            };
+            continue;
+        };
+        if Some(node.id()) == exclude {
+            next = node.next_sibling();
+        } else if node.is_element() {
+            open.push((node, c.start_tag(node)));
+            next = node.first_child();
+        } else {
+            c.leaf(node);
+            next = node.next_sibling();
+        }
+    }
     c.out
 }
 
@@ -30,12 +57,13 @@ struct Canon<'p> {
     out: String,
     /// Namespace declarations rendered by output ancestors: (prefix, uri), innermost last.
     rendered: Vec<(String, String)>,
-    exclude: Option<NodeId>,
     inclusive: &'p [&'p str],
 }
 
 impl Canon<'_> {
-    fn element(&mut self, node: Node) {
+    /// Writes the start tag (C14N §2.3: namespace declarations, then attributes sorted by
+    /// namespace URI and local name) and returns the mark `end_tag` restores.
+    fn start_tag(&mut self, node: Node) -> usize {
         let qname = element_qname(node);
         let decls = self.namespaces_to_render(node, qname);
         let mark = self.rendered.len();
@@ -66,28 +94,29 @@ impl Canon<'_> {
             self.out.push('"');
         }
         self.out.push('>');
-        for child in node.children() {
-            if Some(child.id()) == self.exclude {
-                continue;
-            }
-            if child.is_element() {
-                self.element(child);
-            } else if child.is_text() {
-                escape_text(&mut self.out, child.text().unwrap_or(""));
-            } else if let Some(pi) = child.pi() {
-                self.out.push_str("<?");
-                self.out.push_str(pi.target);
-                if let Some(v) = pi.value {
-                    self.out.push(' ');
-                    self.out.push_str(v);
-                }
-                self.out.push_str("?>");
-            }
-        }
+        mark
+    }
+
+    fn end_tag(&mut self, node: Node, mark: usize) {
         self.out.push_str("</");
-        self.out.push_str(qname);
+        self.out.push_str(element_qname(node));
         self.out.push('>');
         self.rendered.truncate(mark);
+    }
+
+    /// Text and processing instructions; comments are not part of the form without comments.
+    fn leaf(&mut self, node: Node) {
+        if node.is_text() {
+            escape_text(&mut self.out, node.text().unwrap_or(""));
+        } else if let Some(pi) = node.pi() {
+            self.out.push_str("<?");
+            self.out.push_str(pi.target);
+            if let Some(v) = pi.value {
+                self.out.push(' ');
+                self.out.push_str(v);
+            }
+            self.out.push_str("?>");
+        }
     }
 
     /// Exc-c14n §3: a namespace node is rendered when its prefix is visibly utilized by the
@@ -165,6 +194,7 @@ fn prefix_of(qname: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::saml::xml::on_small_stack;
 
     fn c14n(xml: &str) -> String {
         let doc = roxmltree::Document::parse(xml).unwrap();
@@ -202,6 +232,39 @@ mod tests {
         assert_eq!(
             canonicalize(s, None, &["#default"]),
             "<p:s xmlns=\"urn:d\" xmlns:p=\"urn:p\" ID=\"x\"><k></k><p:sig></p:sig></p:s>"
+        );
+    }
+
+    #[test]
+    fn depth_costs_no_stack() {
+        // Parsed without sesame's depth cap, as a caller that forgot it would.
+        let depth = 100_000;
+        let xml = format!(
+            "<r xmlns=\"urn:r\">{}<x a=\"1\">t</x><!--c-->{}</r>",
+            "<e>".repeat(depth),
+            "</e>".repeat(depth)
+        );
+        let out = on_small_stack(|| {
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            canonicalize(doc.root_element(), None, &[])
+        });
+        assert_eq!(out, xml.replace("<!--c-->", ""));
+    }
+
+    #[test]
+    fn excluded_subtree_and_siblings_after_it_in_a_deep_walk() {
+        let xml = "<r><a><b><s><t/></s>x</b>y<c/></a>z</r>";
+        let doc = roxmltree::Document::parse(xml).unwrap();
+        let a = doc.root_element().first_element_child().unwrap();
+        let s = a
+            .first_element_child()
+            .unwrap()
+            .first_element_child()
+            .unwrap();
+        assert_eq!(
+            canonicalize(a, Some(s.id()), &[]),
+            "<a><b>x</b>y<c></c></a>",
+            "the apex's own siblings (z) are not included"
         );
     }
 

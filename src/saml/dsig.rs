@@ -16,11 +16,12 @@ use openssl::pkey::{HasPublic, Id, PKeyRef};
 use openssl::sign::{Signer, Verifier};
 use openssl::x509::X509;
 use roxmltree::{Document, Node};
+use subtle::ConstantTimeEq;
 
 use super::c14n;
 use super::keys::{KeyKind, SigningKey};
 use super::ns::DS;
-use super::xml::XmlWriter;
+use super::xml::{simple_text, XmlWriter};
 
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 pub const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -84,6 +85,8 @@ pub enum DsigError {
     Digest,
     #[error("the signature does not verify with the application's registered certificate")]
     BadSignature,
+    #[error("the request is signed, and no SP certificate is registered to check it with")]
+    NoCertificate,
 }
 
 fn digest_alg(uri: &str) -> Option<(MessageDigest, bool)> {
@@ -217,8 +220,11 @@ fn prefix_list<'a>(method: Node<'a, '_>) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
-fn b64(s: &str) -> Result<Vec<u8>, DsigError> {
-    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+/// The base64 content of a `ds:DigestValue` or `ds:SignatureValue` (XML-DSig §4.4.3.6,
+/// §4.3): all its text, as the canonical `SignedInfo` carries it.
+fn b64(node: Node) -> Result<Vec<u8>, DsigError> {
+    let text = simple_text(node).ok_or(DsigError::Malformed("a value holds elements"))?;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     STANDARD
         .decode(compact)
         .map_err(|_| DsigError::Malformed("a value is not base64"))
@@ -228,6 +234,10 @@ fn b64(s: &str) -> Result<Vec<u8>, DsigError> {
 /// `ds:Signature` in the whole document, a direct child of the root, with one `Reference`
 /// to the root's `ID`, enveloped + exclusive c14n transforms, checked with `certs` only
 /// (any `KeyInfo` is ignored). Callers then read fields from this same root.
+///
+/// Every check that reads a few nodes (structure, algorithms, the digest's length, that there
+/// is a certificate) runs before canonicalization, hashing and the public-key operation,
+/// whose cost grows with the document (SECURITY 18).
 pub fn verify_enveloped(doc: &Document, certs: &[X509], allow_sha1: bool) -> Result<(), DsigError> {
     let root = doc.root_element();
     let mut sigs = doc
@@ -244,6 +254,11 @@ pub fn verify_enveloped(doc: &Document, certs: &[X509], allow_sha1: bool) -> Res
             "the signature is not a direct child of the request",
         ));
     }
+    if certs.is_empty() {
+        return Err(DsigError::NoCertificate);
+    }
+    // XML-DSig §4.4: SignedInfo holds exactly one CanonicalizationMethod and SignatureMethod;
+    // SAML Core §5.4.2 allows exactly one Reference.
     let info = ds_child(sig, "SignedInfo")?;
     let c14n_method = ds_child(info, "CanonicalizationMethod")?;
     if c14n_method.attribute("Algorithm") != Some(EXC_C14N) {
@@ -294,15 +309,28 @@ pub fn verify_enveloped(doc: &Document, certs: &[X509], allow_sha1: bool) -> Res
     if sha1 && !allow_sha1 {
         return Err(DsigError::Sha1);
     }
-    let expected = b64(ds_child(reference, "DigestValue")?.text().unwrap_or(""))?;
+    // XML-DSig §4.4.3.6: the DigestValue is the digest itself, so its length is the
+    // algorithm's; checked here, before any work, and never handed to a comparison that
+    // assumes equal lengths.
+    let expected = b64(ds_child(reference, "DigestValue")?)?;
+    if expected.len() != md.size() {
+        return Err(DsigError::Malformed(
+            "the DigestValue is not as long as a digest of its DigestMethod",
+        ));
+    }
+    let value = b64(ds_child(sig, "SignatureValue")?)?;
+    if value.is_empty() {
+        return Err(DsigError::Malformed("the SignatureValue is empty"));
+    }
+    // XML-DSig §6.6.4 and Exc-C14N §3: the root without its own signature, canonical.
     let canonical = c14n::canonicalize(root, Some(sig.id()), &inclusive);
     let actual = openssl::hash::hash(md, canonical.as_bytes())
         .map_err(|_| DsigError::Malformed("digest"))?;
-    if !openssl::memcmp::eq(&actual, &expected) || actual.len() != expected.len() {
+    // Constant time in the content; unequal lengths (excluded above) compare unequal.
+    if !bool::from(actual[..].ct_eq(&expected[..])) {
         return Err(DsigError::Digest);
     }
     let signed_info = c14n::canonicalize(info, None, &prefix_list(c14n_method));
-    let value = b64(ds_child(sig, "SignatureValue")?.text().unwrap_or(""))?;
     if verify_bytes(certs, alg, signed_info.as_bytes(), &value) {
         Ok(())
     } else {
@@ -323,6 +351,86 @@ mod tests {
         let xml = w.finish();
         let split = xml.find("<r:Body>").unwrap();
         sign_enveloped(&xml, split, "_abc", key).unwrap()
+    }
+
+    fn digest_value(xml: &str) -> &str {
+        let start = xml.find("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len();
+        let end = xml.find("</ds:DigestValue>").unwrap();
+        &xml[start..end]
+    }
+
+    #[test]
+    fn a_digest_value_of_the_wrong_length_is_refused_not_a_panic() {
+        let key = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let xml = signed(&key);
+        let good = digest_value(&xml).to_string();
+        let long = STANDARD.encode([7u8; 64]);
+        for bad in ["AAAA", "", long.as_str(), &good[..good.len() - 4]] {
+            let changed = xml.replace(&good, bad);
+            let doc = Document::parse(&changed).unwrap();
+            let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                verify_enveloped(&doc, std::slice::from_ref(&key.cert), false)
+            }));
+            assert!(
+                matches!(verdict, Ok(Err(DsigError::Malformed(_)))),
+                "{bad:?}: {verdict:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_are_read_whole_around_comments_and_need_a_certificate() {
+        let key = SigningKey::generate(KeyKind::EcP256).unwrap();
+        let xml = signed(&key);
+        let digest = digest_value(&xml).to_string();
+        // c14n drops the comment, so SignedInfo still verifies; the value must be read whole.
+        let split = xml.replace(
+            &digest,
+            &format!("{}<!-- -->{}", &digest[..10], &digest[10..]),
+        );
+        let doc = Document::parse(&split).unwrap();
+        assert_eq!(
+            verify_enveloped(&doc, std::slice::from_ref(&key.cert), false),
+            Ok(())
+        );
+        let nested = xml.replace(&digest, &format!("<x/>{digest}"));
+        let doc = Document::parse(&nested).unwrap();
+        assert!(matches!(
+            verify_enveloped(&doc, std::slice::from_ref(&key.cert), false),
+            Err(DsigError::Malformed(_))
+        ));
+        let doc = Document::parse(&xml).unwrap();
+        assert_eq!(
+            verify_enveloped(&doc, &[], false),
+            Err(DsigError::NoCertificate)
+        );
+    }
+
+    /// Finding 1 of issue 11 at this layer: a validly shaped signature over a request nested
+    /// far deeper than the parser's cap allows (a caller that parsed without the cap) is
+    /// checked without recursion, on a small stack.
+    #[test]
+    fn a_deeply_nested_signed_document_verifies_without_recursion() {
+        let key = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let mut w = XmlWriter::new();
+        w.open("r:Req", &[("xmlns:r", "urn:r"), ("ID", "_deep")])
+            .leaf("r:Issuer", &[], "sp");
+        let split = w.len();
+        w.open("r:Extensions", &[]);
+        for _ in 0..50_000 {
+            w.open("e", &[]);
+        }
+        let xml = sign_enveloped(&w.finish(), split, "_deep", &key).unwrap();
+        let other = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let (ours, theirs) = crate::saml::xml::on_small_stack(|| {
+            let doc = Document::parse(&xml).unwrap();
+            (
+                verify_enveloped(&doc, std::slice::from_ref(&key.cert), false),
+                verify_enveloped(&doc, std::slice::from_ref(&other.cert), false),
+            )
+        });
+        assert_eq!(ours, Ok(()));
+        assert_eq!(theirs, Err(DsigError::BadSignature));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::keys::KeySet;
 use super::ns;
 use super::settings::{NameIdFormat, SsoChanges};
-use super::xml::XmlWriter;
+use super::xml::{self, ParseError, XmlWriter};
 
 /// The `EntityDescriptor` an SP loads: every published key (active and staged next), the
 /// NameID formats, and the SSO service for both bindings at the app's IdP URL.
@@ -61,6 +61,8 @@ pub enum MetadataError {
     TooLarge(usize),
     #[error("SP metadata is not well-formed XML: {0}")]
     Xml(String),
+    #[error("SP metadata nests elements more than {} levels deep", xml::MAX_DEPTH)]
+    TooDeep,
     #[error("SP metadata has no SPSSODescriptor")]
     NoSp,
     #[error("SP metadata has no AssertionConsumerService with the HTTP-POST binding")]
@@ -69,38 +71,7 @@ pub enum MetadataError {
 
 pub const MAX_METADATA: usize = 1024 * 1024;
 
-/// An SP's metadata from its http(s) URL: 20 s at most, [`MAX_METADATA`] bytes at most,
-/// UTF-8. The error says what went wrong in words.
-pub async fn fetch(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(20))
-        .build()
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
-    let mut res = client
-        .get(parsed)
-        .send()
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
-    if !res.status().is_success() {
-        return Err(format!("{url} answered HTTP {}", res.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| format!("cannot fetch {url}: {e}"))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_METADATA {
-            return Err(format!("{url} is larger than {MAX_METADATA} bytes"));
-        }
-    }
-    String::from_utf8(body).map_err(|_| format!("the metadata at {url} is not UTF-8"))
-}
+// Fetching SP metadata by URL, with its address checks, is `super::fetch`.
 
 /// What an SP's metadata tells us, as settings changes.
 /// The SP's `index` values; endpoints without one get the next free numbers.
@@ -127,10 +98,12 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
     if xml.len() > MAX_METADATA {
         return Err(MetadataError::TooLarge(MAX_METADATA));
     }
-    if xml.to_ascii_uppercase().contains("<!DOCTYPE") {
-        return Err(MetadataError::Doctype);
-    }
-    let doc = roxmltree::Document::parse(xml).map_err(|e| MetadataError::Xml(e.to_string()))?;
+    // The size cap above bounds the node count; depth and DOCTYPE as for requests.
+    let doc = xml::parse_untrusted(xml, u32::MAX).map_err(|e| match e {
+        ParseError::Doctype => MetadataError::Doctype,
+        ParseError::TooDeep => MetadataError::TooDeep,
+        ParseError::Xml(m) => MetadataError::Xml(m),
+    })?;
     let is = |n: &roxmltree::Node, name: &str| {
         n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(ns::MD)
     };
@@ -170,7 +143,8 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
             .descendants()
             .filter(|n| n.is_element() && n.tag_name().name() == "X509Certificate")
         {
-            let b64: String = c.text().unwrap_or_default().split_whitespace().collect();
+            let text = xml::simple_text(c).unwrap_or_default();
+            let b64: String = text.split_whitespace().collect();
             certs.push_str("-----BEGIN CERTIFICATE-----\n");
             for chunk in b64.as_bytes().chunks(64) {
                 certs.push_str(&String::from_utf8_lossy(chunk));
@@ -237,6 +211,40 @@ mod tests {
             parse_sp_metadata(&"x".repeat(MAX_METADATA + 1)),
             Err(MetadataError::TooLarge(_))
         ));
+        // Issue 11, finding 1, for the other parser of outside XML.
+        let deep = SP.replace(
+            "</md:SPSSODescriptor>",
+            &format!(
+                "<md:Extensions>{}{}</md:Extensions></md:SPSSODescriptor>",
+                "<x>".repeat(100_000),
+                "</x>".repeat(100_000)
+            ),
+        );
+        let verdict = crate::saml::xml::on_small_stack(|| parse_sp_metadata(&deep).err());
+        assert!(
+            matches!(verdict, Some(MetadataError::TooDeep)),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn certificates_are_read_whole() {
+        let key =
+            super::super::keys::SigningKey::generate(super::super::keys::KeyKind::Rsa).unwrap();
+        let (head, tail) = key.cert_b64.split_at(40);
+        let with_cert = SP.replace(
+            "<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact\"",
+            &format!(
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+                 <ds:X509Data><ds:X509Certificate>{head}<!-- -->\n{tail}</ds:X509Certificate>\
+                 </ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
+                 <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact\""
+            ),
+        );
+        let pem = parse_sp_metadata(&with_cert).unwrap().sp_certs_pem.unwrap();
+        let certs = openssl::x509::X509::stack_from_pem(pem.as_bytes()).unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].to_der().unwrap(), key.cert.to_der().unwrap());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod binding;
 pub mod c14n;
 pub mod cache;
 pub mod dsig;
+pub mod fetch;
 pub mod flow;
 pub mod keys;
 pub mod metadata;

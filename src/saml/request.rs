@@ -1,19 +1,37 @@
 //! Reading an `AuthnRequest` (SAML Core §3.4.1) from XML we have not trusted yet: any DTD is
-//! refused before the parser runs (SECURITY 1), the parser has no DTD support and a node
-//! cap, and only the root element's own children are read (never a copy elsewhere).
+//! refused before the parser runs (SECURITY 1), the nesting depth is bounded before a tree
+//! exists and the parser has a node cap (SECURITY 18), and only the root element's own
+//! children are read (never a copy elsewhere), each at most once.
 
 use chrono::{DateTime, Utc};
-use roxmltree::{Document, Node, ParsingOptions};
+use roxmltree::{Document, Node};
 
-use super::ns::{ASSERTION, PROTOCOL};
+use super::ns::{ASSERTION, DS, PROTOCOL};
+use super::xml::{self, ParseError};
 
 /// At most this many nodes in a request; real ones have a few dozen.
 const MAX_NODES: u32 = 10_000;
+
+/// The root's children the schema allows at most once (SAML Core §3.2.1 `RequestAbstractType`,
+/// §3.4.1 `AuthnRequest`). A second one is refused rather than ignored: a reader that takes
+/// the first and another that takes the last would disagree on who sent the request.
+const SINGLE_CHILDREN: [(&str, &str); 8] = [
+    (ASSERTION, "Issuer"),
+    (DS, "Signature"),
+    (PROTOCOL, "Extensions"),
+    (ASSERTION, "Subject"),
+    (PROTOCOL, "NameIDPolicy"),
+    (ASSERTION, "Conditions"),
+    (PROTOCOL, "RequestedAuthnContext"),
+    (PROTOCOL, "Scoping"),
+];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RequestError {
     #[error("the request contains a DOCTYPE declaration, which is refused")]
     Doctype,
+    #[error("the request's elements nest more than {} levels deep", xml::MAX_DEPTH)]
+    TooDeep,
     #[error("the request is not well-formed XML: {0}")]
     Xml(String),
     #[error("the message is a {0}, not an AuthnRequest")]
@@ -22,8 +40,20 @@ pub enum RequestError {
     MissingField(&'static str),
     #[error("the request's {0} is malformed")]
     BadField(&'static str),
+    #[error("the request has more than one {0}")]
+    Duplicate(&'static str),
     #[error("the request has SAML version {0:?}; only 2.0 is supported")]
     Version(String),
+}
+
+impl From<ParseError> for RequestError {
+    fn from(e: ParseError) -> Self {
+        match e {
+            ParseError::Doctype => Self::Doctype,
+            ParseError::TooDeep => Self::TooDeep,
+            ParseError::Xml(m) => Self::Xml(m),
+        }
+    }
 }
 
 /// The fields of an `AuthnRequest` sesame acts on.
@@ -40,33 +70,24 @@ pub struct AuthnRequest {
     pub is_passive: bool,
 }
 
-/// Refuses `<!DOCTYPE` in any letter case before anything parses the text.
-pub fn refuse_doctype(xml: &str) -> Result<(), RequestError> {
-    let bytes = xml.as_bytes();
-    let found = bytes
-        .windows(9)
-        .any(|w| w[0] == b'<' && w[1] == b'!' && w[2..].eq_ignore_ascii_case(b"DOCTYPE"));
-    if found {
-        Err(RequestError::Doctype)
-    } else {
-        Ok(())
+pub fn parse(text: &str) -> Result<Document<'_>, RequestError> {
+    Ok(xml::parse_untrusted(text, MAX_NODES)?)
+}
+
+/// The root's only child with this name, if any.
+fn child<'a, 'i>(
+    root: Node<'a, 'i>,
+    ns: &str,
+    name: &'static str,
+) -> Result<Option<Node<'a, 'i>>, RequestError> {
+    let mut found = root
+        .children()
+        .filter(|c| c.is_element() && c.tag_name().namespace() == Some(ns))
+        .filter(|c| c.tag_name().name() == name);
+    match (found.next(), found.next()) {
+        (first, None) => Ok(first),
+        _ => Err(RequestError::Duplicate(name)),
     }
-}
-
-pub fn parse(xml: &str) -> Result<Document<'_>, RequestError> {
-    refuse_doctype(xml)?;
-    let opts = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    Document::parse_with_options(xml, opts).map_err(|e| RequestError::Xml(e.to_string()))
-}
-
-fn child<'a, 'i>(root: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
-    root.children().find(|c| {
-        c.is_element() && c.tag_name().namespace() == Some(ns) && c.tag_name().name() == name
-    })
 }
 
 fn boolean(v: Option<&str>, field: &'static str) -> Result<bool, RequestError> {
@@ -104,11 +125,17 @@ pub fn read(doc: &Document) -> Result<AuthnRequest, RequestError> {
     let issue_instant = DateTime::parse_from_rfc3339(instant)
         .map_err(|_| RequestError::BadField("IssueInstant"))?
         .with_timezone(&Utc);
-    let issuer = child(root, ASSERTION, "Issuer")
-        .and_then(|n| n.text())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or(RequestError::MissingField("Issuer"))?;
+    for (ns, name) in SINGLE_CHILDREN {
+        child(root, ns, name)?;
+    }
+    // SAML Core §2.2.5: the Issuer is a string; read all of its text, as the canonical form
+    // that was signed carries it (a comment inside must not cut it short).
+    let issuer = child(root, ASSERTION, "Issuer")?.ok_or(RequestError::MissingField("Issuer"))?;
+    let issuer = xml::simple_text(issuer).ok_or(RequestError::BadField("Issuer"))?;
+    let issuer = issuer.trim();
+    if issuer.is_empty() {
+        return Err(RequestError::MissingField("Issuer"));
+    }
     let acs_index = root
         .attribute("AssertionConsumerServiceIndex")
         .map(|v| {
@@ -146,6 +173,80 @@ mod tests {
         assert_eq!(r.acs_url.as_deref(), Some("https://sp/acs"));
         assert!(r.force_authn && !r.is_passive);
         assert_eq!(r.issue_instant.timestamp(), 1767323045);
+    }
+
+    #[test]
+    fn the_issuer_is_read_whole_around_comments() {
+        // Issue 11, finding 4: c14n drops the comment, so this is what a signature covers.
+        let split = REQ.replace(" https://sp/meta ", "https://sp/signed<!---->X");
+        assert_eq!(
+            read(&parse(&split).unwrap()).unwrap().issuer,
+            "https://sp/signedX"
+        );
+        let cdata = REQ.replace(" https://sp/meta ", "https://sp/<![CDATA[a]]><?pi x?>b");
+        assert_eq!(
+            read(&parse(&cdata).unwrap()).unwrap().issuer,
+            "https://sp/ab"
+        );
+        let nested = REQ.replace(" https://sp/meta ", "https://sp/<x>y</x>");
+        assert_eq!(
+            read(&parse(&nested).unwrap()),
+            Err(RequestError::BadField("Issuer"))
+        );
+    }
+
+    #[test]
+    fn a_second_issuer_or_other_single_child_is_refused() {
+        // Issue 11, finding 6.
+        let two = REQ.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer><saml:Issuer>https://other/meta</saml:Issuer>",
+        );
+        assert_eq!(
+            read(&parse(&two).unwrap()),
+            Err(RequestError::Duplicate("Issuer"))
+        );
+        let policies = REQ.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer><samlp:NameIDPolicy/><samlp:NameIDPolicy AllowCreate=\"true\"/>",
+        );
+        assert_eq!(
+            read(&parse(&policies).unwrap()),
+            Err(RequestError::Duplicate("NameIDPolicy"))
+        );
+        // An Issuer elsewhere (not the root's child) is not the request's.
+        let inner = REQ.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer><samlp:Extensions><saml:Issuer>x</saml:Issuer></samlp:Extensions>",
+        );
+        assert_eq!(
+            read(&parse(&inner).unwrap()).unwrap().issuer,
+            "https://sp/meta"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_a_tree_exists() {
+        // Issue 11, finding 1: 9,000 levels in Extensions, about 62 KiB.
+        let deep = |levels: usize| {
+            REQ.replace(
+                "</saml:Issuer>",
+                &format!(
+                    "</saml:Issuer><samlp:Extensions>{}{}</samlp:Extensions>",
+                    "<e>".repeat(levels),
+                    "</e>".repeat(levels)
+                ),
+            )
+        };
+        let hostile = deep(9_000);
+        assert!(hostile.len() > 60 * 1024);
+        assert_eq!(parse(&hostile).err(), Some(RequestError::TooDeep));
+        // Root, Extensions and 62 more: exactly the cap, accepted.
+        assert!(read(&parse(&deep(xml::MAX_DEPTH - 2)).unwrap()).is_ok());
+        assert_eq!(
+            parse(&deep(xml::MAX_DEPTH - 1)).err(),
+            Some(RequestError::TooDeep)
+        );
     }
 
     #[test]

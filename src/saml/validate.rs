@@ -67,20 +67,41 @@ fn sp_certs(row: &SsoRow) -> Vec<X509> {
 /// SECURITY 3/4: whether the request carries a signature that verifies with the registered
 /// certificate. A signature is only checked against a registered certificate; without one it
 /// is not evidence of anything and the request counts as unsigned.
+///
+/// One exception: an HTTP-Redirect message must not carry its own `ds:Signature` at all (SAML
+/// Bindings §3.4.4.1: it is removed before encoding; the signature travels in the query). One
+/// that does is accepted only if that embedded signature verifies with a registered
+/// certificate too, so no signature from an unknown key rides along with a request sesame
+/// answers.
 fn check_signature(
     msg: &Message,
+    binding: Binding,
     doc: &roxmltree::Document,
     row: &SsoRow,
 ) -> Result<bool, Refusal> {
+    let embedded = doc
+        .descendants()
+        .any(|n| n.has_tag_name((super::ns::DS, "Signature")));
     // Unsigned requests (the common case) skip parsing the certificates.
-    let signed = msg.signature.is_some()
-        || doc
-            .descendants()
-            .any(|n| n.has_tag_name((super::ns::DS, "Signature")));
-    if !signed || row.sp_certs.is_empty() {
+    if msg.signature.is_none() && !embedded {
         return Ok(false);
     }
-    let certs = sp_certs(row);
+    let certs = if row.sp_certs.is_empty() {
+        Vec::new()
+    } else {
+        sp_certs(row)
+    };
+    if binding == Binding::Redirect && embedded {
+        dsig::verify_enveloped(doc, &certs, row.allow_sha1).map_err(|e| {
+            page(format!(
+                "An HTTP-Redirect request carries its signature in the query, not in the XML; \
+                 this one also has an embedded signature, refused because {e}."
+            ))
+        })?;
+        if msg.signature.is_none() {
+            return Ok(true);
+        }
+    }
     if certs.is_empty() {
         return Ok(false);
     }
@@ -148,7 +169,7 @@ pub fn check(
         ));
     }
     let doc = request::parse(&msg.xml).map_err(page)?;
-    let signed = check_signature(msg, &doc, row)?;
+    let signed = check_signature(msg, binding, &doc, row)?;
     // Only now read the fields: from the root, the element the signature covers.
     let req = request::read(&doc).map_err(page)?;
     if row.require_signed_requests && !signed {
@@ -200,4 +221,198 @@ pub fn check(
         return Err(denied("IssueInstant is outside the accepted window".into()));
     }
     Ok(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::binding::DetachedSignature;
+    use crate::saml::keys::{KeyKind, SigningKey};
+    use crate::saml::ns::{ASSERTION, PROTOCOL};
+    use crate::saml::response::instant;
+    use crate::saml::xml::{on_small_stack, XmlWriter};
+
+    const SSO_URL: &str = "https://idp.example/saml2/demo";
+    const ACS: &str = "https://sp.example/acs";
+
+    fn row(entity: &str, key: Option<&SigningKey>) -> SsoRow {
+        SsoRow {
+            sp_entity_id: entity.into(),
+            sp_certs: key.map(|k| k.cert_pem.clone()).unwrap_or_default(),
+            acs: vec![(0, ACS.into(), true)],
+            ..SsoRow::default()
+        }
+    }
+
+    /// A canonical request from `issuer` with `extra` inside Extensions, and where an
+    /// enveloped signature goes.
+    fn request(issuer: &str, id: &str, extra: &str) -> (String, usize) {
+        let now = instant(Utc::now());
+        let mut w = XmlWriter::new();
+        w.open(
+            "samlp:AuthnRequest",
+            &[
+                ("xmlns:samlp", PROTOCOL),
+                ("AssertionConsumerServiceURL", ACS),
+                ("Destination", SSO_URL),
+                ("ID", id),
+                ("IssueInstant", &now),
+                ("Version", "2.0"),
+            ],
+        )
+        .leaf("saml:Issuer", &[("xmlns:saml", ASSERTION)], issuer);
+        let split = w.len();
+        w.open("samlp:Extensions", &[]).raw(extra);
+        (w.finish(), split)
+    }
+
+    fn signed(issuer: &str, extra: &str, key: &SigningKey) -> String {
+        let (xml, split) = request(issuer, "_req1", extra);
+        dsig::sign_enveloped(&xml, split, "_req1", key).unwrap()
+    }
+
+    fn post(xml: &str) -> Message {
+        Message {
+            xml: xml.into(),
+            relay_state: None,
+            signature: None,
+        }
+    }
+
+    /// A Redirect message whose query signature (here over fixed octets) is the SP's.
+    fn redirect(xml: &str, key: &SigningKey) -> Message {
+        let signed = b"SAMLRequest=x&SigAlg=y".to_vec();
+        Message {
+            xml: xml.into(),
+            relay_state: None,
+            signature: Some(DetachedSignature {
+                alg: SigAlg::RsaSha256.uri().into(),
+                value: dsig::sign_bytes(key, &signed).unwrap(),
+                signed,
+            }),
+        }
+    }
+
+    fn refusal(r: Result<Pending, Refusal>) -> String {
+        match r {
+            Err(Refusal::Page(m)) => m,
+            other => panic!("expected a refusal page, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_redirect_request_with_an_embedded_signature_from_another_key_is_refused() {
+        // Issue 11, finding 6.
+        let sp = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let stranger = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let entity = "https://sp.example/meta";
+        let registered = row(entity, Some(&sp));
+        let foreign = signed(entity, "", &stranger);
+        let msg = redirect(&foreign, &sp);
+        let m = refusal(check(
+            &msg,
+            Binding::Redirect,
+            &registered,
+            SSO_URL,
+            Utc::now(),
+        ));
+        assert!(m.contains("embedded signature"), "{m}");
+        // With no certificate registered, no embedded signature can be vouched for either.
+        let m = refusal(check(
+            &post(&foreign),
+            Binding::Redirect,
+            &row(entity, None),
+            SSO_URL,
+            Utc::now(),
+        ));
+        assert!(m.contains("embedded signature"), "{m}");
+        // The SP's own key in both places is accepted, as is a detached signature alone.
+        let own = signed(entity, "", &sp);
+        let p = check(
+            &redirect(&own, &sp),
+            Binding::Redirect,
+            &registered,
+            SSO_URL,
+            Utc::now(),
+        );
+        assert!(p.is_ok_and(|p| p.signed));
+        let (plain, _) = request(entity, "_req2", "");
+        let p = check(
+            &redirect(&plain, &sp),
+            Binding::Redirect,
+            &registered,
+            SSO_URL,
+            Utc::now(),
+        );
+        assert!(p.is_ok_and(|p| p.signed));
+    }
+
+    #[test]
+    fn a_comment_inside_a_signed_issuer_does_not_change_who_sent_it() {
+        // Issue 11, finding 4: signed as `…/signedX`, which c14n cannot tell from the
+        // commented form; it must not be read as `…/signed`.
+        let sp = SigningKey::generate(KeyKind::EcP256).unwrap();
+        let xml =
+            signed("https://sp.example/signedX", "", &sp).replace("/signedX<", "/signed<!---->X<");
+        assert!(xml.contains("/signed<!---->X"));
+        let registered = row("https://sp.example/signed", Some(&sp));
+        let m = refusal(check(
+            &post(&xml),
+            Binding::Post,
+            &registered,
+            SSO_URL,
+            Utc::now(),
+        ));
+        assert!(m.contains("signedX"), "{m}");
+        let right = row("https://sp.example/signedX", Some(&sp));
+        let p = check(&post(&xml), Binding::Post, &right, SSO_URL, Utc::now());
+        assert!(p.is_ok_and(|p| p.signed));
+    }
+
+    #[test]
+    fn a_request_with_two_issuers_is_refused() {
+        // Issue 11, finding 6.
+        let (xml, _) = request("https://sp.example/meta", "_req3", "");
+        let two = xml.replace(
+            "</saml:Issuer>",
+            "</saml:Issuer><saml:Issuer xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">x</saml:Issuer>",
+        );
+        let registered = row("https://sp.example/meta", None);
+        for binding in [Binding::Post, Binding::Redirect] {
+            let m = refusal(check(
+                &post(&two),
+                binding,
+                &registered,
+                SSO_URL,
+                Utc::now(),
+            ));
+            assert!(m.contains("more than one Issuer"), "{m}");
+        }
+    }
+
+    /// The whole class of finding 1: a deeply nested request, signed (by any key) with a
+    /// Reference to its root, through both bindings and with and without a registered
+    /// certificate, is refused on a small stack without walking the tree.
+    #[test]
+    fn deeply_nested_requests_are_refused_through_every_path() {
+        let sp = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let stranger = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let entity = "https://sp.example/meta";
+        let levels = 9_000;
+        let nest = format!("{}{}", "<e>".repeat(levels), "</e>".repeat(levels));
+        let hostile = signed(entity, &nest, &stranger);
+        let rows = [row(entity, Some(&sp)), row(entity, None)];
+        on_small_stack(|| {
+            for r in &rows {
+                for (msg, binding) in [
+                    (post(&hostile), Binding::Post),
+                    (post(&hostile), Binding::Redirect),
+                    (redirect(&hostile, &sp), Binding::Redirect),
+                ] {
+                    let m = refusal(check(&msg, binding, r, SSO_URL, Utc::now()));
+                    assert!(m.contains("levels deep"), "{m}");
+                }
+            }
+        });
+    }
 }

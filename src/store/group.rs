@@ -60,6 +60,11 @@ pub(super) fn start(writer: AnyPool, backend: Backend, wait: Duration) -> Sender
 }
 
 impl Sender {
+    /// Whether the writing task still takes records.
+    pub(super) fn running(&self) -> bool {
+        !self.queue.is_closed()
+    }
+
     pub(super) async fn submit(&self, small: Small) -> Result<bool, StoreError> {
         let stopped = || StoreError::Busy("the writer has stopped".into());
         let (ack, done) = oneshot::channel();

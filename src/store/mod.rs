@@ -306,7 +306,13 @@ impl Db {
         }
     }
 
+    /// Readiness: a reader answers, and the task that writes the group commits runs.
     pub async fn ping(&self) -> Result<(), StoreError> {
+        if !self.shared.group.running() {
+            return Err(StoreError::Busy(
+                "the group-commit writer has stopped".into(),
+            ));
+        }
         sqlx::query("SELECT 1")
             .execute(&mut *self.read().await?)
             .await?;

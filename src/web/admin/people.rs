@@ -64,19 +64,16 @@ pub async fn create_user(
             true => None,
             false => Some(Password::new(f.password)?),
         };
-        let u = users::add(
+        // An admin-chosen password is temporary.
+        users::add_with(
             &state.db,
             &admin.actor(),
             f.username.trim(),
             &fields,
             pw.as_ref(),
+            true,
         )
-        .await?;
-        if let Some(p) = &pw {
-            // An admin-chosen password is temporary.
-            users::set_password(&state.db, &admin.actor(), &u.username, p, true).await?;
-        }
-        Ok::<_, DirectoryError>(u)
+        .await
     }
     .await;
     match r {

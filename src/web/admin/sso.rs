@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::directory::users;
 use crate::error::AppError;
 use crate::saml::settings::{self, SsoChanges};
-use crate::saml::{attributes, metadata, preview};
+use crate::saml::{attributes, fetch, metadata, preview};
 use crate::store::events::{self, EventFilter};
 use crate::web::form::HtmlForm;
 use crate::web::pages::render;
@@ -178,7 +178,9 @@ pub async fn import_metadata(
         (None, true, "") => {
             Err("Paste the metadata, choose its file, or give its URL.".to_string())
         }
-        (None, true, url) => metadata::fetch(url).await,
+        (None, true, url) => fetch::sp_metadata(url, &state.config.metadata_fetch_allow)
+            .await
+            .map_err(|e| e.to_string()),
     };
     let r = match xml.and_then(|x| metadata::parse_sp_metadata(&x).map_err(|e| e.to_string())) {
         Ok(changes) => settings::update(&state.db, &admin.actor(), &slug, &changes)
