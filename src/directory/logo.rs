@@ -1,14 +1,107 @@
 //! App logos: PNG or SVG, at most [`MAX`] bytes. An SVG is accepted only if it is plain
-//! drawing: well-formed, no DOCTYPE, no scripts, event handlers, foreign objects or links
-//! to other documents. Logos are also served with a sandboxing CSP (`web::portal::logo`),
-//! so even a missed construct cannot run on sesame's origin.
+//! drawing, judged by an allow-list rather than a list of known-bad constructs: well-formed
+//! and not too deep (parsed as untrusted XML), only shape, text, gradient and grouping
+//! elements, only presentation attributes, references only within the document (`#id`),
+//! no stylesheets, animations, scripts or links. Logos are also served with a sandboxing
+//! CSP (`web::portal::logo`), so even a missed construct cannot run on sesame's origin.
 
 use super::DirectoryError;
+use crate::saml::xml::{self, ParseError};
 
 pub const MAX: usize = 64 * 1024;
 
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
+/// The SVG elements a logo may use: drawing, text, paint servers, grouping, metadata.
+/// Not `style`, `script`, `a`, `image`, `use`, `foreignObject`, `set`, `animate*`, `filter`.
+const ELEMENTS: &[&str] = &[
+    "svg",
+    "g",
+    "defs",
+    "title",
+    "desc",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "lineargradient",
+    "radialgradient",
+    "stop",
+    "clippath",
+    "mask",
+];
+
+/// The attributes a logo may use: geometry and presentation. Not `style`, `href`, event
+/// handlers or anything else that could fetch or run.
+const ATTRIBUTES: &[&str] = &[
+    "id",
+    "class",
+    "viewbox",
+    "width",
+    "height",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "d",
+    "points",
+    "transform",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-opacity",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "stroke-miterlimit",
+    "stroke-dasharray",
+    "stroke-dashoffset",
+    "opacity",
+    "color",
+    "clip-path",
+    "clip-rule",
+    "mask",
+    "offset",
+    "stop-color",
+    "stop-opacity",
+    "gradientunits",
+    "gradienttransform",
+    "spreadmethod",
+    "fx",
+    "fy",
+    "fr",
+    "preserveaspectratio",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "letter-spacing",
+    "dx",
+    "dy",
+    "version",
+    "clippathunits",
+    "maskunits",
+    "maskcontentunits",
+    "vector-effect",
+    "visibility",
+    "display",
+];
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
     DirectoryError::Invalid(m.into())
@@ -31,11 +124,11 @@ pub fn check(bytes: &[u8]) -> Result<&'static str, DirectoryError> {
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| invalid("the logo is neither a PNG nor an SVG file"))?;
-    if text.to_ascii_uppercase().contains("<!DOCTYPE") {
-        return Err(invalid("an SVG logo must not contain a DOCTYPE"));
-    }
-    let doc = roxmltree::Document::parse(text)
-        .map_err(|_| invalid("the logo is neither a PNG nor a well-formed SVG file"))?;
+    let doc = xml::parse_untrusted(text, 20_000).map_err(|e| match e {
+        ParseError::Doctype => invalid("an SVG logo must not contain a DOCTYPE"),
+        ParseError::TooDeep => invalid(format!("an SVG logo must not {e}")),
+        ParseError::Xml(_) => invalid("the logo is neither a PNG nor a well-formed SVG file"),
+    })?;
     let root = doc.root_element();
     if root.tag_name().name() != "svg" || root.tag_name().namespace() != Some(SVG_NS) {
         return Err(invalid(
@@ -43,28 +136,35 @@ pub fn check(bytes: &[u8]) -> Result<&'static str, DirectoryError> {
         ));
     }
     for node in doc.descendants().filter(|n| n.is_element()) {
-        let name = node.tag_name().name().to_ascii_lowercase();
-        if matches!(
-            name.as_str(),
-            "script" | "foreignobject" | "iframe" | "embed" | "object"
-        ) {
-            return Err(invalid(format!("an SVG logo must not contain <{name}>")));
+        let name = node.tag_name().name();
+        let allowed = node.tag_name().namespace() == Some(SVG_NS)
+            && ELEMENTS.contains(&name.to_ascii_lowercase().as_str());
+        if !allowed {
+            return Err(invalid(format!(
+                "an SVG logo must not contain <{name}> (plain drawing only: shapes, text, gradients)"
+            )));
         }
         for a in node.attributes() {
-            let attr = a.name().to_ascii_lowercase();
-            if attr.starts_with("on") {
+            let attr = a.name();
+            if a.namespace().is_some() || !ATTRIBUTES.contains(&attr.to_ascii_lowercase().as_str())
+            {
                 return Err(invalid(format!(
-                    "an SVG logo must not contain event handlers ({attr})"
+                    "an SVG logo must not contain the attribute {attr} (presentation attributes only)"
                 )));
             }
-            let v = a.value().trim().to_ascii_lowercase();
-            if attr == "href" && !(v.starts_with('#') || v.starts_with("data:image/png")) {
-                return Err(invalid(
-                    "an SVG logo must not link to other documents (href)",
-                ));
-            }
-            if v.contains("javascript:") || (attr == "style" && v.contains("url(")) {
-                return Err(invalid("an SVG logo must not reference scripts or URLs"));
+            // Paint and clip references stay inside the document: `url(#id)` only.
+            let v: String = a
+                .value()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if v.match_indices("url(")
+                .any(|(i, _)| !v[i + 4..].starts_with('#'))
+            {
+                return Err(invalid(format!(
+                    "an SVG logo must not refer to other documents ({attr})"
+                )));
             }
         }
     }
@@ -76,6 +176,12 @@ mod tests {
     use super::*;
 
     const SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="4" fill="blue"/></svg>"#;
+
+    #[test]
+    fn accepts_gradients_and_local_references() {
+        let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><defs><linearGradient id="g"><stop offset="0" stop-color="teal"/></linearGradient></defs><rect width="8" height="8" fill="url(#g)"/><text x="1" y="6" font-size="4">S</text></svg>"##;
+        assert_eq!(check(svg.as_bytes()).unwrap(), "image/svg+xml");
+    }
 
     #[test]
     fn accepts_png_and_plain_svg() {
@@ -95,6 +201,14 @@ mod tests {
             r#"<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>"#,
             r#"<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>"#,
             r#"<html><body/></html>"#,
+            // Issue 11, finding 5: each passed the earlier deny-list.
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a><set attributeName="href" to="java&#9;script:alert(1)"/><text>x</text></a></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><style>@import url(https://evil.example/x.css);</style></svg>"#,
+            r##"<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1" fill="url(http://evil.example/p#x)"/></svg>"##,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1" fill="url( 'https://evil.example' )"/></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><rect style="fill: red"/></svg>"#,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink"><use x:href="#a"/></svg>"##,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><animate attributeName="fill"/></svg>"#,
             "GIF89a....",
             "",
         ];
