@@ -94,10 +94,6 @@ impl From<SessionError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Unavailable(cause) = &self {
-            count_unavailable(cause);
-            return unavailable_page();
-        }
         let (status, title, message, hint) = match &self {
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m.clone(), None),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "Access denied", m.clone(), None),
@@ -123,7 +119,10 @@ impl IntoResponse for AppError {
                 "The page you submitted was opened in another session or too long ago.".to_string(),
                 Some("Go back, reload the page and try again.".to_string()),
             ),
-            AppError::Unavailable(_) => unreachable!("answered above"),
+            AppError::Unavailable(cause) => {
+                count_unavailable(cause);
+                return unavailable_page();
+            }
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 (

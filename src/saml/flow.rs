@@ -515,11 +515,13 @@ pub async fn answer(
     let mut detail = base;
     detail["acs_url"] = json!(acs_url);
     detail["nameid_format"] = json!(t.row.nameid_format);
-    let fresh_id = pending
-        .filter(|p| !p.recorded)
-        .map(|p| p.request_id.as_str());
+    let fresh = pending.filter(|p| !p.recorded);
+    let fresh_id = fresh.map(|p| p.request_id.as_str());
     if !record_once(idp, t, Some(&user.username), true, detail, fresh_id).await? {
-        return replayed(idp, t, pending.expect("a fresh ID comes from a request")).await;
+        // Only a fresh request ID can have been seen before.
+        if let Some(p) = fresh {
+            return replayed(idp, t, p).await;
+        }
     }
     let relay_state = match pending {
         Some(p) => p.relay_state.clone(),
