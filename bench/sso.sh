@@ -72,7 +72,7 @@ port=$((20000 + RANDOM % 20000))
 export SESAME_DATABASE_URL="sqlite://$work/sesame.db" SESAME_CERTS_DIR="$work/certs" \
   SESAME_LISTEN="127.0.0.1:$port" SESAME_BASE_URL="http://127.0.0.1:$port/" \
   SESAME_ADMIN_PASSWORD="bench-admin-password" RUST_LOG=${RUST_LOG:-warn}
-pw="bench-user-password"
+pw="load-test-password-7"
 "$bin" user add bench --email bench@example.com --password-stdin <<<"$pw" >/dev/null
 "$bin" group add benchers >/dev/null
 "$bin" group add-member benchers bench >/dev/null

@@ -86,6 +86,7 @@ impl Running {
 
 /// Binds the listener and serves in a background task (used by `serve` and the tests).
 pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
+    password::set_min_len(config.password_min_length);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

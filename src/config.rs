@@ -34,6 +34,8 @@ pub struct Config {
     /// holds) before it is answered 503 with `Retry-After`.
     #[serde(serialize_with = "as_human")]
     pub database_wait: Duration,
+    /// The shortest new password accepted.
+    pub password_min_length: usize,
     /// Host names and networks SP metadata may be fetched from although not public
     /// (loopback, private, link-local...): by default only public addresses are fetched.
     pub metadata_fetch_allow: crate::saml::fetch::FetchAllow,
@@ -66,6 +68,7 @@ const KEYS: &[&str] = &[
     "scim_concurrency",
     "scim_reconcile_every",
     "database_wait",
+    "password_min_length",
     "metadata_fetch_allow",
 ];
 
@@ -219,10 +222,20 @@ impl Config {
             Default::default(),
             crate::saml::fetch::FetchAllow::parse,
         )?;
+        let password_min_length = get(
+            raw,
+            "password_min_length",
+            crate::auth::password::DEFAULT_MIN_LEN,
+            |v| match v.parse::<usize>() {
+                Ok(n) if (8..=64).contains(&n) => Ok(n),
+                _ => Err(format!("{v:?} is not a whole number from 8 to 64")),
+            },
+        )?;
         Ok(Config {
             metadata_fetch_allow,
             scim_reconcile_every,
             database_wait,
+            password_min_length,
             listen,
             base_url,
             database_url,

@@ -133,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 const CLI_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn open(config: &Config) -> anyhow::Result<Db> {
+    crate::auth::password::set_min_len(config.password_min_length);
     Db::connect_with(&config.database_url, CLI_WAIT)
         .await
         .context("cannot open the database")
@@ -177,6 +178,7 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
         "database_wait          = {}s",
         shown.database_wait.as_secs()
     );
+    println!("password_min_length    = {}", shown.password_min_length);
     let allow = &shown.metadata_fetch_allow;
     if allow.is_empty() {
         println!("metadata_fetch_allow   = (none: public addresses only)");

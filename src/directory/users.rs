@@ -117,6 +117,23 @@ pub async fn add_with(
     password: Option<&Password>,
     temporary: bool,
 ) -> Result<User, DirectoryError> {
+    if let Some(p) = password {
+        password::check_for(p, username)?;
+    }
+    create(db, actor, username, fields, password, temporary).await
+}
+
+/// Creates the user, the password already judged (the first admin's comes from the
+/// operator's environment, for an account named `admin`, and is not judged by the username
+/// rule: refusing it would stop sesame from starting).
+async fn create(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    fields: &UserFields,
+    password: Option<&Password>,
+    temporary: bool,
+) -> Result<User, DirectoryError> {
     let username = Username::parse(username)?;
     if fields.email.is_none() {
         return Err(DirectoryError::Invalid(
@@ -301,6 +318,7 @@ pub async fn set_password(
     password: &Password,
     must_change: bool,
 ) -> Result<(), DirectoryError> {
+    password::check_for(password, username)?;
     let hash = password::hash(password).await?;
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
@@ -337,18 +355,28 @@ pub async fn ensure_admin(
         ..UserFields::default()
     };
     // Someone may have taken "admin" for a regular user before the first `serve`.
-    let user = match add(db, &Actor::system(), "admin", &fields, Some(password)).await {
+    let user = match create(
+        db,
+        &Actor::system(),
+        "admin",
+        &fields,
+        Some(password),
+        false,
+    )
+    .await
+    {
         Err(DirectoryError::Duplicate(_)) => {
             let fields = UserFields {
                 email: Some("sesame-admin@localhost".into()),
                 ..fields
             };
-            add(
+            create(
                 db,
                 &Actor::system(),
                 "sesame-admin",
                 &fields,
                 Some(password),
+                false,
             )
             .await?
         }

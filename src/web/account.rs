@@ -10,7 +10,7 @@ use super::form::HtmlForm;
 use super::pages::{render, AccountPage};
 use super::portal::require_user;
 use crate::app::AppState;
-use crate::auth::password::{self, Password, MIN_LEN};
+use crate::auth::password::{self, Password};
 use crate::auth::session;
 use crate::directory::{users, Actor, DirectoryError};
 use crate::error::AppError;
@@ -25,7 +25,7 @@ pub async fn show(State(state): State<AppState>, session: Session) -> Result<Res
     Ok(render(&AccountPage {
         user,
         csrf,
-        min_len: MIN_LEN,
+        min_len: password::min_len(),
         error: None,
         notice: None,
     }))
@@ -56,10 +56,13 @@ pub async fn change_password(
         .await?
         .and_then(|(_, h)| h);
     drop(conn);
+    let stored_again = stored.clone();
     let result = if !password::verify(&Password::typed(form.current), stored).await {
         Err("Your current password is not right.".to_string())
     } else if form.new != form.confirm {
         Err("The two new passwords differ.".to_string())
+    } else if password::verify(&Password::typed(form.new.clone()), stored_again).await {
+        Err("Choose a new password, not the one you have now.".to_string())
     } else {
         match Password::new(form.new) {
             Ok(p) => match users::set_password(
@@ -97,7 +100,7 @@ pub async fn change_password(
         render(&AccountPage {
             user,
             csrf,
-            min_len: MIN_LEN,
+            min_len: password::min_len(),
             error,
             notice,
         }),

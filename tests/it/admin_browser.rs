@@ -14,7 +14,7 @@ use crate::webdriver::Chrome;
 
 const ADMIN_PW: &str = "admin password 12345";
 const TEMP_PW: &str = "temporary password 1";
-const ALICE_PW: &str = "alice chose this one";
+const ALICE_PW: &str = "my own chosen secret";
 const JIVE_METADATA: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://jive.example/sp"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://jive.example/saml/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
 const LOGO: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="navy"/></svg>"#;
 

@@ -145,7 +145,7 @@ fn user_commands_and_their_refusals() {
         &[],
     );
     assert!(!weak.status.success());
-    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 8"));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12"));
 
     let list = cli.json(&["user", "list", "--json"]);
     let names: Vec<&str> = list

@@ -403,7 +403,7 @@ async fn first_admin_must_choose_a_new_password() {
         )
         .await;
     assert_eq!(short.status, 400);
-    assert!(short.body.contains("at least 8 characters"));
+    assert!(short.body.contains("at least 12 characters"));
     let csrf = short.csrf();
     let wrong = b
         .post(
@@ -417,7 +417,44 @@ async fn first_admin_must_choose_a_new_password() {
         )
         .await;
     assert_eq!(wrong.status, 400);
+    // NIST SP 800-63B: not the current password again, not the username inside it.
     let csrf = wrong.csrf();
+    let same = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "temporary-pass"),
+                ("new", "temporary-pass"),
+                ("confirm", "temporary-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(same.status, 400);
+    assert!(
+        same.body.contains("not the one you have now"),
+        "{}",
+        same.body
+    );
+    let csrf = same.csrf();
+    let named = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "temporary-pass"),
+                ("new", "my-Admin-password"),
+                ("confirm", "my-Admin-password"),
+            ],
+        )
+        .await;
+    assert_eq!(named.status, 400);
+    assert!(
+        named.body.contains("must not contain the username"),
+        "{}",
+        named.body
+    );
+    let csrf = named.csrf();
     let ok = b
         .post(
             "/account/password",
