@@ -8,10 +8,11 @@ mode=${1:-build}
 # Build: a C toolchain (SQLite is compiled in) and OpenSSL headers (signing, TLS).
 # Test: PostgreSQL for the store tests on the second backend; xmlsec1 and Python 3 with pip
 # for the real SAML service provider (pysaml2) the SSO tests sign in to; chromium and
-# chromium-driver (chromedriver) for the browser tests (tests/it/webdriver.rs).
+# chromium-driver (chromedriver) for the browser tests (tests/it/webdriver.rs); libxml2-utils
+# (xmllint) as the second canonicalizer of the differential c14n test (tests/it/c14n_diff.rs).
 pkgs=(build-essential pkg-config libssl-dev ca-certificates)
 if [ "$mode" = test ]; then
-  pkgs+=(postgresql postgresql-client xmlsec1 chromium chromium-driver)
+  pkgs+=(postgresql postgresql-client xmlsec1 libxml2-utils chromium chromium-driver)
   command -v python3 >/dev/null 2>&1 || pkgs+=(python3 python3-pip)
 fi
 

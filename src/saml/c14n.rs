@@ -113,7 +113,9 @@ impl Canon<'_> {
             self.out.push_str(pi.target);
             if let Some(v) = pi.value {
                 self.out.push(' ');
-                self.out.push_str(v);
+                // XML 1.0 §2.11: every CR LF and lone CR is read as LF, everywhere; the
+                // parser does it for text and attributes but hands PI data over raw.
+                self.out.push_str(&v.replace("\r\n", "\n").replace('\r', "\n"));
             }
             self.out.push_str("?>");
         }

@@ -6,6 +6,7 @@ mod admin_browser;
 mod api;
 mod availability;
 mod browser;
+mod c14n_diff;
 mod cli;
 mod crash;
 mod hostile;
