@@ -123,7 +123,7 @@ pub struct PasswordBody {
     must_change: Option<bool>,
 }
 
-/// `suspend`, `activate` (no body, or `{}`), `password`.
+/// `suspend`, `activate`, `unlock` (no body, or `{}`), `password`.
 pub async fn user_action(
     admin: Admin,
     State(state): State<AppState>,
@@ -141,6 +141,17 @@ pub async fn user_action(
             }
             let u = users::set_active(&state.db, &admin.actor, &name, action == "activate").await?;
             ok(u)
+        }
+        "unlock" => {
+            if body.as_ref().is_some_and(|b| b != &json!({})) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    "unlock takes no body (or {})",
+                ));
+            }
+            let was_locked = users::unlock(&state.db, &admin.actor, &name).await?;
+            ok(json!({ "username": name, "was_locked": was_locked }))
         }
         "password" => {
             let Some(b) = body else {

@@ -24,6 +24,8 @@ pub enum UserCommand {
         #[arg(long, requires = "password_stdin")]
         temporary: bool,
     },
+    /// Lift the lock that repeated failed sign-ins put on an account
+    Unlock { username: String },
     /// Change a user's profile fields (an empty value clears a field)
     Set {
         username: String,
@@ -130,6 +132,13 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
             let password = Password::new(super::read_secret(password_stdin, "password")?)?;
             users::set_password(db, &actor, &username, &password, false).await?;
             println!("password set for {username}");
+        }
+        UserCommand::Unlock { username } => {
+            if users::unlock(db, &actor, &username).await? {
+                println!("unlocked {username}");
+            } else {
+                println!("{username} was not locked");
+            }
         }
         UserCommand::Suspend { username } => {
             users::set_active(db, &actor, &username, false).await?;

@@ -8,7 +8,8 @@ use super::{audit, Actor, DirectoryError, User};
 use crate::auth::password::{self, Password};
 use crate::store::scim;
 use crate::store::users::{self, NewUser, Profile};
-use crate::store::{Conn, Db};
+use crate::auth::throttle::account_key;
+use crate::store::{now_ms, throttle, Conn, Db};
 
 /// Profile fields as typed by an admin; `None` leaves a field as it is, `Some("")` clears it
 /// (except the email, which is required). `manager` is a username.
@@ -396,6 +397,8 @@ pub struct UserDetail {
     pub user: User,
     pub groups: Vec<String>,
     pub apps: Vec<String>,
+    /// Until when sign-in is locked after repeated failures (unix ms), while it is.
+    pub locked_until: Option<i64>,
 }
 
 pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError> {
@@ -407,5 +410,37 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         .into_iter()
         .map(|a| a.slug)
         .collect();
-    Ok(UserDetail { user, groups, apps })
+    let locked_until = throttle::get(&mut conn, &account_key(&user.username))
+        .await?
+        .map(|c| c.locked_until)
+        .filter(|until| *until > now_ms());
+    Ok(UserDetail {
+        user,
+        groups,
+        apps,
+        locked_until,
+    })
+}
+
+/// Lifts the lock that repeated failed sign-ins put on the account (the client address's
+/// own lock stays). True when the account was locked. An event either way.
+pub async fn unlock(db: &Db, actor: &Actor, username: &str) -> Result<bool, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let user = find(&mut tx, username).await?;
+    let key = account_key(&user.username);
+    let was_locked = throttle::get(&mut tx, &key)
+        .await?
+        .is_some_and(|c| c.locked_until > now_ms());
+    throttle::clear(&mut tx, &key).await?;
+    audit(
+        &mut tx,
+        actor,
+        "user_unlock",
+        None,
+        Some(&user.username),
+        json!({ "was_locked": was_locked }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(was_locked)
 }

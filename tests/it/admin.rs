@@ -1715,3 +1715,121 @@ async fn a_user_created_in_the_console_the_api_and_the_cli_comes_out_the_same() 
     .collect();
     assert_eq!(made.len(), 3, "{made:?}");
 }
+
+/// An account locked by failed sign-ins shows the lock, and an admin lifts it from the
+/// console, the API or the CLI, each an event.
+#[tokio::test]
+async fn an_admin_unlocks_a_locked_account_from_any_surface() {
+    let c = Console::start().await;
+    let lock = |who: &'static str| {
+        let server = &c.server;
+        async move {
+            let mut b = Browser::new(server);
+            // The test configuration locks after 3 failures.
+            for _ in 0..3 {
+                b.login(who, "not the password at all").await;
+            }
+            assert_ne!(b.login(who, USER_PW).await.status, 303, "{who} is locked");
+        }
+    };
+    // Console.
+    lock("alice").await;
+    let (mut b, csrf) = c.admin().await;
+    let page = b.get("/admin/users/alice").await;
+    assert!(page.body.contains("id=\"unlock\""), "{}", page.body);
+    assert!(page.body.contains("Sign-in is locked"), "{}", page.body);
+    let done = post(
+        &mut b,
+        "/admin/users/alice/unlock",
+        &Form::new(),
+        Some(&csrf),
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(!b
+        .get("/admin/users/alice")
+        .await
+        .body
+        .contains("id=\"unlock\""));
+    assert_eq!(
+        Browser::new(&c.server).login("alice", USER_PW).await.status,
+        303
+    );
+    // API.
+    lock("bob").await;
+    let token = sesame::auth::tokens::create(&c.server.db, &Actor::cli(), "unlock", ADMIN)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let shown: serde_json::Value = http
+        .get(format!("http://{}/api/v1/users/bob", c.server.addr))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(shown["locked_until"].is_i64(), "{shown}");
+    let res: serde_json::Value = http
+        .post(format!("http://{}/api/v1/users/bob/unlock", c.server.addr))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["was_locked"], true, "{res}");
+    assert_eq!(
+        Browser::new(&c.server).login("bob", USER_PW).await.status,
+        303
+    );
+    // CLI, as a second process on the server's database. A fresh server: this client
+    // address has used up its own failure allowance by now.
+    let unlocks_before = all_events(&c.server.db)
+        .await
+        .into_iter()
+        .filter(|e| e.name == "user_unlock")
+        .count();
+    assert_eq!(unlocks_before, 2);
+    let c = Console::start().await;
+    let lock = |who: &'static str| {
+        let server = &c.server;
+        async move {
+            let mut b = Browser::new(server);
+            for _ in 0..3 {
+                b.login(who, "not the password at all").await;
+            }
+            assert_ne!(b.login(who, USER_PW).await.status, 303, "{who} is locked");
+        }
+    };
+    lock("alice").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["user", "unlock", "alice"])
+        .env("SESAME_DATABASE_URL", &c.server.config.database_url)
+        .env("SESAME_CERTS_DIR", &c.server.config.certs_dir)
+        .env_remove("SESAME_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "unlocked alice"
+    );
+    assert_eq!(
+        Browser::new(&c.server).login("alice", USER_PW).await.status,
+        303
+    );
+    let unlocks = all_events(&c.server.db)
+        .await
+        .into_iter()
+        .filter(|e| e.name == "user_unlock")
+        .count();
+    assert_eq!(unlocks, 1);
+}

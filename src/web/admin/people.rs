@@ -168,7 +168,7 @@ pub struct ActionForm {
     username: String,
 }
 
-/// suspend | activate | password | delete | join
+/// suspend | activate | password | unlock | delete | join
 pub async fn user_action(
     admin: AdminUser,
     State(state): State<AppState>,
@@ -193,6 +193,13 @@ pub async fn user_action(
                 .map(|_| format!("Password reset; {name} must choose a new one at next sign-in.")),
             Err(e) => Err(e),
         },
+        "unlock" => users::unlock(db, &actor, &name).await.map(|was| {
+            if was {
+                format!("{name} may sign in again.")
+            } else {
+                format!("{name} was not locked.")
+            }
+        }),
         "join" => groups::set_member(db, &actor, &f.group, &name, true)
             .await
             .map(|_| format!("{name} added to {}.", f.group)),
