@@ -6,9 +6,9 @@ use serde_json::json;
 use super::names::{text, Email, Username};
 use super::{audit, Actor, DirectoryError, User};
 use crate::auth::password::{self, Password};
+use crate::auth::throttle::account_key;
 use crate::store::scim;
 use crate::store::users::{self, NewUser, Profile};
-use crate::auth::throttle::account_key;
 use crate::store::{now_ms, throttle, Conn, Db};
 
 /// Profile fields as typed by an admin; `None` leaves a field as it is, `Some("")` clears it
