@@ -115,7 +115,8 @@ impl Canon<'_> {
                 self.out.push(' ');
                 // XML 1.0 §2.11: every CR LF and lone CR is read as LF, everywhere; the
                 // parser does it for text and attributes but hands PI data over raw.
-                self.out.push_str(&v.replace("\r\n", "\n").replace('\r', "\n"));
+                self.out
+                    .push_str(&v.replace("\r\n", "\n").replace('\r', "\n"));
             }
             self.out.push_str("?>");
         }
