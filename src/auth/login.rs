@@ -30,10 +30,20 @@ pub async fn check(
 ) -> Result<LoginOutcome, DirectoryError> {
     let (account, address) = (throttle::account_key(username), throttle::address_key(ip));
     if let Some(left) = throttle::locked_for(db, &[&account, &address]).await? {
+        // Attempts on a locked account are recorded under the account, when it exists, so
+        // that an admin looking at the user sees them (not for unknown names).
+        let known = if username.len() <= 256 {
+            let mut conn = db.read().await?;
+            users::credentials(&mut conn, &username.to_ascii_lowercase())
+                .await?
+                .map(|(u, _)| u.username)
+        } else {
+            None
+        };
         record(
             db,
             "login_failure",
-            None,
+            known.as_deref(),
             json!({ "reason": "locked", "ip": ip.to_string() }),
         )
         .await?;

@@ -1734,6 +1734,15 @@ async fn an_admin_unlocks_a_locked_account_from_any_surface() {
     };
     // Console.
     lock("alice").await;
+    let refused = all_events(&c.server.db).await.into_iter().any(|e| {
+        e.name == "login_failure"
+            && e.username.as_deref() == Some("alice")
+            && e.detail.contains("\"locked\"")
+    });
+    assert!(
+        refused,
+        "an attempt on the locked account is recorded under it"
+    );
     let (mut b, csrf) = c.admin().await;
     let page = b.get("/admin/users/alice").await;
     assert!(page.body.contains("id=\"unlock\""), "{}", page.body);
