@@ -88,7 +88,19 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlx(sqlx::Error),
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError as M;
+        match &e {
+            M::Execute(inner) | M::ExecuteMigration(inner, _) if is_busy(inner) => {
+                StoreError::Busy(e.to_string())
+            }
+            _ => StoreError::Migrate(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -205,7 +217,7 @@ impl Db {
                     .connect_with(options.clone())
                     .await?;
                 // The writer creates the file and the WAL before any reader opens it.
-                SQLITE_MIGRATIONS.run(&writer).await?;
+                at_start(|| SQLITE_MIGRATIONS.run(&writer)).await?;
                 let reader = pool_options(SQLITE_READERS, wait)
                     .after_connect(move |conn, _| Box::pin(sqlite_pragmas(conn, busy_ms, true)))
                     .connect_with(options)
@@ -217,7 +229,7 @@ impl Db {
                     .after_connect(move |conn, _| Box::pin(postgres_limits(conn, busy_ms)))
                     .connect_with(options)
                     .await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
+                at_start(|| POSTGRES_MIGRATIONS.run(&pool)).await?;
                 (pool.clone(), pool)
             }
         };
@@ -232,7 +244,7 @@ impl Db {
                 group,
             }),
         };
-        db.poll_changes().await?;
+        at_start(|| db.poll_changes()).await?;
         Ok(db)
     }
 
@@ -327,6 +339,30 @@ impl Db {
     /// The writer pool, for tests and tools that run their own queries.
     pub fn writer_pool(&self) -> &AnyPool {
         &self.writer
+    }
+}
+
+/// How long opening the database may keep finding it busy (a loaded machine, another
+/// process migrating or holding the lock) before start-up gives up.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs a start-up step again while it fails only because the database is busy: `wait` is
+/// meant for requests, not for a server or a CLI command that is starting.
+async fn at_start<T, E, F, Fut>(step: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    StoreError: From<E>,
+{
+    let deadline = tokio::time::Instant::now() + START_PATIENCE;
+    loop {
+        match step().await.map_err(StoreError::from) {
+            Err(e) if e.is_busy() && tokio::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "the database is busy at start; trying again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
     }
 }
 
