@@ -349,7 +349,7 @@ fn parent(t: &Target) {
         return;
     }
     if status.code() == Some(101) {
-        panic!("fuzz target {}: crashes found (inputs above)", t.name);
+        panic!("fuzz target {} failed (crash inputs above)", t.name);
     }
     // Killed by a signal (a stack overflow aborts) or stopped by the watchdog (exit 2).
     let input = std::fs::read(&current).unwrap_or_default();
@@ -627,10 +627,14 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// An outcome label: the message without its numbers, cut short (what was refused, not
-/// the attacker's text that may follow).
+/// An outcome label: the message up to any quoted text, without numbers, cut short (what
+/// was refused, not the attacker's text that may follow).
 fn label(m: &str) -> String {
-    m.chars().filter(|c| !c.is_ascii_digit()).take(48).collect()
+    m.chars()
+        .take_while(|c| !matches!(c, '"' | '\''))
+        .filter(|c| !c.is_ascii_digit())
+        .take(48)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1939,6 +1943,7 @@ fn base64_variant(rng: &mut StdRng, data: &[u8]) -> String {
     }
     if rng.gen_bool(0.05) {
         let n = rng.gen_range(0..=s.len());
+        let n = (0..=n).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
         s.truncate(n);
     }
     s
