@@ -111,13 +111,19 @@ impl Exchange {
 /// `Retry-After`: delta-seconds or an HTTP-date.
 pub fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
-    Some(Duration::from_millis(ms.max(0) as u64))
+    let asked = if let Ok(secs) = v.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+        Duration::from_millis(ms.max(0) as u64)
+    };
+    // A target may not park sesame for ever (nor overflow the times computed from it).
+    Some(asked.min(MAX_RETRY_AFTER))
 }
+
+/// The longest `Retry-After` honoured; a target asking for more is retried after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 const BODY_CAP: usize = 16 * 1024;
 
@@ -210,6 +216,19 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_capped() {
+        // A hostile target's header must neither overflow the next-attempt time nor park
+        // the target for ever (found by reading the engine after the fuzz campaign).
+        assert_eq!(retry_after("9223372036854775"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

@@ -249,7 +249,7 @@ impl Engine {
             Err(Stop::Retry(Some(after), why)) => {
                 // Throttled: the whole target waits out Retry-After (not a failure, no
                 // exponential growth), then this job goes again with a little jitter.
-                let until = now_ms() + after.as_millis() as i64;
+                let until = now_ms().saturating_add(after.as_millis().min(i64::MAX as u128) as i64);
                 if !live.client.paced() {
                     // Not paced yet: everyone waits this once; from now on sesame paces
                     // itself and only the throttled request waits.
