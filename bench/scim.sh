@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SCIM bridge benchmark (BENCHMARKS.md). Needs scim2-server (make test installs it) and
-# ../shared/tools/faulty_scim.py. Two runs of the in-process bridge (bench/scim_bench.rs):
+# tests/scim/faulty_scim.py. Two runs of the in-process bridge (bench/scim_bench.rs):
 #  1. initial sync of USERS users to a target allowing RATE requests/s: achieved share of
 #     the allowed rate, nothing lost or duplicated; then propagation latency of single changes;
 #  2. the same against an unlimited target: requests per CPU-second of the bridge.
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-10000}
 rate=${2:-200}
-tool=../shared/tools/faulty_scim.py
+tool=tests/scim/faulty_scim.py
 cargo build --release --quiet --example scim_bench
 bin=$PWD/target/release/examples/scim_bench
 work=$(mktemp -d)

@@ -1,5 +1,5 @@
 //! The real SCIM target for provisioning tests: `scim2-server` (strict, in memory) behind
-//! `../shared/tools/faulty_scim.py`, on a loopback port, logging every request it gets.
+//! `tests/scim/faulty_scim.py`, on a loopback port, logging every request it gets.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -28,20 +28,14 @@ impl ScimPeer {
     /// Starts the target with faulty_scim.py flags (`--rate`, `--throttle-every`, ...).
     pub fn start(flags: &[&str]) -> ScimPeer {
         Self::start_script(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/tools/faulty_scim.py"
-            ),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/faulty_scim.py"),
             flags,
         )
     }
 
     /// Starts another scim2-server wrapper taking the same `--port/--token/--log` flags.
     pub fn start_script(script: &str, flags: &[&str]) -> ScimPeer {
-        assert!(
-            std::path::Path::new(script).exists(),
-            "{script} is missing: the tests need ../shared beside the repository"
-        );
+        assert!(std::path::Path::new(script).exists(), "{script} is missing");
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("requests.jsonl");
         let mut child = Command::new("python3")
