@@ -12,7 +12,10 @@ use crate::directory::{App, DirectoryError};
 use crate::store::sso::SsoRow;
 use crate::store::Db;
 
-type Entry = (u64, Arc<(App, SsoRow)>);
+type Entry = (u64, Settings);
+
+/// An app and its SAML settings, shared by every request that uses them.
+pub type Settings = (Arc<App>, Arc<SsoRow>);
 
 #[derive(Debug, Default)]
 pub struct AppCache {
@@ -21,7 +24,7 @@ pub struct AppCache {
 
 impl AppCache {
     /// The app at `slug` with its SAML settings, as of the current epoch.
-    pub async fn get(&self, db: &Db, slug: &str) -> Result<Arc<(App, SsoRow)>, DirectoryError> {
+    pub async fn get(&self, db: &Db, slug: &str) -> Result<Settings, DirectoryError> {
         let epoch = db.epoch();
         if let Some((at, v)) = self.read().get(slug) {
             if *at == epoch {
@@ -30,7 +33,8 @@ impl AppCache {
         }
         // Read at `epoch`, taken before the read: a change committed meanwhile moves the
         // epoch past it, so this entry will not outlive that change.
-        let fresh = Arc::new(settings::get(db, slug).await?);
+        let (app, row) = settings::get(db, slug).await?;
+        let fresh = (Arc::new(app), Arc::new(row));
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.clear();

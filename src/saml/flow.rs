@@ -49,8 +49,9 @@ impl Idp {
 
 /// An app with its SAML settings and our URLs for it.
 pub struct Target {
-    pub app: App,
-    pub row: SsoRow,
+    /// Shared with the settings cache: the SSO path copies no settings per request.
+    pub app: Arc<App>,
+    pub row: Arc<SsoRow>,
     pub sso_url: String,
     pub idp_entity_id: String,
 }
@@ -62,7 +63,7 @@ pub async fn target(idp: &Idp, slug: &str) -> Result<Target, AppError> {
         crate::directory::DirectoryError::Store(s) => AppError::from(s),
         _ => AppError::NotFound("There is no application at this address.".into()),
     })?;
-    let (app, row) = (cached.0.clone(), cached.1.clone());
+    let (app, row) = cached;
     let base = &idp.base_url;
     Ok(Target {
         sso_url: settings::sso_url(base, &app.slug),

@@ -199,9 +199,7 @@ async fn app_settings_changed_by_another_process_reach_the_cache() {
         };
         let cache = AppCache::default();
         set(server.clone(), "https://sp.example/one").await;
-        let acs = |v: &std::sync::Arc<(sesame::directory::App, sesame::store::sso::SsoRow)>| {
-            v.1.default_acs().unwrap_or("").to_string()
-        };
+        let acs = |v: &sesame::saml::cache::Settings| v.1.default_acs().unwrap_or("").to_string();
         assert_eq!(
             acs(&cache.get(&server, "wiki").await.unwrap()),
             "https://sp.example/one"
