@@ -55,6 +55,8 @@ pub fn router(state: AppState) -> axum::Router {
     crate::web::router(state)
         .layer(sessions)
         .layer(middleware::from_fn(crate::web::session_save_failed))
+        .layer(middleware::from_fn(crate::web::rejections::readable_errors))
+        .layer(middleware::from_fn(crate::web::rejections::too_large))
         .layer(middleware::from_fn(crate::web::security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -290,13 +290,15 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{v:?} is not a duration like 90s, 15m, 8h or 7d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let scale: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("{v:?} is not a duration like 90s, 15m, 8h or 7d")),
     };
+    // An overflow is out of range too (`n * scale` would wrap in a release build).
+    let secs = n.saturating_mul(scale);
     if secs == 0 || secs > 365 * 86_400 {
         return Err(format!("{v:?} must be between 1 second and 365 days"));
     }
@@ -409,5 +411,8 @@ mod tests {
         );
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5w").is_err());
+        // A product that overflows is out of range, not a panic or a wrapped value.
+        assert!(parse_duration("999999999999999999d").is_err());
+        assert!(parse_duration("213503982334601h").is_err());
     }
 }

@@ -53,6 +53,38 @@ pub fn check_for(password: &Password, username: &str) -> Result<(), DirectoryErr
     Ok(())
 }
 
+/// The most common passwords (NIST SP 800-63B §5.1.1.2: "passwords obtained from previous
+/// breach corpuses"): 100,000 distinct entries, lower-cased, of which those of 8 or more
+/// characters are kept (shorter ones never pass the length rule). Sorted bytewise, one per
+/// line; `scripts/common-passwords.sh` says where it comes from and rebuilds it.
+static COMMON: &str = include_str!("common-passwords.txt");
+
+/// Whether `password`, ignoring case, is in [`COMMON`]: a binary search over the sorted text
+/// itself, so the list costs no memory beyond the binary's.
+pub fn is_common(password: &str) -> bool {
+    let needle = password.to_lowercase();
+    let text = COMMON.as_bytes();
+    // `lo` is always the start of a line and `hi` the end of one (or of the text).
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = text[lo..mid]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |i| lo + i + 1);
+        let end = text[start..hi]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(hi, |i| start + i);
+        match text[start..end].cmp(needle.as_bytes()) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
+}
+
 impl Password {
     /// A password that meets the policy for a new password.
     pub fn new(s: String) -> Result<Self, DirectoryError> {
@@ -68,12 +100,24 @@ impl Password {
                 "the password must be at most {MAX_LEN} characters"
             )));
         }
+        if is_common(&s) {
+            return Err(DirectoryError::Invalid(
+                "this password is one of the most commonly used ones (it appears in lists of \
+                 leaked passwords); choose another"
+                    .into(),
+            ));
+        }
         Ok(Password(s))
     }
     /// A password as typed at login: only the length bound applies.
     pub fn typed(s: String) -> Self {
         let mut s = s;
-        s.truncate(MAX_LEN * 4);
+        // Cut on a character boundary (`truncate` panics inside one).
+        let mut end = s.len().min(MAX_LEN * 4);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
         Password(s)
     }
     /// A random password for a first-start admin (24 URL-safe characters, 144 bits).
@@ -171,5 +215,35 @@ mod tests {
         let p = Password::new("secret-value".into()).unwrap();
         assert!(!format!("{p:?}").contains("secret-value"));
         assert_eq!(Password::generate().expose().len(), 24);
+        // A typed password is cut at 4 KiB, never inside a character.
+        let typed = Password::typed(format!("{}é tail", "a".repeat(MAX_LEN * 4 - 1)));
+        assert_eq!(typed.expose().len(), MAX_LEN * 4 - 1);
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for p in ["password1234", "QwertyUIOP123", "iloveyou123", "!qaz1qaz"] {
+            assert!(is_common(p), "{p}");
+        }
+        let err = Password::new("Password1234".into()).err().unwrap();
+        assert!(err.to_string().contains("commonly used"), "{err}");
+        assert!(!is_common("correct horse battery staple"));
+        assert!(!is_common(""));
+        assert!(!is_common("zzzzzzzzzzz~"));
+    }
+
+    #[test]
+    fn the_list_is_sorted_and_every_entry_is_found() {
+        let lines: Vec<&str> = COMMON.lines().collect();
+        assert!(lines.len() > 39_000, "{}", lines.len());
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "sorted and distinct");
+        assert!(lines.iter().all(|l| l.len() >= 8 && *l == l.to_lowercase()));
+        // Every entry, the first and the last included, is found by the search.
+        assert!(lines.iter().all(|l| is_common(l)));
+        // Near misses are not.
+        assert!(lines
+            .iter()
+            .step_by(97)
+            .all(|l| !is_common(&format!("{l}\u{1}"))));
     }
 }

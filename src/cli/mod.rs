@@ -69,6 +69,9 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(matches!(cli.command, Command::Serve));
+    if !matches!(cli.command, Command::Serve) {
+        quiet_on_closed_stdout();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -86,6 +89,26 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `sesame user list | head -1`: once the reader has gone, `println!` panics ("failed
+/// printing to stdout: Broken pipe", Rust ignores SIGPIPE). A command's output has nowhere
+/// left to go, so it ends there, quietly, with the status a shell gives a SIGPIPE death (141)
+/// and without a panic message; any other panic is reported as usual.
+fn quiet_on_closed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
 
 /// The error and its causes on one line: "cannot open the database: ...: ...".

@@ -122,10 +122,12 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
         })
         .filter_map(|n| {
             let url = n.attribute("Location")?.to_string();
+            // `index` is an xs:unsignedShort (Metadata §2.2.3, IndexedEndpointType); a value
+            // outside it counts as absent, so the numbers handed out cannot overflow.
             let index = n
                 .attribute("index")
-                .and_then(|i| i.parse().ok())
-                .unwrap_or(i64::MAX);
+                .and_then(|i| i.trim().parse::<u16>().ok())
+                .map_or(i64::MAX, i64::from);
             Some((index, n.attribute("isDefault") == Some("true"), url))
         })
         .collect();
@@ -190,6 +192,16 @@ mod tests {
             "the SP's own indexes, for AssertionConsumerServiceIndex"
         );
         assert_eq!(c.require_signed_requests, Some(false));
+    }
+
+    #[test]
+    fn an_index_outside_unsigned_short_counts_as_absent() {
+        // i64::MAX - 1 once made the next free number overflow.
+        let sp = SP
+            .replace("index=\"2\"", "index=\"9223372036854775806\"")
+            .replace(" index=\"1\" isDefault", " isDefault");
+        let c = parse_sp_metadata(&sp).unwrap();
+        assert_eq!(c.acs_indexes.unwrap(), vec![0, 1]);
     }
 
     #[test]

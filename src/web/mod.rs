@@ -8,6 +8,7 @@ pub mod health;
 pub mod login;
 pub mod pages;
 pub mod portal;
+pub mod rejections;
 pub mod saml;
 pub mod sso;
 

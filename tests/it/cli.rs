@@ -146,6 +146,20 @@ fn user_commands_and_their_refusals() {
     );
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12"));
+    let common = cli.run_with(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--email",
+            "c@example.com",
+            "--password-stdin",
+        ],
+        Some("Password12345\n"),
+        &[],
+    );
+    assert!(!common.status.success());
+    assert!(String::from_utf8_lossy(&common.stderr).contains("most commonly used"));
 
     let list = cli.json(&["user", "list", "--json"]);
     let names: Vec<&str> = list
@@ -372,4 +386,29 @@ fn cli_writes_while_the_database_is_in_use() {
             .unwrap();
         assert_eq!(n, 2);
     });
+}
+
+/// `sesame … | head -1`: a reader that goes away ends the command quietly (status 141, as a
+/// SIGPIPE death would), not with a panic message.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let cli = Cli::new();
+    cli.ok(&["group", "add", "staff"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["group", "list"])
+        .env("SESAME_DATABASE_URL", &cli.db.url)
+        .env("SESAME_CERTS_DIR", cli.certs.path())
+        .env_remove("SESAME_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sesame");
+    // The reader is gone before the command prints anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -455,6 +455,25 @@ async fn first_admin_must_choose_a_new_password() {
         named.body
     );
     let csrf = named.csrf();
+    // Nor one of the most common (leaked) passwords, whatever its case.
+    let common = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "temporary-pass"),
+                ("new", "QWERTYUIOP123"),
+                ("confirm", "QWERTYUIOP123"),
+            ],
+        )
+        .await;
+    assert_eq!(common.status, 400);
+    assert!(
+        common.body.contains("most commonly used"),
+        "{}",
+        common.body
+    );
+    let csrf = common.csrf();
     let ok = b
         .post(
             "/account/password",

@@ -24,23 +24,19 @@
 //! it never skips.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sqlx::Connection as _;
+use std::io::Write as _;
 
+use crate::process::{Cli, OutputText as _, Server};
 use crate::scim_peer::{ScimPeer, TOKEN};
 use crate::support::hidden;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sesame");
 const PASSWORD: &str = "soak-password-7q2x";
-const ADMIN_PASSWORD: &str = "soak-admin-password-4k8w";
 const SESSION_COOKIE: &str = "sesame_session";
 const SLUG: &str = "demo";
 const SP_ENTITY: &str = "https://sp.soak.example/metadata";
@@ -518,208 +514,6 @@ async fn sigkill_loses_nothing_committed() {
 
 // ---------------------------------------------------------------------------------------
 // Helpers: the server process, the CLI, a browser session, the CLI writer, and reporting.
-
-/// `sesame serve` as a child process on its own loopback port and temp dir (database, keys,
-/// and its log in `serve.log`); killed when dropped.
-struct Server {
-    dir: tempfile::TempDir,
-    port: u16,
-    env: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn new(extra: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let root = dir.path().display();
-        let mut env = vec![
-            (
-                "SESAME_DATABASE_URL".to_string(),
-                format!("sqlite://{root}/sesame.db"),
-            ),
-            ("SESAME_CERTS_DIR".to_string(), format!("{root}/certs")),
-            ("SESAME_LISTEN".to_string(), format!("127.0.0.1:{port}")),
-            (
-                "SESAME_BASE_URL".to_string(),
-                format!("http://127.0.0.1:{port}/"),
-            ),
-            (
-                "SESAME_ADMIN_PASSWORD".to_string(),
-                ADMIN_PASSWORD.to_string(),
-            ),
-        ];
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Server {
-            dir,
-            port,
-            env,
-            child: None,
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn db_file(&self) -> PathBuf {
-        self.dir.path().join("sesame.db")
-    }
-
-    fn log_file(&self) -> PathBuf {
-        self.dir.path().join("serve.log")
-    }
-
-    /// The CLI on the same database, certificates and configuration.
-    fn cli(&self) -> Cli {
-        Cli {
-            env: self.env.clone().into(),
-            cwd: self.dir.path().to_path_buf(),
-        }
-    }
-
-    /// Starts `sesame serve` (again, on the same port and file) and waits until it answers.
-    async fn start(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())
-            .expect("server log");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .envs(self.env.iter().cloned())
-            .env_remove("SESAME_CONFIG")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("server log"))
-            .stderr(log)
-            .spawn()
-            .expect("start sesame serve");
-        self.child = Some(child);
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let up = http.get(format!("{}/healthz", self.base())).send().await;
-            if up.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "sesame serve exited with {status}:\n{}",
-                    self.log_lines("", 20)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sesame serve did not answer /healthz within 30 s:\n{}",
-                self.log_lines("", 20)
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL sesame serve");
-            child.wait().expect("reap sesame serve");
-        }
-    }
-
-    /// The last `n` lines of the server's log that contain `needle`.
-    fn log_lines(&self, needle: &str, n: usize) -> String {
-        let text = std::fs::read_to_string(self.log_file()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().filter(|l| l.contains(needle)).collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The `sesame` command line with the server's environment.
-#[derive(Clone)]
-struct Cli {
-    env: Arc<[(String, String)]>,
-    cwd: PathBuf,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .envs(self.env.iter().cloned())
-            .env_remove("SESAME_CONFIG")
-            .current_dir(&self.cwd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run sesame");
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).expect("write stdin");
-        }
-        drop(pipe);
-        child.wait_with_output().expect("wait for sesame")
-    }
-
-    /// A set-up command that must succeed.
-    fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
-        let out = self.run(args, Some(stdin));
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            out.stderr_text()
-        );
-        out.stdout_text()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            out.stderr_text()
-        );
-        out.stdout_text()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).expect("valid JSON")
-    }
-}
-
-trait OutputText {
-    fn stdout_text(&self) -> String;
-    fn stderr_text(&self) -> String;
-}
-
-impl OutputText for Output {
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-    fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).trim_end().to_string()
-    }
-}
 
 fn add_user(cli: &Cli, name: &str) {
     cli.ok_stdin(
