@@ -72,6 +72,17 @@ impl From<DirectoryError> for AppError {
     }
 }
 
+impl From<crate::saml::flow::FlowError> for AppError {
+    fn from(e: crate::saml::flow::FlowError) -> Self {
+        use crate::saml::flow::FlowError as F;
+        match e {
+            F::NotFound(m) => AppError::NotFound(m),
+            F::Busy(m) => AppError::Unavailable(m),
+            F::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         if e.is_busy() {

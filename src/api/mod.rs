@@ -10,15 +10,17 @@
 pub mod apps;
 mod keys;
 mod people;
+mod routes;
 pub mod scim;
+
+pub use routes::{endpoints, Endpoint, Verb, CATCH_ALL};
 
 use axum::extract::Query;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
@@ -31,80 +33,7 @@ use crate::scim::control::ControlError;
 use crate::store::events::{self, EventFilter};
 use crate::store::StoreError;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/catalog", get(apps::catalog))
-        .route("/api/v1/apps", get(apps::list).post(apps::create))
-        .route(
-            "/api/v1/apps/{slug}",
-            get(apps::show).patch(apps::update).delete(apps::delete),
-        )
-        .route(
-            "/api/v1/apps/{slug}/sso",
-            get(apps::sso).patch(apps::set_sso),
-        )
-        .route(
-            "/api/v1/apps/{slug}/sso/metadata",
-            put(apps::import_metadata),
-        )
-        .route("/api/v1/apps/{slug}/sso/preview", get(apps::preview))
-        .route(
-            "/api/v1/apps/{slug}/logo",
-            put(apps::set_logo).delete(apps::remove_logo),
-        )
-        .route(
-            "/api/v1/apps/{slug}/groups/{group}",
-            put(apps::bind).delete(apps::unbind),
-        )
-        .route(
-            "/api/v1/apps/{slug}/scim",
-            get(scim::show).patch(scim::set).delete(scim::remove),
-        )
-        .route("/api/v1/apps/{slug}/scim/test", post(scim::test))
-        .route("/api/v1/apps/{slug}/scim/{action}", post(scim::action))
-        .route(
-            "/api/v1/apps/{slug}/scim/import",
-            get(scim::import_list).post(scim::import),
-        )
-        .route(
-            "/api/v1/users",
-            get(people::users).post(people::create_user),
-        )
-        .route(
-            "/api/v1/users/{username}",
-            get(people::user)
-                .patch(people::update_user)
-                .delete(people::delete_user),
-        )
-        .route(
-            "/api/v1/users/{username}/{action}",
-            post(people::user_action),
-        )
-        .route(
-            "/api/v1/groups",
-            get(people::groups).post(people::create_group),
-        )
-        .route(
-            "/api/v1/groups/{name}",
-            get(people::group).delete(people::delete_group),
-        )
-        .route(
-            "/api/v1/groups/{name}/members/{username}",
-            put(people::add_member).delete(people::remove_member),
-        )
-        .route("/api/v1/events", get(events_list))
-        .route("/api/v1/keys", get(keys::show))
-        .route("/api/v1/keys/stage-next", post(keys::stage_next))
-        .route("/api/v1/keys/activate-next", post(keys::activate_next))
-        // Unknown paths under /api/v1 get a JSON 404 (after authentication). A fallback
-        // here would not do: this router is merged into the site's, whose fallback wins.
-        .route("/api/v1", any(not_found))
-        .route("/api/v1/", any(not_found))
-        .route("/api/v1/{*rest}", any(not_found))
-        // Last, so that it covers every route above: a JSON 405 (axum adds `Allow`).
-        .method_not_allowed_fallback(method_not_allowed)
-}
+pub use routes::router;
 
 /// An API error: the HTTP status, a stable code and a message for people.
 #[derive(Debug)]
@@ -206,6 +135,12 @@ impl From<crate::error::AppError> for ApiError {
             A::Unavailable(m) => unavailable(m),
             A::Internal(m) => internal(m),
         }
+    }
+}
+
+impl From<crate::saml::flow::FlowError> for ApiError {
+    fn from(e: crate::saml::flow::FlowError) -> Self {
+        crate::error::AppError::from(e).into()
     }
 }
 

@@ -9,6 +9,7 @@ use super::apps::Search;
 use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, MaybeBody, Params};
 use crate::app::AppState;
 use crate::auth::password::Password;
+use crate::directory::actions::UserAction;
 use crate::directory::groups;
 use crate::directory::users::{self, UserFields};
 
@@ -124,25 +125,39 @@ pub struct PasswordBody {
 }
 
 /// `suspend`, `activate`, `unlock` (no body, or `{}`), `password`.
+/// The actions of `POST /api/v1/users/{username}/{action}` (deleting and joining have their
+/// own routes here: DELETE, PUT …/members/…).
+pub const USER_ACTIONS: [UserAction; 4] = [
+    UserAction::Suspend,
+    UserAction::Activate,
+    UserAction::Unlock,
+    UserAction::Password,
+];
+
 pub async fn user_action(
     admin: Admin,
     State(state): State<AppState>,
     Path((name, action)): Path<(String, String)>,
     MaybeBody(body): MaybeBody<Value>,
 ) -> ApiResult {
-    match action.as_str() {
-        "suspend" | "activate" => {
+    let no_such = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint");
+    let action = UserAction::parse(&action)
+        .filter(|a| USER_ACTIONS.contains(a))
+        .ok_or_else(no_such)?;
+    match action {
+        UserAction::Suspend | UserAction::Activate => {
             if body.as_ref().is_some_and(|b| b != &json!({})) {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "bad_request",
-                    format!("{action} takes no body (or {{}})"),
+                    format!("{} takes no body (or {{}})", action.name()),
                 ));
             }
-            let u = users::set_active(&state.db, &admin.actor, &name, action == "activate").await?;
+            let active = action == UserAction::Activate;
+            let u = users::set_active(&state.db, &admin.actor, &name, active).await?;
             ok(u)
         }
-        "unlock" => {
+        UserAction::Unlock => {
             if body.as_ref().is_some_and(|b| b != &json!({})) {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,7 +168,7 @@ pub async fn user_action(
             let was_locked = users::unlock(&state.db, &admin.actor, &name).await?;
             ok(json!({ "username": name, "was_locked": was_locked }))
         }
-        "password" => {
+        UserAction::Password => {
             let Some(b) = body else {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -179,11 +194,7 @@ pub async fn user_action(
             .await?;
             ok(json!({ "username": name, "password_set": true }))
         }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such API endpoint",
-        )),
+        UserAction::Join | UserAction::Delete => Err(no_such()),
     }
 }
 

@@ -105,6 +105,18 @@ pub struct ActionBody {
 }
 
 /// activate | deactivate | resume | approve | reject | sync | plan | provision
+/// The actions of `POST /api/v1/apps/{slug}/scim/{action}`.
+pub const ACTIONS: [&str; 8] = [
+    "activate",
+    "deactivate",
+    "resume",
+    "approve",
+    "reject",
+    "sync",
+    "plan",
+    "provision",
+];
+
 pub async fn action(
     admin: Admin,
     State(state): State<AppState>,

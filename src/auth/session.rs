@@ -92,6 +92,25 @@ pub async fn current_user(session: &Session, db: &Db) -> Result<Option<User>, Se
     }
 }
 
+/// Whether a page for signed-in people may open for this session: decided once, here, for
+/// the portal, the account page, the console and a tile's launch.
+pub enum Gate {
+    Open(Box<User>),
+    /// Nobody (active) is signed in.
+    SignIn,
+    /// A new password is due first; only the account page opens.
+    ChangePassword,
+}
+
+/// The [`Gate`] for a page; `account_page` is true for the page where a password is changed.
+pub async fn gate(session: &Session, db: &Db, account_page: bool) -> Result<Gate, SessionError> {
+    Ok(match current_user(session, db).await? {
+        Some(u) if u.must_change_password && !account_page => Gate::ChangePassword,
+        Some(u) => Gate::Open(Box::new(u)),
+        None => Gate::SignIn,
+    })
+}
+
 /// Keeps an active session alive: the idle timeout (`Expiry::OnInactivity`) only moves when
 /// the session is saved, and reads do not save it, so a timestamp is refreshed now and then
 /// (a quarter of the timeout, at most every minute): one write per active user per minute.

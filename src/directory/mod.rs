@@ -3,6 +3,7 @@
 //! its audit event, so the trail and the data never disagree.
 
 pub mod access;
+pub mod actions;
 pub mod apps;
 pub mod catalog;
 pub mod groups;

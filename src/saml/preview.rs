@@ -6,10 +6,9 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::attributes;
-use super::flow::{self, Idp, Target};
+use super::flow::{self, FlowError, Idp, NameId, Target};
 use super::response::{self, Grant};
 use crate::directory::{access, users};
-use crate::error::AppError;
 use crate::store::groups;
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +34,7 @@ fn check(label: &'static str, ok: bool, detail: String) -> Check {
     Check { label, ok, detail }
 }
 
-pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, AppError> {
+pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, FlowError> {
     let t: Target = flow::target(idp, slug).await?;
     let user = users::get(&idp.db, username).await?;
     let mut conn = idp.db.read().await?;
@@ -104,8 +103,8 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, A
         ),
     ];
     let (name_id, format) = match flow::name_id(idp, &t, &user).await? {
-        Ok((v, f)) => (Some(v), f.to_string()),
-        Err(m) => (None, m),
+        NameId::Value { value, format } => (Some(value), format.to_string()),
+        NameId::Missing(why) => (None, why),
     };
     checks.push(check(
         "NameID",
@@ -152,7 +151,7 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, A
             };
             Some(
                 response::success(&grant, &key.active)
-                    .map_err(|e| AppError::Internal(format!("signing: {e}")))?,
+                    .map_err(|e| FlowError::Internal(format!("signing: {e}")))?,
             )
         }
         _ => None,

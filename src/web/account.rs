@@ -17,9 +17,9 @@ use crate::error::AppError;
 use crate::store;
 
 pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    let user = match require_user(&state, &session, "/account").await? {
+    let user = match require_user(&state, &session, "/account").await {
         Ok(u) => u,
-        Err(redirect) => return Ok(redirect),
+        Err(instead) => return Ok(instead),
     };
     let csrf = session::csrf_token(&session).await?;
     Ok(render(&AccountPage {
@@ -47,9 +47,9 @@ pub async fn change_password(
     if !session::csrf_ok(&session, &form.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account").await? {
+    let user = match require_user(&state, &session, "/account").await {
         Ok(u) => u,
-        Err(redirect) => return Ok(redirect),
+        Err(instead) => return Ok(instead),
     };
     let mut conn = state.db.read().await?;
     let stored = store::users::credentials(&mut conn, &user.username.to_ascii_lowercase())

@@ -9,36 +9,32 @@ use tower_sessions::Session;
 use super::form::HtmlForm;
 use super::pages::{render, LogoutPage, PortalPage};
 use crate::app::AppState;
-use crate::auth::session;
+use crate::auth::session::{self, Gate};
 use crate::directory::{access, apps, User};
 use crate::error::AppError;
 
-/// The signed-in user, or the response that sends the browser to sign in (or to the
-/// account page when a new password is due).
+/// The signed-in user, or the answer instead of the page: to sign in (and come back to
+/// `here`), to the account page when a new password is due, or an error page.
 pub async fn require_user(
     state: &AppState,
     session: &Session,
     here: &str,
-) -> Result<Result<User, Response>, AppError> {
-    match session::current_user(session, &state.db).await? {
-        Some(u) if u.must_change_password && here != "/account" => {
-            Ok(Err(Redirect::to("/account").into_response()))
+) -> Result<User, Response> {
+    match session::gate(session, &state.db, here == "/account").await {
+        Ok(Gate::Open(u)) => Ok(*u),
+        Ok(Gate::ChangePassword) => Err(Redirect::to("/account").into_response()),
+        Ok(Gate::SignIn) => {
+            let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            Err(Redirect::to(&format!("/login?next={next}")).into_response())
         }
-        Some(u) => Ok(Ok(u)),
-        None => {
-            let to = format!(
-                "/login?next={}",
-                url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
-            );
-            Ok(Err(Redirect::to(&to).into_response()))
-        }
+        Err(e) => Err(AppError::from(e).into_response()),
     }
 }
 
 pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    let user = match require_user(&state, &session, "/").await? {
+    let user = match require_user(&state, &session, "/").await {
         Ok(u) => u,
-        Err(redirect) => return Ok(redirect),
+        Err(instead) => return Ok(instead),
     };
     let mut conn = state.db.read().await?;
     let tiles = access::tiles_for(&mut conn, user.id).await?;

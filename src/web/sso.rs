@@ -17,8 +17,8 @@ use crate::app::AppState;
 use crate::auth::session;
 use crate::error::AppError;
 use crate::saml::binding;
-use crate::saml::flow::{self, Decision, Parked, PostForm, SignedIn, Target};
-use crate::saml::validate::{Binding, Pending};
+use crate::saml::flow::{self, Decision, PostForm, Refused, SignedIn, Target};
+use crate::saml::validate::Binding;
 
 #[derive(Template)]
 #[template(path = "saml_post.html")]
@@ -58,7 +58,8 @@ fn post_page(t: &Target, f: &PostForm) -> Response {
 fn respond(t: &Target, d: Decision) -> Response {
     match d {
         Decision::Post(f) => post_page(t, &f),
-        Decision::Refused(e) => e.into_response(),
+        Decision::Refused(r) => refused(r).into_response(),
+        Decision::Continue(url) => Redirect::to(&url).into_response(),
         Decision::ChangePassword => Redirect::to("/account").into_response(),
         Decision::SignIn { resume, reauth } => {
             let next: String = url::form_urlencoded::byte_serialize(resume.as_bytes()).collect();
@@ -66,6 +67,28 @@ fn respond(t: &Target, d: Decision) -> Response {
             Redirect::to(&format!("/login?next={next}{reauth}")).into_response()
         }
     }
+}
+
+/// A refusal as the page a person reads.
+fn refused(r: Refused) -> AppError {
+    match r {
+        Refused::Request(m) => AppError::SamlRequest(m),
+        Refused::Denied(m) => AppError::Forbidden(m),
+        Refused::NotSetUp(m) => AppError::NotFound(m),
+    }
+}
+
+/// Who is signed in, as the flow needs it.
+async fn signed_in(state: &AppState, session: &Session) -> Result<Option<SignedIn>, AppError> {
+    let Some(user) = session::current_user(session, &state.db).await? else {
+        return Ok(None);
+    };
+    let (auth_at, session_index) = session::sso_state(session).await?;
+    Ok(Some(SignedIn {
+        user,
+        auth_at,
+        session_index,
+    }))
 }
 
 /// HTTP-Redirect binding (GET).
@@ -82,14 +105,10 @@ pub async fn redirect_binding(
             t.app.label
         )));
     };
-    let msg = match binding::decode_redirect(&query) {
-        Ok(m) => m,
-        Err(e) => return Err(flow::refuse_page(&state.idp, &t, "redirect", e.to_string()).await?),
-    };
-    match flow::receive(&state.idp, &t, Binding::Redirect, &msg).await {
-        Ok(pending) => proceed(&state, &session, &t, pending, None).await,
-        Err(a) => Ok(respond(&t, a)),
-    }
+    let who = signed_in(&state, &session).await?;
+    let decoded = binding::decode_redirect(&query);
+    let d = flow::sp_request(&state.idp, &t, Binding::Redirect, decoded, who).await?;
+    Ok(respond(&t, d))
 }
 
 /// HTTP-POST binding. The cross-site POST carries no Lax session cookie, so the checked
@@ -104,17 +123,8 @@ pub async fn post_binding(
         .map_err(|_| binding::BindingError::TooLarge("request body"))
         .and_then(|b| String::from_utf8(b.to_vec()).map_err(|_| binding::BindingError::NotUtf8))
         .and_then(|b| binding::decode_post(&b));
-    let msg = match decoded {
-        Ok(m) => m,
-        Err(e) => return Err(flow::refuse_page(&state.idp, &t, "post", e.to_string()).await?),
-    };
-    match flow::receive(&state.idp, &t, Binding::Post, &msg).await {
-        Ok(pending) => match flow::park(&state.idp, &t, &pending).await? {
-            Parked::At(handle) => Ok(Redirect::to(&flow::resume_url(&t, &handle)).into_response()),
-            Parked::Answered(d) => Ok(respond(&t, d)),
-        },
-        Err(a) => Ok(respond(&t, a)),
-    }
+    let d = flow::sp_request(&state.idp, &t, Binding::Post, decoded, None).await?;
+    Ok(respond(&t, d))
 }
 
 #[derive(Deserialize)]
@@ -131,31 +141,9 @@ pub async fn resume(
 ) -> Result<Response, AppError> {
     let t = flow::target(&state.idp, &slug).await?;
     let handle = q.h.unwrap_or_default();
-    let pending = flow::parked(&state.idp, &t, &handle).await?;
-    proceed(&state, &session, &t, pending, Some(handle)).await
-}
-
-/// Reads who is signed in, and lets `saml::flow` decide.
-async fn proceed(
-    state: &AppState,
-    session: &Session,
-    t: &Target,
-    pending: Pending,
-    handle: Option<String>,
-) -> Result<Response, AppError> {
-    let who = match session::current_user(session, &state.db).await? {
-        Some(user) => {
-            let (auth_at, session_index) = session::sso_state(session).await?;
-            Some(SignedIn {
-                user,
-                auth_at,
-                session_index,
-            })
-        }
-        None => None,
-    };
-    let d = flow::decide(&state.idp, t, who, pending, handle).await?;
-    Ok(respond(t, d))
+    let who = signed_in(&state, &session).await?;
+    let d = flow::resume(&state.idp, &t, who, &handle).await?;
+    Ok(respond(&t, d))
 }
 
 /// `/saml2/{slug}/launch`: IdP-initiated SSO with the app's configured RelayState only.
@@ -165,14 +153,19 @@ pub async fn launch(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let here = format!("/saml2/{slug}/launch");
-    let user = match require_user(&state, &session, &here).await? {
+    let user = match require_user(&state, &session, &here).await {
         Ok(u) => u,
-        Err(redirect) => return Ok(redirect),
+        Err(instead) => return Ok(instead),
     };
     let t = flow::target(&state.idp, &slug).await?;
-    let (auth_at, index) = session::sso_state(&session).await?;
-    let a = flow::answer(&state.idp, &t, &user, (auth_at, &index), None).await?;
-    Ok(respond(&t, a))
+    let (auth_at, session_index) = session::sso_state(&session).await?;
+    let who = SignedIn {
+        user,
+        auth_at,
+        session_index,
+    };
+    let d = flow::launch(&state.idp, &t, &who).await?;
+    Ok(respond(&t, d))
 }
 
 pub async fn autosubmit_js() -> impl IntoResponse {

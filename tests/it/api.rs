@@ -1412,53 +1412,23 @@ async fn bad_input_is_refused_with_json_and_changes_nothing() {
 }
 
 /// The router's routes as (path, methods), read from `src/api/mod.rs`.
+/// The API's routes as the router is built from them (`sesame::api::endpoints`): path →
+/// methods, with `any` for the JSON 404 catch-alls.
 fn router_routes() -> BTreeMap<String, BTreeSet<String>> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs"))
-        .expect("read src/api/mod.rs");
-    let start = src.find("pub fn router()").expect("router()");
-    let body = &src[start..start + src[start..].find("\n}\n").expect("end of router()")];
-    let mut routes = BTreeMap::new();
-    for block in body.split(".route(").skip(1) {
-        let q1 = block.find('"').unwrap();
-        let q2 = q1 + 1 + block[q1 + 1..].find('"').unwrap();
-        let path = &block[q1 + 1..q2];
-        let rest = &block[q2 + 1..];
-        let mut methods = BTreeSet::new();
-        for m in ["get", "post", "put", "patch", "delete", "any"] {
-            let called = rest.match_indices(&format!("{m}(")).any(|(i, _)| {
-                i == 0
-                    || rest[..i]
-                        .chars()
-                        .last()
-                        .is_some_and(|c| c == '.' || c == '(' || c.is_whitespace())
-            });
-            if called {
-                methods.insert(m.to_string());
-            }
-        }
-        assert!(!methods.is_empty(), "no method found for {path}");
-        routes.insert(path.to_string(), methods);
+    let mut routes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for e in sesame::api::endpoints() {
+        routes
+            .entry(e.path.to_string())
+            .or_default()
+            .insert(e.verb.name().to_string());
+    }
+    for p in sesame::api::CATCH_ALL {
+        routes
+            .entry(p.to_string())
+            .or_default()
+            .insert("any".into());
     }
     routes
-}
-
-/// The actions a handler dispatches on (`"a" | "b" => ...` arms of `fn_name` in `file`).
-fn actions(file: &str, fn_name: &str) -> BTreeSet<String> {
-    let src = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("read {file}: {e}"));
-    let start = src
-        .find(&format!("pub async fn {fn_name}("))
-        .unwrap_or_else(|| panic!("{fn_name} in {file}"));
-    let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
-    let found: BTreeSet<String> = body
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with('"') && l.contains("=>"))
-        .flat_map(|l| l[..l.find("=>").unwrap()].split('|'))
-        .map(|a| a.trim().trim_matches('"').to_string())
-        .collect();
-    assert!(!found.is_empty(), "no actions found in {fn_name}");
-    found
 }
 
 fn segments(p: &str) -> Vec<&str> {
@@ -1634,26 +1604,31 @@ async fn openapi_document_covers_the_router_and_every_documented_route_answers()
         }
     }
     // A route with an {action} is documented action by action.
-    for (route, file, handler) in [
-        (
-            "/api/v1/apps/{slug}/scim/{action}",
-            "src/api/scim.rs",
-            "action",
-        ),
-        (
-            "/api/v1/users/{username}/{action}",
-            "src/api/people.rs",
-            "user_action",
-        ),
-    ] {
-        assert!(routes.contains_key(route), "{route}");
-        for a in actions(file, handler) {
-            let path = route.replace("{action}", &a);
+    let action_routes: Vec<_> = sesame::api::endpoints()
+        .into_iter()
+        .filter(|e| e.path.ends_with("/{action}"))
+        .collect();
+    assert_eq!(action_routes.len(), 2, "the SCIM and the user actions");
+    for e in action_routes {
+        assert!(!e.actions.is_empty(), "{} lists its actions", e.path);
+        for a in &e.actions {
+            let path = e.path.replace("{action}", a);
             assert!(
                 doc_paths
                     .get(&path)
-                    .is_some_and(|p| p.get("post").is_some()),
-                "POST {path} (action {a:?} of {handler}) is not documented"
+                    .is_some_and(|p| p.get(e.verb.name()).is_some()),
+                "{} {path} (action {a:?}) is not documented",
+                e.verb.name()
+            );
+        }
+        // And the documented actions are the ones served.
+        let prefix = e.path.trim_end_matches("{action}");
+        for documented in doc_paths.keys().filter_map(|p| p.strip_prefix(prefix)) {
+            let fixed_route = routes.contains_key(&format!("{prefix}{documented}"));
+            assert!(
+                fixed_route || e.actions.contains(&documented),
+                "{prefix}{documented} is documented but is no action of {}",
+                e.path
             );
         }
     }

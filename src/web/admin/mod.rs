@@ -102,11 +102,7 @@ impl FromRequestParts<AppState> for AdminUser {
         } else {
             "/admin".to_string()
         };
-        let user = match super::portal::require_user(state, &session, &here).await {
-            Ok(Ok(u)) => u,
-            Ok(Err(redirect)) => return Err(redirect),
-            Err(e) => return Err(e.into_response()),
-        };
+        let user = super::portal::require_user(state, &session, &here).await?;
         if !user.is_admin {
             return Err(AppError::Forbidden(
                 "The admin console is for administrators only.".into(),

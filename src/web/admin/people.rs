@@ -9,6 +9,7 @@ use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
 use super::{confirmed_delete, done, on, seg, AdminUser};
 use crate::app::AppState;
 use crate::auth::password::Password;
+use crate::directory::actions::{GroupAction, UserAction};
 use crate::directory::users::{self, UserFields};
 use crate::directory::{apps, groups, DirectoryError};
 use crate::error::AppError;
@@ -177,40 +178,43 @@ pub async fn user_action(
 ) -> Result<Response, AppError> {
     let (db, actor) = (&state.db, admin.actor());
     let here = format!("/admin/users/{}", seg(&name));
-    let r: Result<String, DirectoryError> = match action.as_str() {
-        "suspend" | "activate" => users::set_active(db, &actor, &name, action == "activate")
-            .await
-            .map(|u| {
+    let Some(action) = UserAction::parse(&action) else {
+        return Err(AppError::NotFound("There is no such action.".into()));
+    };
+    let r: Result<String, DirectoryError> = match action {
+        UserAction::Suspend | UserAction::Activate => {
+            let active = action == UserAction::Activate;
+            users::set_active(db, &actor, &name, active).await.map(|u| {
                 format!(
                     "{} is {}.",
                     u.username,
                     if u.active { "active" } else { "suspended" }
                 )
-            }),
-        "password" => match Password::new(f.password) {
+            })
+        }
+        UserAction::Password => match Password::new(f.password) {
             Ok(p) => users::set_password(db, &actor, &name, &p, true)
                 .await
                 .map(|_| format!("Password reset; {name} must choose a new one at next sign-in.")),
             Err(e) => Err(e),
         },
-        "unlock" => users::unlock(db, &actor, &name).await.map(|was| {
+        UserAction::Unlock => users::unlock(db, &actor, &name).await.map(|was| {
             if was {
                 format!("{name} may sign in again.")
             } else {
                 format!("{name} was not locked.")
             }
         }),
-        "join" => groups::set_member(db, &actor, &f.group, &name, true)
+        UserAction::Join => groups::set_member(db, &actor, &f.group, &name, true)
             .await
             .map(|_| format!("{name} added to {}.", f.group)),
-        "delete" => {
+        UserAction::Delete => {
             let delete = users::delete(db, &actor, &name);
             let what = (f.confirm.as_str(), name.as_str(), "the user");
             return Ok(
                 confirmed_delete(&admin.session, what, (&here, "/admin/users"), delete).await,
             );
         }
-        _ => return Err(AppError::NotFound("There is no such action.".into())),
     };
     Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
 }
@@ -271,24 +275,29 @@ pub async fn group_action(
 ) -> Result<Response, AppError> {
     let (db, actor) = (&state.db, admin.actor());
     let here = format!("/admin/groups/{}", seg(&name));
-    let r = match action.as_str() {
-        "add" | "remove" => groups::set_member(db, &actor, &name, &f.username, action == "add")
-            .await
-            .map(|_| {
-                if action == "add" {
-                    format!("{} added to {name}.", f.username)
-                } else {
-                    format!("{} removed from {name}.", f.username)
-                }
-            }),
-        "delete" => {
+    let Some(action) = GroupAction::parse(&action) else {
+        return Err(AppError::NotFound("There is no such action.".into()));
+    };
+    let r = match action {
+        GroupAction::Add | GroupAction::Remove => {
+            let add = action == GroupAction::Add;
+            groups::set_member(db, &actor, &name, &f.username, add)
+                .await
+                .map(|_| {
+                    if add {
+                        format!("{} added to {name}.", f.username)
+                    } else {
+                        format!("{} removed from {name}.", f.username)
+                    }
+                })
+        }
+        GroupAction::Delete => {
             let delete = groups::delete(db, &actor, &name);
             let what = (f.confirm.as_str(), name.as_str(), "the group");
             return Ok(
                 confirmed_delete(&admin.session, what, (&here, "/admin/groups"), delete).await,
             );
         }
-        _ => return Err(AppError::NotFound("There is no such action.".into())),
     };
     Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
 }

@@ -1,0 +1,90 @@
+//! The actions an admin takes on one user or one group, named by the last segment of a route
+//! (`POST /admin/users/{u}/{action}`, `POST /api/v1/users/{u}/{action}`,
+//! `POST /admin/groups/{g}/{action}`): parsed once, then matched exhaustively. An unknown
+//! name is no action at all (the handlers answer 404).
+
+/// What can be done to a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    Suspend,
+    Activate,
+    /// Lift a lockout after failed sign-ins.
+    Unlock,
+    /// Set a password (temporary unless said otherwise).
+    Password,
+    /// Add the user to a group (the user page's form).
+    Join,
+    Delete,
+}
+
+impl UserAction {
+    pub const ALL: [UserAction; 6] = [
+        UserAction::Suspend,
+        UserAction::Activate,
+        UserAction::Unlock,
+        UserAction::Password,
+        UserAction::Join,
+        UserAction::Delete,
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The route segment.
+    pub fn name(self) -> &'static str {
+        match self {
+            UserAction::Suspend => "suspend",
+            UserAction::Activate => "activate",
+            UserAction::Unlock => "unlock",
+            UserAction::Password => "password",
+            UserAction::Join => "join",
+            UserAction::Delete => "delete",
+        }
+    }
+}
+
+/// What can be done to a group from its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupAction {
+    /// Add the named user.
+    Add,
+    /// Remove the named user.
+    Remove,
+    Delete,
+}
+
+impl GroupAction {
+    pub const ALL: [GroupAction; 3] = [GroupAction::Add, GroupAction::Remove, GroupAction::Delete];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupAction::Add => "add",
+            GroupAction::Remove => "remove",
+            GroupAction::Delete => "delete",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_ones_are_none() {
+        for a in UserAction::ALL {
+            assert_eq!(UserAction::parse(a.name()), Some(a));
+        }
+        for a in GroupAction::ALL {
+            assert_eq!(GroupAction::parse(a.name()), Some(a));
+        }
+        for bad in ["", "Suspend", "suspend ", "bogus", "delete/"] {
+            assert_eq!(UserAction::parse(bad), None, "{bad:?}");
+            assert_eq!(GroupAction::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The single sign-on flow (SAML Profiles §4.1, Web Browser SSO): receive and check a request,
+//! park it while the user signs in, decide, and build the signed answer. Every outcome,
+//! success or refusal, is an `sso_auth` event.
+//!
+//! The three ways in — an SP's request ([`sp_request`]), the return of a parked one
+//! ([`resume`]) and a portal tile ([`launch`]) — each end in one [`Decision`], which the web
+//! layer only maps to HTTP. A step added to sign-in (a second factor, say) is a variant here
+//! and the code that handles it.
+//!
+//! - `steps.rs`: checking, parking and recording requests; the error statuses.
+//! - `answer.rs`: the signed assertion for a user, and the refusals before it.
+
+mod answer;
+mod steps;
+
+use std::sync::Arc;
+
+use super::binding::{BindingError, Message};
+use super::cache::AppCache;
+use super::keys::LiveKeys;
+use super::settings;
+use super::validate::{self, Pending};
+use crate::directory::{App, DirectoryError, User};
+use crate::store::sso::SsoRow;
+use crate::store::{Db, StoreError};
+
+pub use answer::{name_id, NameId};
+use steps::{no_passive, park, parked, receive, refuse, unpark};
+
+/// What the SSO flow works with: the store, the live signing keys, our base URL and the
+/// app settings kept in memory. The web layer holds one and hands it in.
+#[derive(Clone)]
+pub struct Idp {
+    pub db: Db,
+    pub keys: Arc<LiveKeys>,
+    pub base_url: url::Url,
+    pub apps: Arc<AppCache>,
+}
+
+impl Idp {
+    pub fn new(db: Db, keys: Arc<LiveKeys>, base_url: url::Url) -> Self {
+        Idp {
+            db,
+            keys,
+            base_url,
+            apps: Arc::default(),
+        }
+    }
+}
+
+/// An app with its SAML settings and our URLs for it.
+pub struct Target {
+    /// Shared with the settings cache: the SSO path copies no settings per request.
+    pub app: Arc<App>,
+    pub row: Arc<SsoRow>,
+    pub sso_url: String,
+    pub idp_entity_id: String,
+}
+
+/// Why the flow could not decide at all. Refusals are not errors: they are
+/// [`Decision::Refused`].
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// No app (or user, for the preview) by that name.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database did not answer in time: the client is asked to retry.
+    #[error("busy: {0}")]
+    Busy(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            FlowError::Busy(e.to_string())
+        } else {
+            FlowError::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<DirectoryError> for FlowError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Store(s) => s.into(),
+            DirectoryError::NotFound(m) => FlowError::NotFound(m),
+            other => FlowError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The app at `slug`, from memory unless it changed. A database that does not answer is
+/// "busy", not "no such app".
+pub async fn target(idp: &Idp, slug: &str) -> Result<Target, FlowError> {
+    let (app, row) = idp.apps.get(&idp.db, slug).await.map_err(|e| match e {
+        DirectoryError::Store(s) => FlowError::from(s),
+        _ => FlowError::NotFound("There is no application at this address.".into()),
+    })?;
+    let base = &idp.base_url;
+    Ok(Target {
+        sso_url: settings::sso_url(base, &app.slug),
+        idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
+        app,
+        row,
+    })
+}
+
+/// The auto-submitting form that carries a Response to the ACS (Bindings §3.5.4).
+#[derive(Debug, Clone)]
+pub struct PostForm {
+    pub acs_url: String,
+    /// base64 of exactly the signed bytes.
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+/// What the SSO flow decided; the web layer only maps each to a response.
+pub enum Decision {
+    /// Post this signed Response (success or an error status) to the SP's ACS.
+    Post(PostForm),
+    /// A page instead of a Response (the reason is already an event).
+    Refused(Refused),
+    /// Go on at this same-origin URL, where the parked request waits (the POST binding:
+    /// its cross-site POST carries no Lax session cookie, the GET that follows does).
+    Continue(String),
+    /// Nobody suitable is signed in: sign in (again, with `reauth`, for `ForceAuthn`),
+    /// then come back to `resume`, where the parked request waits.
+    SignIn { resume: String, reauth: bool },
+    /// The signed-in user must choose a new password before any assertion.
+    ChangePassword,
+}
+
+/// Why a page is shown instead of a Response, with the sentence the person reads.
+#[derive(Debug)]
+pub enum Refused {
+    /// The request was refused before its ACS URL was trusted (SECURITY 5), or it was
+    /// already answered or has expired.
+    Request(String),
+    /// The user may not use the app: SSO switched off, no access, no NameID value.
+    Denied(String),
+    /// The app cannot sign anyone in yet (no SP entity ID or ACS URL).
+    NotSetUp(String),
+}
+
+/// Who is signed in, as SSO needs it: the user, when they authenticated (unix ms) and the
+/// session's `SessionIndex` (SECURITY 9).
+pub struct SignedIn {
+    pub user: User,
+    pub auth_at: i64,
+    pub session_index: String,
+}
+
+/// Where a parked request resumes (same origin, so the session cookie comes along).
+fn resume_url(t: &Target, handle: &str) -> String {
+    format!("/saml2/{}/continue?h={handle}", t.app.slug)
+}
+
+/// An SP's AuthnRequest as its binding decoded it (Bindings §3.4 Redirect, §3.5 POST).
+/// `who` is the signed-in user for the Redirect binding; the POST binding's cross-site
+/// request carries no session, so it is parked and continued with [`Decision::Continue`].
+pub async fn sp_request(
+    idp: &Idp,
+    t: &Target,
+    binding: validate::Binding,
+    decoded: Result<Message, BindingError>,
+    who: Option<SignedIn>,
+) -> Result<Decision, FlowError> {
+    let msg = match decoded {
+        Ok(m) => m,
+        Err(e) => return refuse(idp, t, binding, e.to_string()).await,
+    };
+    let pending = match receive(idp, t, binding, &msg).await? {
+        steps::Received::Checked(p) => p,
+        steps::Received::Answered(d) => return Ok(d),
+    };
+    match binding {
+        validate::Binding::Redirect => decide(idp, t, who, pending, None).await,
+        validate::Binding::Post => Ok(match park(idp, t, &pending).await? {
+            steps::Parked::At(handle) => Decision::Continue(resume_url(t, &handle)),
+            steps::Parked::Answered(d) => d,
+        }),
+    }
+}
+
+/// A parked request, back under its single-use `handle` (after the POST binding's 303, or
+/// after signing in).
+pub async fn resume(
+    idp: &Idp,
+    t: &Target,
+    who: Option<SignedIn>,
+    handle: &str,
+) -> Result<Decision, FlowError> {
+    match parked(idp, t, handle).await? {
+        Some(pending) => decide(idp, t, who, pending, Some(handle.to_string())).await,
+        None => Ok(Decision::Refused(Refused::Request(
+            "This sign-in request was already answered or has expired.".into(),
+        ))),
+    }
+}
+
+/// IdP-initiated SSO from a portal tile, with the app's configured RelayState only.
+pub async fn launch(idp: &Idp, t: &Target, who: &SignedIn) -> Result<Decision, FlowError> {
+    let at = (who.auth_at, who.session_index.as_str());
+    answer::answer(idp, t, &who.user, at, None).await
+}
+
+/// Authentication (Profiles §4.1.4.1) for a checked request: reuse the session unless
+/// `ForceAuthn` asks for a sign-in newer than the request, never show a page for
+/// `IsPassive`, otherwise park the request (if it is not parked yet, under `handle`) and
+/// send the browser to sign in.
+async fn decide(
+    idp: &Idp,
+    t: &Target,
+    who: Option<SignedIn>,
+    pending: Pending,
+    handle: Option<String>,
+) -> Result<Decision, FlowError> {
+    let must_change = who.as_ref().is_some_and(|w| w.user.must_change_password);
+    if must_change && !pending.is_passive {
+        return Ok(Decision::ChangePassword);
+    }
+    let signed_in = who.is_some();
+    if let Some(w) = who.filter(|w| !w.user.must_change_password) {
+        if !pending.force_authn || w.auth_at >= pending.received_at {
+            if let Some(h) = &handle {
+                if !unpark(idp, h).await? {
+                    return Ok(Decision::Refused(Refused::Request(
+                        "This sign-in request was already answered.".into(),
+                    )));
+                }
+            }
+            let at = (w.auth_at, w.session_index.as_str());
+            return answer::answer(idp, t, &w.user, at, Some(&pending)).await;
+        }
+    }
+    if pending.is_passive {
+        if let Some(h) = &handle {
+            unpark(idp, h).await?;
+        }
+        return no_passive(idp, t, &pending).await;
+    }
+    let handle = match handle {
+        Some(h) => h,
+        None => match park(idp, t, &pending).await? {
+            steps::Parked::At(h) => h,
+            steps::Parked::Answered(d) => return Ok(d),
+        },
+    };
+    Ok(Decision::SignIn {
+        resume: resume_url(t, &handle),
+        reauth: signed_in,
+    })
+}

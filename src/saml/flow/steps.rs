@@ -1,0 +1,245 @@
+//! The steps of the flow around a request: checking it, parking it while the user signs in,
+//! recording its ID and its outcome, and the signed error statuses (Core §3.2.2.2).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::{Decision, FlowError, Idp, PostForm, Refused, Target};
+use crate::auth::csrf::random_token;
+use crate::saml::binding::Message;
+use crate::saml::response::{self, Failure};
+use crate::saml::validate::{self, Pending, Refusal};
+use crate::store::events::NewEvent;
+use crate::store::{now_ms, saml as store, sha256_hex, Small};
+
+/// How long a parked request waits for the user to sign in.
+const PARK_MS: i64 = 15 * 60 * 1000;
+
+/// A parked request: its handle, or the answer when its ID was a replay.
+pub(super) enum Parked {
+    At(String),
+    Answered(Decision),
+}
+
+/// A received request: checked and waiting for a decision, or already answered (refused
+/// with a page, or with an error status to its ACS).
+pub(super) enum Received {
+    Checked(Pending),
+    Answered(Decision),
+}
+
+pub(super) async fn record(
+    idp: &Idp,
+    t: &Target,
+    user: Option<&str>,
+    ok: bool,
+    detail: Value,
+) -> Result<(), FlowError> {
+    record_once(idp, t, user, ok, detail, None)
+        .await
+        .map(|_| ())
+}
+
+/// Until when a request ID is remembered: past the end of the `IssueInstant` window.
+fn replay_horizon() -> i64 {
+    (Utc::now() + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis()
+}
+
+/// Writes the event, and with `request_id` first records that ID as used (SECURITY 6),
+/// both in the next group commit, waiting until they are durable. False (and nothing
+/// written) when the ID was used before: a unique insert, so it holds across replicas.
+pub(super) async fn record_once(
+    idp: &Idp,
+    t: &Target,
+    user: Option<&str>,
+    ok: bool,
+    detail: Value,
+    request_id: Option<&str>,
+) -> Result<bool, FlowError> {
+    let event = NewEvent {
+        name: "sso_auth",
+        actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
+        app_slug: Some(t.app.slug.clone()),
+        username: user.map(str::to_string),
+        outcome: if ok { "success" } else { "failure" },
+        status: None,
+        detail,
+    };
+    let small = match request_id {
+        Some(id) => Small::FirstSight {
+            app_id: t.app.id,
+            request_id: id.to_string(),
+            expires_at: replay_horizon(),
+            event,
+        },
+        None => Small::Event(event),
+    };
+    Ok(idp.db.group(small).await?)
+}
+
+/// The answer to a request whose ID was already used.
+pub(super) async fn replayed(idp: &Idp, t: &Target, p: &Pending) -> Result<Decision, FlowError> {
+    let denied = (
+        response::STATUS_REQUESTER,
+        Some(response::STATUS_REQUEST_DENIED),
+    );
+    error_status(
+        idp,
+        t,
+        p,
+        None,
+        denied,
+        "this request ID was already used (replay)",
+    )
+    .await
+}
+
+/// A refusal before the ACS is trusted: an event and a page.
+pub(super) async fn refuse(
+    idp: &Idp,
+    t: &Target,
+    binding: validate::Binding,
+    reason: String,
+) -> Result<Decision, FlowError> {
+    tracing::info!(app = %t.app.slug, %reason, "SAML request refused");
+    record(
+        idp,
+        t,
+        None,
+        false,
+        json!({ "initiated": "sp", "binding": binding_name(binding), "reason": reason }),
+    )
+    .await?;
+    Ok(Decision::Refused(Refused::Request(reason)))
+}
+
+fn binding_name(b: validate::Binding) -> &'static str {
+    match b {
+        validate::Binding::Redirect => "redirect",
+        validate::Binding::Post => "post",
+    }
+}
+
+pub(super) fn encode(xml: &str) -> String {
+    STANDARD.encode(xml.as_bytes())
+}
+
+/// An error status to a registered ACS, signed, with the request's RelayState.
+async fn error_status(
+    idp: &Idp,
+    t: &Target,
+    p: &Pending,
+    user: Option<&str>,
+    (status, sub_status): (&str, Option<&str>),
+    message: &str,
+) -> Result<Decision, FlowError> {
+    let keys = idp.keys.get();
+    let xml = response::failure(
+        &Failure {
+            idp_entity_id: &t.idp_entity_id,
+            acs_url: &p.acs_url,
+            in_response_to: Some(&p.request_id),
+            status,
+            sub_status,
+            message,
+        },
+        Utc::now(),
+        &keys.active,
+    )
+    .map_err(|e| FlowError::Internal(format!("signing: {e}")))?;
+    record(
+        idp,
+        t,
+        user,
+        false,
+        json!({ "initiated": "sp", "binding": p.binding, "request_id": p.request_id,
+                "acs_url": p.acs_url, "status": sub_status.unwrap_or(status), "reason": message }),
+    )
+    .await?;
+    Ok(Decision::Post(PostForm {
+        acs_url: p.acs_url.clone(),
+        saml_response: encode(&xml),
+        relay_state: p.relay_state.clone(),
+    }))
+}
+
+/// Checks a decoded request. Its ID is recorded as used when it is parked or answered.
+pub(super) async fn receive(
+    idp: &Idp,
+    t: &Target,
+    binding: validate::Binding,
+    msg: &Message,
+) -> Result<Received, FlowError> {
+    let answered = match validate::check(msg, binding, &t.row, &t.sso_url, Utc::now()) {
+        Ok(p) => return Ok(Received::Checked(p)),
+        Err(Refusal::Page(reason)) => refuse(idp, t, binding, reason).await?,
+        Err(Refusal::Status {
+            pending,
+            status,
+            sub_status,
+            message,
+        }) => error_status(idp, t, &pending, None, (status, sub_status), &message).await?,
+    };
+    Ok(Received::Answered(answered))
+}
+
+/// Parks a checked request under a new single-use handle (for the browser's URL).
+/// Its ID is recorded as used in the same commit; a replayed one gets its status answer.
+pub(super) async fn park(idp: &Idp, t: &Target, p: &Pending) -> Result<Parked, FlowError> {
+    let handle = random_token(24);
+    let mut parked = p.clone();
+    parked.recorded = true;
+    let payload = serde_json::to_string(&parked).map_err(|e| FlowError::Internal(e.to_string()))?;
+    let first_sight = (!p.recorded).then(|| (p.request_id.clone(), replay_horizon()));
+    let fresh = idp
+        .db
+        .group(Small::Park {
+            app_id: t.app.id,
+            first_sight,
+            handle_hash: sha256_hex(&handle),
+            payload,
+            expires_at: now_ms() + PARK_MS,
+        })
+        .await?;
+    if !fresh {
+        return Ok(Parked::Answered(replayed(idp, t, p).await?));
+    }
+    Ok(Parked::At(handle))
+}
+
+/// The request parked under `handle` for this app; `None` when it was already answered,
+/// has expired, or never was.
+pub(super) async fn parked(
+    idp: &Idp,
+    t: &Target,
+    handle: &str,
+) -> Result<Option<Pending>, FlowError> {
+    let mut conn = idp.db.read().await?;
+    let payload = store::parked(&mut conn, &sha256_hex(handle), t.app.id).await?;
+    Ok(payload.and_then(|p| serde_json::from_str(&p).ok()))
+}
+
+/// Takes the parked request out; false if another tab already did (single use).
+pub(super) async fn unpark(idp: &Idp, handle: &str) -> Result<bool, FlowError> {
+    let mut conn = idp.db.write().await?;
+    Ok(store::unpark(&mut conn, &sha256_hex(handle)).await?)
+}
+
+/// `IsPassive` and nobody (suitably) signed in: the NoPassive status (Core §3.2.2.2).
+pub(super) async fn no_passive(idp: &Idp, t: &Target, p: &Pending) -> Result<Decision, FlowError> {
+    let status = (
+        response::STATUS_RESPONDER,
+        Some(response::STATUS_NO_PASSIVE),
+    );
+    error_status(
+        idp,
+        t,
+        p,
+        None,
+        status,
+        "the user is not signed in and the request is passive",
+    )
+    .await
+}
