@@ -103,11 +103,10 @@ impl Engine {
 
     async fn reconcile_one(&self, app_id: i64) -> Result<(), String> {
         let mut conn = self.db.read().await.map_err(|e| e.to_string())?;
-        let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-            .bind(app_id)
-            .fetch_one(&mut *conn)
+        let slug = crate::store::apps::slug_of(&mut conn, app_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("app {app_id} no longer exists"))?;
         let live = target::live(&mut conn, &self.key, &slug)
             .await
             .map_err(|e| e.to_string())?;
@@ -173,10 +172,7 @@ impl Engine {
                 return Ok(Some(Ok(l.clone())));
             }
         }
-        let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-            .bind(app_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let slug = crate::store::apps::slug_of(conn, app_id).await?;
         let Some(slug) = slug else { return Ok(None) };
         Ok(Some(match target::live(conn, &self.key, &slug).await {
             Ok(l) => {

@@ -313,11 +313,7 @@ pub async fn set_state(
         // This full sync counts as the latest reconciliation (the schedule starts now).
         store::enqueue_app(&mut tx, app.id).await?;
         store::release_all(&mut tx, app.id).await?;
-        sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
-            .bind(app.id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        store::mark_synced(&mut tx, app.id).await?;
     }
     row.state = state.into();
     row.state_reason = String::new();
@@ -403,12 +399,7 @@ pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryE
             "{slug} has no Identity Management set up"
         )));
     }
-    for table in ["scim_jobs", "scim_links", "scim_targets"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
-            .bind(app.id)
-            .execute(&mut *tx)
-            .await?;
-    }
+    store::delete_target(&mut tx, app.id).await?;
     audit(
         &mut tx,
         actor,
