@@ -1,13 +1,28 @@
 //! The durable job queue: one row per (app, user or group) to look at, fed by directory
 //! changes in their own transactions and leased by the worker (`scim::engine`).
 
-use sqlx::FromRow;
-
+use super::{decode, states_where};
+use crate::scim::job::JobKind;
+use crate::scim::target::TargetState;
 use crate::store::{now_ms, Backend, Conn, StoreError};
 
-/// The app has a target that is not switched off.
-const LIVE: &str =
-    "EXISTS (SELECT 1 FROM scim_targets t WHERE t.app_id = $1 AND t.state <> 'inactive')";
+/// `state IN (...)`: the states whose targets queue directory changes.
+fn queueing() -> String {
+    states_where(TargetState::queues_changes)
+}
+
+/// `'user'`, `'group'`: a kind as an SQL literal (our own constant words).
+fn kind(k: JobKind) -> String {
+    format!("'{}'", k.as_str())
+}
+
+/// The app `$1` has a target that queues changes.
+fn live() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM scim_targets t WHERE t.app_id = $1 AND t.state IN {})",
+        queueing()
+    )
+}
 
 const UPSERT: &str =
     "ON CONFLICT (app_id, kind, subject_id) DO UPDATE SET generation = scim_jobs.generation + 1";
@@ -31,11 +46,12 @@ async fn queue(
     Ok(q.execute(conn).await?.rows_affected())
 }
 
-/// Queues (app, user) for every target that is not inactive.
+/// Queues (app, user) for every target that queues changes.
 pub async fn enqueue_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreError> {
+    let (user, queueing) = (kind(JobKind::User), queueing());
     queue(
         conn,
-        "SELECT app_id, 'user', $1, $2, $2 FROM scim_targets WHERE state <> 'inactive'",
+        &format!("SELECT app_id, {user}, $1, $2, $2 FROM scim_targets WHERE state IN {queueing}"),
         user_id,
         None,
     )
@@ -49,10 +65,13 @@ pub async fn enqueue_group(
     group_id: i64,
     app_id: Option<i64>,
 ) -> Result<(), StoreError> {
+    let (user, queueing) = (kind(JobKind::User), queueing());
     queue(
         conn,
-        "SELECT t.app_id, 'user', m.user_id, $2, $2 FROM scim_targets t, memberships m \
-         WHERE t.state <> 'inactive' AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3)",
+        &format!(
+            "SELECT t.app_id, {user}, m.user_id, $2, $2 FROM scim_targets t, memberships m \
+             WHERE t.state IN {queueing} AND m.group_id = $1 AND ($3 IS NULL OR t.app_id = $3)"
+        ),
         group_id,
         app_id,
     )
@@ -63,19 +82,20 @@ pub async fn enqueue_group(
 /// Queues everyone the app may concern: members of its bound groups and linked users, and
 /// the groups pushed to it: bound ones (when push_groups is on) and linked ones.
 pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
+    let (user, group, live) = (kind(JobKind::User), kind(JobKind::Group), live());
     let selects = [
         format!(
-            "SELECT DISTINCT $1, 'user', m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
-             ON m.group_id = b.group_id WHERE b.app_id = $1 AND {LIVE}"
+            "SELECT DISTINCT $1, {user}, m.user_id, $2, $2 FROM app_groups b JOIN memberships m \
+             ON m.group_id = b.group_id WHERE b.app_id = $1 AND {live}"
         ),
-        format!("SELECT $1, 'user', user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {LIVE}"),
+        format!("SELECT $1, {user}, user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {live}"),
         format!(
-            "SELECT $1, 'group', b.group_id, $2, $2 FROM app_groups b \
-             WHERE b.app_id = $1 AND {LIVE} AND EXISTS (SELECT 1 FROM scim_targets t \
+            "SELECT $1, {group}, b.group_id, $2, $2 FROM app_groups b \
+             WHERE b.app_id = $1 AND {live} AND EXISTS (SELECT 1 FROM scim_targets t \
                WHERE t.app_id = $1 AND t.push_groups = 1)"
         ),
         format!(
-            "SELECT $1, 'group', group_id, $2, $2 FROM scim_group_links WHERE app_id = $1 AND {LIVE}"
+            "SELECT $1, {group}, group_id, $2, $2 FROM scim_group_links WHERE app_id = $1 AND {live}"
         ),
     ];
     let mut n = 0;
@@ -88,12 +108,16 @@ pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError
 /// Queues a group for every live target it is pushed to (bound with push_groups on, or
 /// already linked): its name or members changed, it was bound, unbound or deleted.
 pub async fn enqueue_group_push(conn: &mut Conn, group_id: i64) -> Result<(), StoreError> {
+    let (group, queueing) = (kind(JobKind::Group), queueing());
     queue(
         conn,
-        "SELECT t.app_id, 'group', $1, $2, $2 FROM scim_targets t WHERE t.state <> 'inactive' \
-           AND ((t.push_groups = 1 AND EXISTS (SELECT 1 FROM app_groups b \
-                  WHERE b.app_id = t.app_id AND b.group_id = $1)) \
-             OR EXISTS (SELECT 1 FROM scim_group_links g WHERE g.app_id = t.app_id AND g.group_id = $1))",
+        &format!(
+            "SELECT t.app_id, {group}, $1, $2, $2 FROM scim_targets t WHERE t.state IN {queueing} \
+               AND ((t.push_groups = 1 AND EXISTS (SELECT 1 FROM app_groups b \
+                      WHERE b.app_id = t.app_id AND b.group_id = $1)) \
+                 OR EXISTS (SELECT 1 FROM scim_group_links g \
+                      WHERE g.app_id = t.app_id AND g.group_id = $1))"
+        ),
         group_id,
         None,
     )
@@ -108,13 +132,16 @@ pub async fn enqueue_groups_of_user(
     app_id: i64,
     user_id: i64,
 ) -> Result<(), StoreError> {
+    let group = kind(JobKind::Group);
     queue(
         conn,
-        "SELECT $1, 'group', m.group_id, $2, $2 FROM memberships m \
-         WHERE m.user_id = $3 AND (EXISTS (SELECT 1 FROM scim_group_links g \
-             WHERE g.app_id = $1 AND g.group_id = m.group_id) \
-           OR EXISTS (SELECT 1 FROM app_groups b JOIN scim_targets t ON t.app_id = b.app_id \
-             WHERE b.app_id = $1 AND b.group_id = m.group_id AND t.push_groups = 1))",
+        &format!(
+            "SELECT $1, {group}, m.group_id, $2, $2 FROM memberships m \
+             WHERE m.user_id = $3 AND (EXISTS (SELECT 1 FROM scim_group_links g \
+                 WHERE g.app_id = $1 AND g.group_id = m.group_id) \
+               OR EXISTS (SELECT 1 FROM app_groups b JOIN scim_targets t ON t.app_id = b.app_id \
+                 WHERE b.app_id = $1 AND b.group_id = m.group_id AND t.push_groups = 1))"
+        ),
         app_id,
         Some(user_id),
     )
@@ -122,18 +149,17 @@ pub async fn enqueue_groups_of_user(
     Ok(())
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Job {
     pub id: i64,
     pub app_id: i64,
-    /// `user` or `group`.
-    pub kind: String,
+    pub kind: JobKind,
     pub subject_id: i64,
     pub generation: i64,
     pub attempts: i64,
 }
 
-/// Leases up to `limit` due jobs of active targets to `owner`. Each job goes to one owner
+/// Leases up to `limit` due jobs of targets that send requests to `owner`. Each job goes to one owner
 /// only, also across replicas sharing PostgreSQL (SKIP LOCKED, and the lease is re-checked
 /// on the row being updated).
 pub async fn claim(
@@ -149,10 +175,11 @@ pub async fn claim(
     } else {
         ""
     };
-    Ok(sqlx::query_as(&format!(
+    let sending = states_where(TargetState::sends_requests);
+    let rows: Vec<(i64, i64, String, i64, i64, i64)> = sqlx::query_as(&format!(
         "UPDATE scim_jobs SET lease_owner = $1, lease_until = $2 \
          WHERE lease_until < $3 AND id IN (SELECT j.id FROM scim_jobs j \
-           JOIN scim_targets t ON t.app_id = j.app_id AND t.state = 'active' \
+           JOIN scim_targets t ON t.app_id = j.app_id AND t.state IN {sending} \
              AND t.paused_until <= $3 \
            WHERE j.not_before <= $3 AND j.lease_until < $3 ORDER BY j.id LIMIT $4 {lock}) \
          RETURNING id, app_id, kind, subject_id, generation, attempts"
@@ -162,7 +189,19 @@ pub async fn claim(
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    rows.into_iter()
+        .map(|(id, app_id, kind, subject_id, generation, attempts)| {
+            Ok(Job {
+                id,
+                app_id,
+                kind: decode("scim_jobs.kind", &kind, JobKind::parse)?,
+                subject_id,
+                generation,
+                attempts,
+            })
+        })
+        .collect()
 }
 
 /// Removes the queued jobs of `user_ids` (a rejected deprovisioning batch).
@@ -170,10 +209,11 @@ pub async fn drop_jobs(conn: &mut Conn, app_id: i64, user_ids: &[i64]) -> Result
     let mut n = 0;
     for id in user_ids {
         n += sqlx::query(
-            "DELETE FROM scim_jobs WHERE app_id = $1 AND kind = 'user' AND subject_id = $2",
+            "DELETE FROM scim_jobs WHERE app_id = $1 AND kind = $3 AND subject_id = $2",
         )
         .bind(app_id)
         .bind(id)
+        .bind(JobKind::User.as_str())
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -184,9 +224,10 @@ pub async fn drop_jobs(conn: &mut Conn, app_id: i64, user_ids: &[i64]) -> Result
 /// The users with a queued job for an app.
 pub async fn queued_users(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT subject_id FROM scim_jobs WHERE app_id = $1 AND kind = 'user' ORDER BY id",
+        "SELECT subject_id FROM scim_jobs WHERE app_id = $1 AND kind = $2 ORDER BY id",
     )
     .bind(app_id)
+    .bind(JobKind::User.as_str())
     .fetch_all(conn)
     .await?)
 }
