@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::state::{Refusal, Switch, Transition};
+use super::state::{Refusal, Switch, TargetState, Transition};
 use super::{get, invalid};
 use crate::directory::{audit, Actor, App, DirectoryError};
 use crate::store::scim::{self as store, TargetRow};
@@ -16,9 +16,10 @@ pub const APPROVAL_MS: i64 = 60 * 60 * 1000;
 fn refused(slug: &str, r: Refusal) -> DirectoryError {
     match r {
         Refusal::NotActivated => invalid("the integration is not active: use activate"),
-        Refusal::NoBatch | Refusal::NotSending => invalid(format!(
+        Refusal::NoBatch => invalid(format!(
             "{slug} has no deprovisioning batch waiting for approval"
         )),
+        Refusal::NotSending => invalid(format!("Identity Management of {slug} is not running")),
     }
 }
 
@@ -72,7 +73,7 @@ async fn batch(
     conn: &mut Conn,
     slug: &str,
     t: Transition,
-) -> Result<(App, super::TargetState), DirectoryError> {
+) -> Result<(App, TargetState), DirectoryError> {
     let (app, row, exists) = get(conn, slug).await?;
     if !exists {
         return Err(refused(slug, Refusal::NoBatch));
