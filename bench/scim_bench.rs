@@ -14,7 +14,7 @@ use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
 use sesame::scim::secret::Secret;
-use sesame::scim::target::{self, Changes, Credential};
+use sesame::scim::target::{self, Changes, Credential, Switch};
 use sesame::store::events::{self, EventFilter};
 use sesame::store::Db;
 
@@ -134,7 +134,7 @@ async fn main() {
     // Initial sync.
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    target::set_state(&db, &actor, "bench", "activate")
+    target::set_state(&db, &actor, "bench", Switch::Activate)
         .await
         .unwrap();
     loop {

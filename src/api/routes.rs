@@ -98,7 +98,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(Patch, "/api/v1/apps/{slug}/scim", scim::set),
         op(Delete, "/api/v1/apps/{slug}/scim", scim::remove),
         op(Post, "/api/v1/apps/{slug}/scim/test", scim::test),
-        op(Post, "/api/v1/apps/{slug}/scim/{action}", scim::action).actions(scim::ACTIONS),
+        op(Post, "/api/v1/apps/{slug}/scim/{action}", scim::action).actions(scim::action_names()),
         op(Get, "/api/v1/apps/{slug}/scim/import", scim::import_list),
         op(Post, "/api/v1/apps/{slug}/scim/import", scim::import),
         op(Get, "/api/v1/users", people::users),

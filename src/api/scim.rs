@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::scim::control;
 use crate::scim::probe;
 use crate::scim::secret::Secret;
-use crate::scim::target::{self, Changes, Credential};
+use crate::scim::target::{self, Changes, Credential, Switch};
 
 pub async fn show(_: Admin, State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult {
     ok(control::status(&state.db, &slug).await?)
@@ -104,18 +104,40 @@ pub struct ActionBody {
     username: Option<String>,
 }
 
-/// activate | deactivate | resume | approve | reject | sync | plan | provision
-/// The actions of `POST /api/v1/apps/{slug}/scim/{action}`.
-pub const ACTIONS: [&str; 8] = [
-    "activate",
-    "deactivate",
-    "resume",
-    "approve",
-    "reject",
-    "sync",
-    "plan",
-    "provision",
+/// The `/api/v1/apps/{slug}/scim/{action}` actions (`test` and `import` have routes of
+/// their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Switch(Switch),
+    Approve,
+    Reject,
+    Sync,
+    Plan,
+    Provision,
+}
+
+/// Each action and its name in the route.
+const NAMES: [(&str, Action); 8] = [
+    ("activate", Action::Switch(Switch::Activate)),
+    ("deactivate", Action::Switch(Switch::Deactivate)),
+    ("resume", Action::Switch(Switch::Resume)),
+    ("approve", Action::Approve),
+    ("reject", Action::Reject),
+    ("sync", Action::Sync),
+    ("plan", Action::Plan),
+    ("provision", Action::Provision),
 ];
+
+impl Action {
+    fn parse(s: &str) -> Option<Action> {
+        NAMES.iter().find(|(n, _)| *n == s).map(|(_, a)| *a)
+    }
+}
+
+/// The actions of `POST /api/v1/apps/{slug}/scim/{action}`, by name.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    NAMES.iter().map(|(n, _)| *n)
+}
 
 pub async fn action(
     admin: Admin,
@@ -124,20 +146,27 @@ pub async fn action(
     MaybeBody(body): MaybeBody<ActionBody>,
 ) -> ApiResult {
     let (db, actor) = (&state.db, &admin.actor);
-    match action.as_str() {
-        "activate" | "deactivate" | "resume" => {
-            target::set_state(db, actor, &slug, &action).await?;
+    let Some(action) = Action::parse(&action) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such API endpoint",
+        ));
+    };
+    match action {
+        Action::Switch(switch) => {
+            target::set_state(db, actor, &slug, switch).await?;
             ok(control::status(db, &slug).await?)
         }
-        "approve" => {
+        Action::Approve => {
             target::approve(db, actor, &slug).await?;
             ok(control::status(db, &slug).await?)
         }
-        "reject" => {
+        Action::Reject => {
             let dropped = target::reject(db, actor, &slug).await?;
             ok(json!({ "dropped": dropped }))
         }
-        "sync" => {
+        Action::Sync => {
             let queued = control::start_sync(db, &state.seal, &slug).await?;
             Ok((
                 StatusCode::ACCEPTED,
@@ -145,11 +174,11 @@ pub async fn action(
             )
                 .into_response())
         }
-        "plan" => {
+        Action::Plan => {
             let t = control::live(db, &state.seal, &slug).await?;
             ok(control::plan(db, &t).await?)
         }
-        "provision" => {
+        Action::Provision => {
             let Some(username) = body.and_then(|b| b.username) else {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -163,11 +192,6 @@ pub async fn action(
             ok(json!({ "username": username, "decision": report.decision,
                         "stopped": stopped, "exchanges": exchanges }))
         }
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such API endpoint",
-        )),
     }
 }
 
@@ -204,4 +228,73 @@ pub async fn import(
     let found = control::import_list(&state.db, &state.seal, &slug).await?;
     let report = control::import(&state.db, &admin.actor, found, &b.usernames, b.all).await?;
     ok(json!({ "report": report }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::target::{Deprovision, TargetState};
+
+    #[test]
+    fn api_actions_parse_once() {
+        let words = [
+            ("activate", Action::Switch(Switch::Activate)),
+            ("deactivate", Action::Switch(Switch::Deactivate)),
+            ("resume", Action::Switch(Switch::Resume)),
+            ("approve", Action::Approve),
+            ("reject", Action::Reject),
+            ("sync", Action::Sync),
+            ("plan", Action::Plan),
+            ("provision", Action::Provision),
+        ];
+        for (w, a) in words {
+            assert_eq!(Action::parse(w), Some(a), "{w}");
+        }
+        for bad in ["", "delete", "Sync", "quarantine", "pause"] {
+            assert_eq!(Action::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    /// The API document lists exactly the words the domain knows.
+    #[test]
+    fn openapi_enums_are_the_domain_words() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let words = |v: &serde_json::Value| -> Vec<String> {
+            let mut w: Vec<String> = v["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            w.sort();
+            w
+        };
+        let sorted = |it: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+            let mut w: Vec<String> = it.map(str::to_string).collect();
+            w.sort();
+            w
+        };
+        let status = &doc["components"]["schemas"]["ScimStatus"]["properties"];
+        assert_eq!(
+            words(&status["state"]),
+            sorted(&mut TargetState::ALL.into_iter().map(TargetState::as_str))
+        );
+        let deprovision = sorted(&mut Deprovision::ALL.into_iter().map(Deprovision::as_str));
+        assert_eq!(words(&status["deprovision"]), deprovision);
+        let patch = &doc["components"]["schemas"]["ScimPatch"]["properties"];
+        assert_eq!(words(&patch["deprovision"]), deprovision);
+        // Every documented `scim/{action}` path but those with routes of their own parses.
+        let prefix = "/api/v1/apps/{slug}/scim/";
+        let mut actions = 0;
+        for path in doc["paths"].as_object().unwrap().keys() {
+            let Some(word) = path.strip_prefix(prefix) else {
+                continue;
+            };
+            if !matches!(word, "test" | "import") {
+                assert!(Action::parse(word).is_some(), "{path}");
+                actions += 1;
+            }
+        }
+        assert_eq!(actions, 8);
+    }
 }

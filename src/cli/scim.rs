@@ -10,7 +10,7 @@ use super::read_secret;
 use crate::config::Config;
 use crate::directory::Actor;
 use crate::scim::secret::{SealKey, Secret};
-use crate::scim::target::{self, Changes, Credential};
+use crate::scim::target::{self, Changes, Credential, Switch};
 use crate::scim::{control, probe};
 use crate::store::scim as store;
 use crate::store::Db;
@@ -144,9 +144,9 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
             println!("ok: {summary}");
             Ok(())
         }
-        ScimCommand::Activate { slug } => state(db, &actor, &slug, "activate").await,
-        ScimCommand::Deactivate { slug } => state(db, &actor, &slug, "deactivate").await,
-        ScimCommand::Resume { slug } => state(db, &actor, &slug, "resume").await,
+        ScimCommand::Activate { slug } => state(db, &actor, &slug, Switch::Activate).await,
+        ScimCommand::Deactivate { slug } => state(db, &actor, &slug, Switch::Deactivate).await,
+        ScimCommand::Resume { slug } => state(db, &actor, &slug, Switch::Resume).await,
         ScimCommand::Sync {
             slug,
             dry_run,
@@ -160,7 +160,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
         }
         ScimCommand::Provision { slug, username } => {
             let live = live(db, &key, &slug).await?;
-            if live.row.state != "active" {
+            if !live.row.state.sends_requests() {
                 eprintln!("note: Identity Management of {slug} is {}; provisioning {username} on demand anyway", live.row.state);
             }
             let (report, stop) = control::provision(db, &live, &username).await?;
@@ -214,8 +214,8 @@ async fn live(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<target::Live
     Ok(control::live(db, key, slug).await?)
 }
 
-async fn state(db: &Db, actor: &Actor, slug: &str, action: &str) -> anyhow::Result<()> {
-    let row = target::set_state(db, actor, slug, action).await?;
+async fn state(db: &Db, actor: &Actor, slug: &str, switch: Switch) -> anyhow::Result<()> {
+    let row = target::set_state(db, actor, slug, switch).await?;
     println!("{slug}: Identity Management {}", row.state);
     Ok(())
 }

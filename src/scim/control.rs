@@ -129,7 +129,7 @@ pub async fn start_sync(db: &Db, key: &SealKey, slug: &str) -> Result<u64, Contr
     let mut conn = db.read().await?;
     let (_, row, exists) = target::get(&mut conn, slug).await?;
     drop(conn);
-    if !exists || row.state != "active" {
+    if !exists || !row.state.accepts_sync() {
         let state = if exists {
             row.state.as_str()
         } else {

@@ -11,9 +11,10 @@ use rand::Rng;
 use serde_json::json;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::job::JobKind;
 use super::secret::SealKey;
 use super::sync::{self, Stop};
-use super::target;
+use super::target::{self, TargetState, Transition};
 use crate::store::events::{self, NewEvent};
 use crate::store::scim::{self as store, Job};
 use crate::store::{now_ms, Db};
@@ -103,11 +104,10 @@ impl Engine {
 
     async fn reconcile_one(&self, app_id: i64) -> Result<(), String> {
         let mut conn = self.db.read().await.map_err(|e| e.to_string())?;
-        let slug: String = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-            .bind(app_id)
-            .fetch_one(&mut *conn)
+        let slug = crate::store::apps::slug_of(&mut conn, app_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("app {app_id} no longer exists"))?;
         let live = target::live(&mut conn, &self.key, &slug)
             .await
             .map_err(|e| e.to_string())?;
@@ -173,10 +173,7 @@ impl Engine {
                 return Ok(Some(Ok(l.clone())));
             }
         }
-        let slug: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
-            .bind(app_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let slug = crate::store::apps::slug_of(conn, app_id).await?;
         let Some(slug) = slug else { return Ok(None) };
         Ok(Some(match target::live(conn, &self.key, &slug).await {
             Ok(l) => {
@@ -221,13 +218,13 @@ impl Engine {
                 .retry(job, live.row.paused_until, "target throttled")
                 .await;
         }
-        if live.row.state != "active" {
+        if !live.row.state.sends_requests() {
             // Stopped or quarantined since this job was leased: send nothing.
             return self.retry(job, now_ms(), "target not active").await;
         }
-        let outcome = match job.kind.as_str() {
-            "group" => super::groups::sync(&self.db, &live, job.subject_id, false).await,
-            _ => sync::user(&self.db, &live, job.subject_id, false).await,
+        let outcome = match job.kind {
+            JobKind::Group => super::groups::sync(&self.db, &live, job.subject_id, false).await,
+            JobKind::User => sync::user(&self.db, &live, job.subject_id, false).await,
         };
         let mut conn = self.db.write().await?;
         match outcome {
@@ -263,20 +260,17 @@ impl Engine {
                 let failures = store::count_failure(&mut conn, job.app_id).await?;
                 if failures >= QUARANTINE_AFTER {
                     let reason = format!("{failures} failed requests in a row; last: {why}");
-                    store::set_state(&mut conn, job.app_id, "quarantined", &reason).await?;
-                    state_event(&mut conn, &slug, "quarantined", &reason).await?;
+                    enter(&mut conn, &live, Transition::Quarantine, &reason).await?;
                 }
                 store::retry(&mut conn, job, &self.owner, now_ms() + delay, true, &why).await
             }
             Err(Stop::Unauthorized(why)) => {
                 let reason = format!("the target refused the credentials ({why}); update them with `sesame scim set {slug} --token-stdin`, then `sesame scim resume {slug}`");
-                store::set_state(&mut conn, job.app_id, "stopped", &reason).await?;
-                state_event(&mut conn, &slug, "stopped", &reason).await?;
+                enter(&mut conn, &live, Transition::Stop, &reason).await?;
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
             Err(Stop::Threshold(why)) => {
-                store::set_state(&mut conn, job.app_id, "paused", &why).await?;
-                state_event(&mut conn, &slug, "paused", &why).await?;
+                enter(&mut conn, &live, Transition::Pause, &why).await?;
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
             Err(Stop::Store(e)) => {
@@ -310,13 +304,33 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Moves a target that was sending (the job ran) to the state `t` leads to, with an event.
+async fn enter(
+    conn: &mut crate::store::Conn,
+    live: &target::Live,
+    t: Transition,
+    reason: &str,
+) -> Result<(), crate::store::StoreError> {
+    // The job ran, so the state it read sends requests and the engine's transitions apply.
+    let Ok(state) = live.row.state.after(t) else {
+        return Ok(());
+    };
+    store::set_state(conn, live.app.id, state, reason).await?;
+    state_event(conn, &live.app.slug, state, reason).await
+}
+
 async fn state_event(
     conn: &mut crate::store::Conn,
     slug: &str,
-    state: &str,
+    state: TargetState,
     reason: &str,
 ) -> Result<(), crate::store::StoreError> {
-    tracing::warn!(app = slug, state, reason, "SCIM target stopped");
+    tracing::warn!(
+        app = slug,
+        state = state.as_str(),
+        reason,
+        "SCIM target stopped"
+    );
     let e = NewEvent {
         name: "idm_integration_update",
         actor: "system:scim".into(),

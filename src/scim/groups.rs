@@ -33,14 +33,14 @@ pub async fn sync(db: &Db, t: &Live, group_id: i64, dry_run: bool) -> Result<Rep
         .or_else(|| link.as_ref().map(|l| l.name.clone()))
         .unwrap_or_default();
     let mut run = Run::new(db, t, name.clone());
-    let wanted = group.is_some() && bound && t.row.push_groups != 0;
+    let wanted = group.is_some() && bound && t.row.push_groups;
     match (wanted, link) {
         (true, None) if dry_run => {
             run.report.decision = "would look up the group, then link or create".into()
         }
         (true, None) => create_or_link(&mut run, group_id, &name, &members).await?,
         (true, Some(link)) => update(&mut run, link, &name, &members, dry_run).await?,
-        (false, Some(link)) if t.row.push_groups != 0 || group.is_none() => {
+        (false, Some(link)) if t.row.push_groups || group.is_none() => {
             run.report.decision = "delete the group".into();
             if !dry_run {
                 let path = format!("/Groups/{}", link.remote_id);

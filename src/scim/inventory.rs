@@ -130,11 +130,7 @@ pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, ControlError> {
     let mut tx = db.begin().await?;
     let queued = store::enqueue_app(&mut tx, t.app.id).await?;
     store::release_all(&mut tx, t.app.id).await?;
-    sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
-        .bind(t.app.id)
-        .bind(crate::store::now_ms())
-        .execute(&mut *tx)
-        .await?;
+    store::mark_synced(&mut tx, t.app.id).await?;
     tx.commit().await?;
     Ok(queued)
 }

@@ -7,6 +7,7 @@ pub mod control;
 pub mod engine;
 pub mod groups;
 pub mod inventory;
+pub mod job;
 pub mod mapping;
 pub mod pace;
 pub mod probe;

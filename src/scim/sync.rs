@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Exchange, Verdict};
 use super::mapping;
-use super::target::Live;
+use super::target::{Deprovision, Live};
 use crate::directory::{access, User};
 use crate::store::events::NewEvent;
 use crate::store::scim::{self as store, Link};
@@ -231,13 +231,15 @@ async fn run_decision(
             let desired = mapping::desired(&u, &t.excluded, manager.as_deref());
             enter_or_update(run, &u, link, desired, dry_run).await?
         }
-        (None, Some(link), _) => remove(run, link, t.row.deprovision == "delete", dry_run).await?,
+        (None, Some(link), _) => {
+            remove(run, link, t.row.deprovision == Deprovision::Delete, dry_run).await?
+        }
         (Some(_), Some(link), false) if link.active != 0 => {
             remove(run, link, false, dry_run).await?
         }
         _ => run.report.decision = "nothing to do (not in scope, not active in the target)".into(),
     }
-    if !dry_run && t.row.push_groups != 0 {
+    if !dry_run && t.row.push_groups {
         // Group member lists follow the account: linked, reactivated, deactivated, deleted.
         let mut conn = db.write().await?;
         let after = store::link(&mut conn, t.app.id, user_id).await?;

@@ -62,6 +62,14 @@ pub async fn by_slug(conn: &mut Conn, slug: &str) -> Result<Option<App>, StoreEr
     Ok(sqlx::query_as(&sql).bind(slug).fetch_optional(conn).await?)
 }
 
+/// The slug of the app with this id, if it still exists.
+pub async fn slug_of(conn: &mut Conn, id: i64) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT slug FROM apps WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
 pub async fn list(conn: &mut Conn) -> Result<Vec<App>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM apps a ORDER BY a.slug");
     Ok(sqlx::query_as(&sql).fetch_all(conn).await?)

@@ -89,6 +89,10 @@ pub enum StoreError {
     Sqlx(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    /// A column holds a word the code does not know (a newer version wrote it, or a hand
+    /// edit): refused rather than guessed at.
+    #[error("database column {column} holds an unknown value {value:?}")]
+    Unknown { column: &'static str, value: String },
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

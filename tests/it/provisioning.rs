@@ -8,7 +8,7 @@ use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
 use sesame::directory::{groups, Actor};
 use sesame::scim::secret::Secret;
-use sesame::scim::target::{self, Changes, Credential};
+use sesame::scim::target::{self, Changes, Credential, Switch};
 use sesame::store::events::{self, Event, EventFilter};
 
 use crate::scim_peer::{connect, settle, ScimPeer, TOKEN};
@@ -325,7 +325,7 @@ async fn refused_credentials_stop_the_target_until_new_ones_resume_it() {
     target::update(&server.db, &key, &Actor::system(), "app", &wrong)
         .await
         .unwrap();
-    target::set_state(&server.db, &Actor::system(), "app", "activate")
+    target::set_state(&server.db, &Actor::system(), "app", Switch::Activate)
         .await
         .unwrap();
     let row = wait_state(&server, "stopped").await;
@@ -347,7 +347,7 @@ async fn refused_credentials_stop_the_target_until_new_ones_resume_it() {
     target::update(&server.db, &key, &Actor::system(), "app", &right)
         .await
         .unwrap();
-    target::set_state(&server.db, &Actor::system(), "app", "resume")
+    target::set_state(&server.db, &Actor::system(), "app", Switch::Resume)
         .await
         .unwrap();
     settle(&server.db, "app", 20).await;
@@ -401,7 +401,7 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
     target::update(&server.db, &key, &Actor::system(), "app", &to)
         .await
         .unwrap();
-    target::set_state(&server.db, &Actor::system(), "app", "resume")
+    target::set_state(&server.db, &Actor::system(), "app", Switch::Resume)
         .await
         .unwrap();
     settle(&server.db, "app", 30).await;
@@ -422,7 +422,7 @@ async fn wait_state(server: &TestServer, state: &str) -> sesame::store::scim::Ta
     for _ in 0..200 {
         let mut conn = server.db.read().await.unwrap();
         let (_, row, _) = target::get(&mut conn, "app").await.unwrap();
-        if row.state == state {
+        if row.state.as_str() == state {
             return row;
         }
         drop(conn);

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sesame::config::Config;
 use sesame::directory::Actor;
 use sesame::scim::secret::Secret;
-use sesame::scim::target::{self, Changes, Credential};
+use sesame::scim::target::{self, Changes, Credential, Switch};
 use sesame::store::scim as store;
 use sesame::store::Db;
 
@@ -195,7 +195,7 @@ pub async fn connect(db: &Db, config: &Config, slug: &str, peer: &ScimPeer, extr
     target::update(db, &key, &Actor::system(), slug, &changes)
         .await
         .expect("scim set");
-    target::set_state(db, &Actor::system(), slug, "activate")
+    target::set_state(db, &Actor::system(), slug, Switch::Activate)
         .await
         .expect("activate");
 }

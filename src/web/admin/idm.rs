@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::scim::control;
 use crate::scim::mapping::PATHS;
 use crate::scim::probe;
-use crate::scim::target::{self, CONNECTORS};
+use crate::scim::target::{self, Switch, CONNECTORS};
 use crate::web::pages::render;
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
     let (last_sync, next_sync) = if row.last_sync_at > 0 {
-        let next = if row.state == "active" {
+        let next = if row.state.sends_requests() {
             crate::store::when(row.last_sync_at + every)
         } else {
             "not scheduled (not active)".into()
@@ -52,13 +52,13 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         configured,
         connector: row.connector.clone(),
         url: row.base_url.clone(),
-        auth: row.auth.clone(),
+        auth: row.auth,
         basic_user: row.basic_user.clone(),
         credential_set: !row.secret.is_empty(),
-        deprovision: row.deprovision.clone(),
-        push_groups: row.push_groups != 0,
+        deprovision: row.deprovision,
+        push_groups: row.push_groups,
         deletion_threshold: row.deletion_threshold,
-        state: row.state.clone(),
+        state: row.state,
         state_reason: row.state_reason.clone(),
         queued,
         linked,
@@ -172,6 +172,37 @@ pub async fn update(
     Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/idm")).await)
 }
 
+/// The console's `/admin/apps/{slug}/idm/{action}` buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Test,
+    Switch(Switch),
+    Approve,
+    Reject,
+    Sync,
+    Provision,
+    Import,
+    Delete,
+}
+
+impl Action {
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "test" => Action::Test,
+            "approve" => Action::Approve,
+            "reject" => Action::Reject,
+            "sync" => Action::Sync,
+            "provision" => Action::Provision,
+            "import" => Action::Import,
+            "delete" => Action::Delete,
+            "activate" => Action::Switch(Switch::Activate),
+            "deactivate" => Action::Switch(Switch::Deactivate),
+            "resume" => Action::Switch(Switch::Resume),
+            _ => return None,
+        })
+    }
+}
+
 pub async fn action(
     admin: AdminUser,
     State(state): State<AppState>,
@@ -186,32 +217,35 @@ pub async fn action(
             .map(|(_, v)| v.clone())
             .collect()
     };
+    let Some(action) = Action::parse(&action) else {
+        return Err(AppError::NotFound("There is no such action.".into()));
+    };
     let here = format!("/admin/apps/{slug}/idm");
-    let r: Result<String, String> = match action.as_str() {
-        "test" => match control::live(db, key, &slug).await {
+    let r: Result<String, String> = match action {
+        Action::Test => match control::live(db, key, &slug).await {
             Ok(t) => probe::probe(&t)
                 .await
                 .map(|s| format!("Connection works: {s}"))
                 .map_err(|e| format!("Test connection failed: {e}")),
             Err(e) => Err(e.to_string()),
         },
-        "activate" | "deactivate" | "resume" => target::set_state(db, &actor, &slug, &action)
+        Action::Switch(switch) => target::set_state(db, &actor, &slug, switch)
             .await
             .map(|row| format!("Identity Management is {}.", row.state))
             .map_err(|e| e.to_string()),
-        "approve" => target::approve(db, &actor, &slug)
+        Action::Approve => target::approve(db, &actor, &slug)
             .await
             .map(|_| "Deprovisioning approved for an hour; provisioning resumed.".into())
             .map_err(|e| e.to_string()),
-        "reject" => target::reject(db, &actor, &slug)
+        Action::Reject => target::reject(db, &actor, &slug)
             .await
             .map(|n| format!("Dropped {n} queued deprovisioning job(s); provisioning resumed."))
             .map_err(|e| e.to_string()),
-        "sync" => control::start_sync(db, key, &slug)
+        Action::Sync => control::start_sync(db, key, &slug)
             .await
             .map(|n| format!("Sync started: {n} user(s) queued."))
             .map_err(|e| e.to_string()),
-        "provision" => {
+        Action::Provision => {
             let user = values("username").pop().unwrap_or_default();
             let outcome = async {
                 let t = control::live(db, key, &slug).await?;
@@ -229,7 +263,7 @@ pub async fn action(
                 Err(e) => Err(e.to_string()),
             }
         }
-        "import" => {
+        Action::Import => {
             let chosen = values("user");
             if chosen.is_empty() {
                 Err("Select the users to import.".into())
@@ -244,11 +278,37 @@ pub async fn action(
                     .map_err(|e| e.to_string())
             }
         }
-        "delete" => target::delete(db, &actor, &slug)
+        Action::Delete => target::delete(db, &actor, &slug)
             .await
             .map(|_| "Identity Management removed.".into())
             .map_err(|e| e.to_string()),
-        _ => return Err(AppError::NotFound("There is no such action.".into())),
     };
     Ok(done(&admin.session, r, &here).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_actions_parse_once() {
+        let words = [
+            ("test", Action::Test),
+            ("activate", Action::Switch(Switch::Activate)),
+            ("deactivate", Action::Switch(Switch::Deactivate)),
+            ("resume", Action::Switch(Switch::Resume)),
+            ("approve", Action::Approve),
+            ("reject", Action::Reject),
+            ("sync", Action::Sync),
+            ("provision", Action::Provision),
+            ("import", Action::Import),
+            ("delete", Action::Delete),
+        ];
+        for (w, a) in words {
+            assert_eq!(Action::parse(w), Some(a), "{w}");
+        }
+        for bad in ["", "plan", "Activate", "quarantine", "stop"] {
+            assert_eq!(Action::parse(bad), None, "{bad:?}");
+        }
+    }
 }

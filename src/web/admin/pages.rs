@@ -11,6 +11,7 @@ use crate::directory::{App, Group, User};
 use crate::saml::preview::Preview;
 use crate::scim::control::PlanLine;
 use crate::scim::inventory::Candidate;
+use crate::scim::target::{AuthKind, Deprovision, TargetState, Transition};
 use crate::store::events::Event;
 use crate::store::sso::SsoRow;
 
@@ -92,13 +93,13 @@ pub struct IdmView {
     pub configured: bool,
     pub connector: String,
     pub url: String,
-    pub auth: String,
+    pub auth: AuthKind,
     pub basic_user: String,
     pub credential_set: bool,
-    pub deprovision: String,
+    pub deprovision: Deprovision,
     pub push_groups: bool,
     pub deletion_threshold: i64,
-    pub state: String,
+    pub state: TargetState,
     pub state_reason: String,
     pub queued: i64,
     pub linked: i64,

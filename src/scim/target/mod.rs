@@ -2,6 +2,18 @@
 //! credentials (sealed), attribute exclusions, deprovision action, state. Every change is an
 //! `idm_integration_*` event; changing credentials is a hot swap (`idm_integration_reauth`)
 //! that keeps every link and queued job.
+//!
+//! Here: connector profiles, the settings and `live` (a target ready to talk to);
+//! `state`: the states and the one transition table; `lifecycle`: activate, deactivate,
+//! resume, approve, reject, remove; `options`: the auth kind and deprovision action.
+
+mod lifecycle;
+mod options;
+mod state;
+
+pub use lifecycle::{approve, delete, reject, set_state, APPROVAL_MS};
+pub use options::{AuthKind, Deprovision};
+pub use state::{Refusal, Switch, TargetState, Transition};
 
 use std::time::Duration;
 
@@ -12,7 +24,7 @@ use super::mapping;
 use super::secret::{SealKey, Secret};
 use crate::directory::{apps, audit, Actor, App, DirectoryError};
 use crate::store::scim::{self as store, TargetRow};
-use crate::store::{now_ms, Conn, Db};
+use crate::store::{Conn, Db};
 
 /// A connector profile: defaults and the target's known limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,14 +137,14 @@ fn new_row(app: &App) -> TargetRow {
         app_id: app.id,
         connector: connector.to_string(),
         base_url: String::new(),
-        auth: "bearer".into(),
+        auth: AuthKind::Bearer,
         basic_user: String::new(),
         secret: String::new(),
         excluded: "[]".into(),
-        deprovision: "deactivate".into(),
-        push_groups: 0,
+        deprovision: Deprovision::Deactivate,
+        push_groups: false,
         deletion_threshold: 0,
-        state: "inactive".into(),
+        state: TargetState::Inactive,
         state_reason: String::new(),
         failures: 0,
         last_sync_at: 0,
@@ -164,7 +176,7 @@ pub fn describe(row: &TargetRow) -> Value {
         "credential": if row.secret.is_empty() { "not set" } else { "set (write-only)" },
         "excluded": excluded(row),
         "deprovision": row.deprovision,
-        "push_groups": row.push_groups != 0,
+        "push_groups": row.push_groups,
         "deletion_threshold": row.deletion_threshold,
         "state": row.state,
         "state_reason": row.state_reason,
@@ -198,7 +210,7 @@ pub async fn update(
             if t.is_empty() {
                 return Err(invalid("the token is empty"));
             }
-            row.auth = "bearer".into();
+            row.auth = AuthKind::Bearer;
             row.basic_user = String::new();
             row.secret = seal(key, t, app.id)?;
         }
@@ -206,22 +218,18 @@ pub async fn update(
             if user.is_empty() || p.is_empty() {
                 return Err(invalid("basic authentication needs a user and a password"));
             }
-            row.auth = "basic".into();
+            row.auth = AuthKind::Basic;
             row.basic_user = user.clone();
             row.secret = seal(key, p, app.id)?;
         }
         None => {}
     }
     if let Some(d) = &c.deprovision {
-        if !matches!(d.as_str(), "deactivate" | "delete") {
-            return Err(invalid(format!(
-                "deprovision {d:?} must be deactivate or delete"
-            )));
-        }
-        row.deprovision = d.clone();
+        row.deprovision = Deprovision::parse(d)
+            .ok_or_else(|| invalid(format!("deprovision {d:?} must be deactivate or delete")))?;
     }
     if let Some(p) = c.push_groups {
-        row.push_groups = i64::from(p);
+        row.push_groups = p;
     }
     if let Some(n) = c.deletion_threshold {
         if !(0..=1_000_000).contains(&n) {
@@ -272,7 +280,7 @@ pub async fn update(
         .await?;
         // New exclusions or a new mapping change what every linked user should look like.
         let remap = row.excluded != before.excluded || row.push_groups != before.push_groups;
-        if remap && row.state != "inactive" {
+        if remap && row.state.queues_changes() {
             store::enqueue_app(&mut tx, app.id).await?;
         }
     }
@@ -283,143 +291,6 @@ pub async fn update(
 fn seal(key: &SealKey, s: &Secret, app_id: i64) -> Result<String, DirectoryError> {
     key.seal(s, &context(app_id))
         .map_err(|e| DirectoryError::Invalid(e.to_string()))
-}
-
-/// Sets the state with an event; activation (and resuming) queues a full sync.
-pub async fn set_state(
-    db: &Db,
-    actor: &Actor,
-    slug: &str,
-    action: &str,
-) -> Result<TargetRow, DirectoryError> {
-    let mut tx = db.begin().await?;
-    let (app, mut row, exists) = get(&mut tx, slug).await?;
-    if !exists || row.secret.is_empty() {
-        return Err(invalid(format!(
-            "set up Identity Management first: a base URL and a credential (the console's settings form, or sesame scim set {slug} --url <base-url> --token-stdin)"
-        )));
-    }
-    let (state, event) = match action {
-        "activate" => ("active", "idm_integration_activate"),
-        "deactivate" => ("inactive", "idm_integration_update"),
-        "resume" => ("active", "idm_integration_update"),
-        _ => return Err(invalid(format!("unknown action {action}"))),
-    };
-    if action == "resume" && row.state == "inactive" {
-        return Err(invalid("the integration is not active: use activate"));
-    }
-    store::set_state(&mut tx, app.id, state, "").await?;
-    if state == "active" {
-        // This full sync counts as the latest reconciliation (the schedule starts now).
-        store::enqueue_app(&mut tx, app.id).await?;
-        store::release_all(&mut tx, app.id).await?;
-        sqlx::query("UPDATE scim_targets SET last_sync_at = $2 WHERE app_id = $1")
-            .bind(app.id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-    }
-    row.state = state.into();
-    row.state_reason = String::new();
-    audit(
-        &mut tx,
-        actor,
-        event,
-        Some(slug),
-        None,
-        json!({ "action": action, "state": state }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(row)
-}
-
-/// How long an approval of deprovisioning past the threshold lasts.
-pub const APPROVAL_MS: i64 = 60 * 60 * 1000;
-
-/// The app whose target is paused by the deletion threshold, or why not.
-async fn paused(conn: &mut Conn, slug: &str) -> Result<App, DirectoryError> {
-    let (app, row, exists) = get(conn, slug).await?;
-    if !exists || row.state != "paused" {
-        return Err(invalid(format!(
-            "{slug} has no deprovisioning batch waiting for approval"
-        )));
-    }
-    Ok(app)
-}
-
-/// Approves a paused deprovisioning batch: deprovisioning may pass the threshold for an
-/// hour, and the target runs again.
-pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
-    let mut tx = db.begin().await?;
-    let app = paused(&mut tx, slug).await?;
-    store::approve(&mut tx, app.id, now_ms() + APPROVAL_MS).await?;
-    store::release_all(&mut tx, app.id).await?;
-    audit(
-        &mut tx,
-        actor,
-        "idm_integration_update",
-        Some(slug),
-        None,
-        json!({ "action": "approve" }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Rejects a paused batch: the queued jobs of users out of scope are dropped (their
-/// accounts stay as they are) and the target runs again; the rest of the queue is kept.
-pub async fn reject(db: &Db, actor: &Actor, slug: &str) -> Result<u64, DirectoryError> {
-    let mut tx = db.begin().await?;
-    let app = paused(&mut tx, slug).await?;
-    let in_scope = crate::directory::access::users_of(&mut tx, app.id).await?;
-    let queued = store::queued_users(&mut tx, app.id).await?;
-    let leaving: Vec<i64> = queued
-        .into_iter()
-        .filter(|u| !in_scope.contains(u))
-        .collect();
-    let n = store::drop_jobs(&mut tx, app.id, &leaving).await?;
-    store::set_state(&mut tx, app.id, "active", "").await?;
-    audit(
-        &mut tx,
-        actor,
-        "idm_integration_update",
-        Some(slug),
-        None,
-        json!({ "action": "reject", "dropped": n }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-/// Removes the integration: its settings, links and queued jobs.
-pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
-    let mut tx = db.begin().await?;
-    let (app, _, exists) = get(&mut tx, slug).await?;
-    if !exists {
-        return Err(DirectoryError::NotFound(format!(
-            "{slug} has no Identity Management set up"
-        )));
-    }
-    for table in ["scim_jobs", "scim_links", "scim_targets"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
-            .bind(app.id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    audit(
-        &mut tx,
-        actor,
-        "idm_integration_delete",
-        Some(slug),
-        None,
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// A target ready to talk to: decrypted credentials in a client.
@@ -444,10 +315,9 @@ pub async fn live(conn: &mut Conn, key: &SealKey, slug: &str) -> Result<Live, Di
     let secret = key
         .open(&row.secret, &context(app.id))
         .map_err(|e| invalid(e.to_string()))?;
-    let auth = if row.auth == "basic" {
-        Auth::Basic(row.basic_user.clone(), secret)
-    } else {
-        Auth::Bearer(secret)
+    let auth = match row.auth {
+        AuthKind::Basic => Auth::Basic(row.basic_user.clone(), secret),
+        AuthKind::Bearer => Auth::Bearer(secret),
     };
     Ok(Live {
         connector: connector(&row.connector)?,
