@@ -1038,6 +1038,7 @@ fn answer(w: &World, row: &SsoRow, p: &Pending) {
             name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             session_index: "_session",
             authn_instant: now(),
+            authn_context: sesame::saml::context::PASSWORD_PROTECTED,
             attributes: &attrs,
             sign_response: false,
             now: now(),

@@ -125,6 +125,7 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "sign_response": row.sign_response,
         "require_signed_requests": row.require_signed_requests,
         "allow_sha1": row.allow_sha1,
+        "require_mfa": row.require_mfa,
         "sp_certificates": row.sp_cert_count(),
         "attributes": attributes::items(&attributes::decode(&row.attributes)),
     })
@@ -146,6 +147,7 @@ pub struct SsoPatch {
     sign_response: Option<bool>,
     require_signed_requests: Option<bool>,
     allow_sha1: Option<bool>,
+    require_mfa: Option<bool>,
     /// PEM certificate(s) of the SP; "" removes them.
     sp_certificate: Option<String>,
     idp_entity_id: Option<String>,
@@ -169,6 +171,7 @@ pub async fn set_sso(
         sign_response: b.sign_response,
         require_signed_requests: b.require_signed_requests,
         allow_sha1: b.allow_sha1,
+        require_mfa: b.require_mfa,
         sp_certs_pem: b.sp_certificate,
         idp_entity_id: b.idp_entity_id,
         attributes: b.attributes,

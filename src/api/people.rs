@@ -127,11 +127,12 @@ pub struct PasswordBody {
 /// `suspend`, `activate`, `unlock` (no body, or `{}`), `password`.
 /// The actions of `POST /api/v1/users/{username}/{action}` (deleting and joining have their
 /// own routes here: DELETE, PUT …/members/…).
-pub const USER_ACTIONS: [UserAction; 4] = [
+pub const USER_ACTIONS: [UserAction; 5] = [
     UserAction::Suspend,
     UserAction::Activate,
     UserAction::Unlock,
     UserAction::Password,
+    UserAction::ResetMfa,
 ];
 
 pub async fn user_action(
@@ -156,6 +157,17 @@ pub async fn user_action(
             let active = action == UserAction::Activate;
             let u = users::set_active(&state.db, &admin.actor, &name, active).await?;
             ok(u)
+        }
+        UserAction::ResetMfa => {
+            if body.as_ref().is_some_and(|b| b != &json!({})) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    "reset-mfa takes no body (or {})",
+                ));
+            }
+            let removed = crate::auth::mfa::remove(&state.db, &admin.actor, &name).await?;
+            ok(json!({ "username": name, "removed": removed }))
         }
         UserAction::Unlock => {
             if body.as_ref().is_some_and(|b| b != &json!({})) {
@@ -251,4 +263,31 @@ pub async fn remove_member(
 ) -> ApiResult {
     let changed = groups::set_member(&state.db, &admin.actor, &name, &user, false).await?;
     ok(json!({ "group": name, "username": user, "member": false, "changed": changed }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaPolicyBody {
+    policy: String,
+}
+
+pub async fn mfa_policy(_: Admin, State(state): State<AppState>) -> ApiResult {
+    let p = crate::auth::mfa::policy(&state.db).await?;
+    ok(json!({ "policy": p.name() }))
+}
+
+pub async fn set_mfa_policy(
+    admin: Admin,
+    State(state): State<AppState>,
+    Body(b): Body<MfaPolicyBody>,
+) -> ApiResult {
+    let Some(p) = crate::auth::mfa::Policy::parse(&b.policy) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            "policy must be optional, admins or everyone",
+        ));
+    };
+    crate::auth::mfa::set_policy(&state.db, &admin.actor, p).await?;
+    ok(json!({ "policy": p.name() }))
 }

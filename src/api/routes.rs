@@ -126,6 +126,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/api/v1/groups/{name}/members/{username}",
             people::remove_member,
         ),
+        op(Get, "/api/v1/settings/mfa", people::mfa_policy),
+        op(Put, "/api/v1/settings/mfa", people::set_mfa_policy),
         op(Get, "/api/v1/events", events_list),
         op(Get, "/api/v1/keys", keys::show),
         op(Post, "/api/v1/keys/stage-next", keys::stage_next),

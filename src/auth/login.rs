@@ -62,7 +62,11 @@ pub async fn check(
     let verified = password::verify(password, hash).await;
     match user {
         Some(u) if verified && u.active => {
-            throttle::clear(db, &account).await?;
+            // With a second factor, the count of failures goes on until that is passed too:
+            // a right password must not reset the guesses at the code.
+            if !super::mfa::factors(db, u.id).await?.any() {
+                throttle::clear(db, &account).await?;
+            }
             record(
                 db,
                 "login_success",

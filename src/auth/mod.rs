@@ -2,7 +2,9 @@
 
 pub mod csrf;
 pub mod login;
+pub mod mfa;
 pub mod password;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;

@@ -13,6 +13,11 @@ const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
 const SESSION_INDEX: &str = "sidx";
 const SEEN: &str = "seen";
+/// The session proved a second factor (with its `AUTH_AT`).
+const MFA: &str = "mfa";
+/// A password was right and a second factor is awaited: the user id, and where to go after.
+const PENDING_UID: &str = "pending_uid";
+const PENDING_NEXT: &str = "pending_next";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -20,6 +25,8 @@ pub enum SessionError {
     Session(#[from] tower_sessions::session::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl SessionError {
@@ -28,6 +35,7 @@ impl SessionError {
         match self {
             SessionError::Store(s) => s.is_busy(),
             SessionError::Session(e) => e.to_string().contains(crate::store::sessions::BUSY),
+            SessionError::Other(_) => false,
         }
     }
 }
@@ -47,11 +55,28 @@ pub async fn csrf_ok(session: &Session, given: &str) -> Result<bool, SessionErro
     Ok(csrf::matches(expected.as_deref(), given))
 }
 
+/// How the session's user authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strength {
+    Password,
+    /// A password and a second factor.
+    MultiFactor,
+}
+
 /// Logs `user` in: a new session id (SECURITY 11), a new CSRF token.
-pub async fn establish(session: &Session, user: &User) -> Result<(), SessionError> {
+pub async fn establish(
+    session: &Session,
+    user: &User,
+    strength: Strength,
+) -> Result<(), SessionError> {
     session.cycle_id().await?;
+    session.remove::<i64>(PENDING_UID).await?;
+    session.remove::<String>(PENDING_NEXT).await?;
     session.insert(USER_ID, user.id).await?;
     session.insert(AUTH_AT, crate::store::now_ms()).await?;
+    session
+        .insert(MFA, strength == Strength::MultiFactor)
+        .await?;
     session.insert(CSRF, csrf::new_token()).await?;
     session
         .insert(SESSION_INDEX, format!("_{}", csrf::random_token(18)))
@@ -59,11 +84,64 @@ pub async fn establish(session: &Session, user: &User) -> Result<(), SessionErro
     Ok(())
 }
 
-/// What single sign-on needs from the session: when the user authenticated (unix ms) and
-/// the `SessionIndex` the assertions carry (SECURITY 9), stable for the session.
-pub async fn sso_state(session: &Session) -> Result<(i64, String), SessionError> {
+/// The signed-in user proved a second factor now (a step-up): the session becomes
+/// multi-factor, and its authentication instant is now (SAML's `AuthnInstant` is the time of
+/// the last factor).
+pub async fn raise(session: &Session) -> Result<(), SessionError> {
+    session.cycle_id().await?;
+    session.insert(MFA, true).await?;
+    session.insert(AUTH_AT, crate::store::now_ms()).await?;
+    Ok(())
+}
+
+/// The password was right; the second factor comes next. Nobody is signed in until then.
+pub async fn await_second_factor(
+    session: &Session,
+    user: &User,
+    next: &str,
+) -> Result<(), SessionError> {
+    session.cycle_id().await?;
+    session.remove::<i64>(USER_ID).await?;
+    session.insert(PENDING_UID, user.id).await?;
+    session.insert(PENDING_NEXT, next).await?;
+    Ok(())
+}
+
+/// The user whose second factor is awaited, and where they were going.
+pub async fn awaiting_second_factor(
+    session: &Session,
+    db: &Db,
+) -> Result<Option<(User, String)>, SessionError> {
+    let Some(id) = session.get::<i64>(PENDING_UID).await? else {
+        return Ok(None);
+    };
+    let next = session
+        .get::<String>(PENDING_NEXT)
+        .await?
+        .unwrap_or_default();
+    let mut conn = db.read().await?;
+    Ok(users::by_id(&mut conn, id)
+        .await?
+        .filter(|u| u.active)
+        .map(|u| (u, next)))
+}
+
+/// What single sign-on needs from the session: when the user last authenticated (unix ms),
+/// how, and the `SessionIndex` the assertions carry (SECURITY 9), stable for the session.
+pub struct SsoState {
+    pub auth_at: i64,
+    pub strength: Strength,
+    pub session_index: String,
+}
+
+pub async fn sso_state(session: &Session) -> Result<SsoState, SessionError> {
     let auth_at = session.get::<i64>(AUTH_AT).await?.unwrap_or(0);
-    let index = match session.get::<String>(SESSION_INDEX).await? {
+    let strength = if session.get::<bool>(MFA).await?.unwrap_or(false) {
+        Strength::MultiFactor
+    } else {
+        Strength::Password
+    };
+    let session_index = match session.get::<String>(SESSION_INDEX).await? {
         Some(i) => i,
         None => {
             let i = format!("_{}", csrf::random_token(18));
@@ -71,7 +149,11 @@ pub async fn sso_state(session: &Session) -> Result<(i64, String), SessionError>
             i
         }
     };
-    Ok((auth_at, index))
+    Ok(SsoState {
+        auth_at,
+        strength,
+        session_index,
+    })
 }
 
 /// The logged-in, active user of this session, if any.
@@ -93,22 +175,56 @@ pub async fn current_user(session: &Session, db: &Db) -> Result<Option<User>, Se
 }
 
 /// Whether a page for signed-in people may open for this session: decided once, here, for
-/// the portal, the account page, the console and a tile's launch.
+/// the portal, the account pages, the console and a tile's launch.
 pub enum Gate {
     Open(Box<User>),
     /// Nobody (active) is signed in.
     SignIn,
     /// A new password is due first; only the account page opens.
     ChangePassword,
+    /// The MFA policy asks this user for a second factor they have not set up: only the
+    /// account pages open, where they set one up.
+    EnrolMfa,
 }
 
-/// The [`Gate`] for a page; `account_page` is true for the page where a password is changed.
+/// The [`Gate`] for a page; `account_page` is true for the pages where a password is changed
+/// and second factors are set up.
 pub async fn gate(session: &Session, db: &Db, account_page: bool) -> Result<Gate, SessionError> {
-    Ok(match current_user(session, db).await? {
-        Some(u) if u.must_change_password && !account_page => Gate::ChangePassword,
-        Some(u) => Gate::Open(Box::new(u)),
-        None => Gate::SignIn,
-    })
+    let Some(u) = current_user(session, db).await? else {
+        return Ok(Gate::SignIn);
+    };
+    if account_page {
+        return Ok(Gate::Open(Box::new(u)));
+    }
+    if u.must_change_password {
+        return Ok(Gate::ChangePassword);
+    }
+    if must_enrol(session, db, &u).await? {
+        return Ok(Gate::EnrolMfa);
+    }
+    Ok(Gate::Open(Box::new(u)))
+}
+
+/// The policy asks `user` for a second factor and this session has none (nor the user).
+pub async fn must_enrol(session: &Session, db: &Db, user: &User) -> Result<bool, SessionError> {
+    if session.get::<bool>(MFA).await?.unwrap_or(false) {
+        return Ok(false);
+    }
+    let policy = super::mfa::policy(db).await.map_err(directory_error)?;
+    if !policy.requires(user) {
+        return Ok(false);
+    }
+    let factors = super::mfa::factors(db, user.id)
+        .await
+        .map_err(directory_error)?;
+    Ok(!factors.any())
+}
+
+fn directory_error(e: crate::directory::DirectoryError) -> SessionError {
+    match e {
+        crate::directory::DirectoryError::Store(s) => SessionError::Store(s),
+        other => SessionError::Other(other.to_string()),
+    }
 }
 
 /// Keeps an active session alive: the idle timeout (`Expiry::OnInactivity`) only moves when

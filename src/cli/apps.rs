@@ -87,6 +87,9 @@ pub struct SsoArgs {
     /// Accept SHA-1 signatures on this SP's requests (legacy SPs only)
     #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
     allow_sha1: Option<bool>,
+    /// Sign-ins to this app need a second factor (authenticator app)
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    require_mfa: Option<bool>,
     /// PEM file with the SP's signing certificate(s)
     #[arg(long, value_name = "PEM-FILE")]
     sp_cert: Option<std::path::PathBuf>,
@@ -169,6 +172,7 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         "require signed requests       {}",
         yes_no(s.require_signed_requests)
     );
+    println!("require a second factor       {}", yes_no(s.require_mfa));
     println!("SP certificates               {}", s.sp_cert_count());
     Ok(())
 }
@@ -269,6 +273,7 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
                 sign_response: a.sign_response,
                 require_signed_requests: a.require_signed_requests,
                 allow_sha1: a.allow_sha1,
+                require_mfa: a.require_mfa,
                 sp_certs_pem,
                 idp_entity_id: a.idp_entity_id,
                 attributes: if a.default_attributes {

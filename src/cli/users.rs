@@ -26,6 +26,14 @@ pub enum UserCommand {
     },
     /// Lift the lock that repeated failed sign-ins put on an account
     Unlock { username: String },
+    /// Remove a user's second factors (a lost phone): authenticator app and recovery codes
+    ResetMfa { username: String },
+    /// Who must have a second factor at sign-in: show it, or set it
+    MfaPolicy {
+        /// optional | admins | everyone
+        #[arg(long, value_name = "POLICY")]
+        set: Option<String>,
+    },
     /// Change a user's profile fields (an empty value clears a field)
     Set {
         username: String,
@@ -140,6 +148,23 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
                 println!("{username} was not locked");
             }
         }
+        UserCommand::ResetMfa { username } => {
+            if crate::auth::mfa::remove(db, &actor, &username).await? {
+                println!("removed {username}'s second factors");
+            } else {
+                println!("{username} had no second factor");
+            }
+        }
+        UserCommand::MfaPolicy { set } => {
+            use crate::auth::mfa::{self, Policy};
+            if let Some(name) = set {
+                let p = Policy::parse(&name).ok_or_else(|| {
+                    anyhow::anyhow!("{name:?} is not a policy: optional, admins or everyone")
+                })?;
+                mfa::set_policy(db, &actor, p).await?;
+            }
+            println!("{}", mfa::policy(db).await?.name());
+        }
         UserCommand::Suspend { username } => {
             users::set_active(db, &actor, &username, false).await?;
             println!("suspended {username}");
@@ -192,6 +217,17 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
                     if u.active { "active" } else { "suspended" }.into(),
                 ),
                 ("admin", yes_no(u.is_admin)),
+                (
+                    "2nd factor",
+                    if d.mfa.totp {
+                        format!(
+                            "authenticator app, {} recovery code(s) left",
+                            d.mfa.recovery_codes_left
+                        )
+                    } else {
+                        "none".into()
+                    },
+                ),
                 ("groups", d.groups.join(", ")),
                 ("apps", d.apps.join(", ")),
             ];

@@ -15,16 +15,20 @@ pub enum UserAction {
     /// Add the user to a group (the user page's form).
     Join,
     Delete,
+    /// Remove the user's second factors (a lost phone); they set up a new one at next
+    /// sign-in if the policy asks for one.
+    ResetMfa,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 6] = [
+    pub const ALL: [UserAction; 7] = [
         UserAction::Suspend,
         UserAction::Activate,
         UserAction::Unlock,
         UserAction::Password,
         UserAction::Join,
         UserAction::Delete,
+        UserAction::ResetMfa,
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -40,6 +44,7 @@ impl UserAction {
             UserAction::Password => "password",
             UserAction::Join => "join",
             UserAction::Delete => "delete",
+            UserAction::ResetMfa => "reset-mfa",
         }
     }
 }

@@ -399,6 +399,8 @@ pub struct UserDetail {
     pub apps: Vec<String>,
     /// Until when sign-in is locked after repeated failures (unix ms), while it is.
     pub locked_until: Option<i64>,
+    /// The user's second factors.
+    pub mfa: crate::auth::mfa::Factors,
 }
 
 pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError> {
@@ -414,11 +416,13 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         .await?
         .map(|c| c.locked_until)
         .filter(|until| *until > now_ms());
+    let mfa = crate::auth::mfa::factors_on(&mut conn, user.id).await?;
     Ok(UserDetail {
         user,
         groups,
         apps,
         locked_until,
+        mfa,
     })
 }
 

@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod binding;
 pub mod c14n;
 pub mod cache;
+pub mod context;
 pub mod dsig;
 pub mod fetch;
 pub mod flow;

@@ -145,6 +145,11 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, F
                 name_id_format: &format,
                 session_index: "_preview",
                 authn_instant: now,
+                authn_context: if t.row.require_mfa {
+                    crate::saml::context::REFEDS_MFA
+                } else {
+                    crate::saml::context::PASSWORD_PROTECTED
+                },
                 attributes: &attrs,
                 sign_response: t.row.sign_response,
                 now,

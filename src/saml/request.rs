@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use roxmltree::{Document, Node};
 
+use super::context::{Comparison, Requested};
 use super::ns::{ASSERTION, DS, PROTOCOL};
 use super::xml::{self, ParseError};
 
@@ -68,6 +69,8 @@ pub struct AuthnRequest {
     pub protocol_binding: Option<String>,
     pub force_authn: bool,
     pub is_passive: bool,
+    /// `RequestedAuthnContext` (Core §3.3.2.2.1), if the SP sent one.
+    pub requested_context: Option<Requested>,
 }
 
 pub fn parse(text: &str) -> Result<Document<'_>, RequestError> {
@@ -143,7 +146,12 @@ pub fn read(doc: &Document) -> Result<AuthnRequest, RequestError> {
                 .map_err(|_| RequestError::BadField("AssertionConsumerServiceIndex"))
         })
         .transpose()?;
+    let requested_context = match child(root, PROTOCOL, "RequestedAuthnContext")? {
+        Some(n) => Some(requested(n)?),
+        None => None,
+    };
     Ok(AuthnRequest {
+        requested_context,
         id: id.to_string(),
         issue_instant,
         issuer: issuer.to_string(),
@@ -155,6 +163,26 @@ pub fn read(doc: &Document) -> Result<AuthnRequest, RequestError> {
         protocol_binding: root.attribute("ProtocolBinding").map(str::to_string),
         force_authn: boolean(root.attribute("ForceAuthn"), "ForceAuthn")?,
         is_passive: boolean(root.attribute("IsPassive"), "IsPassive")?,
+    })
+}
+
+/// `RequestedAuthnContext`: its `Comparison` and its class references, in order (at most
+/// 32; a `AuthnContextDeclRef` counts as a class nobody knows).
+fn requested(n: Node) -> Result<Requested, RequestError> {
+    let comparison = Comparison::parse(n.attribute("Comparison"))
+        .ok_or(RequestError::BadField("RequestedAuthnContext Comparison"))?;
+    let mut classes = Vec::new();
+    for c in n.children().filter(|c| c.is_element()).take(32) {
+        let text = xml::simple_text(c).ok_or(RequestError::BadField("RequestedAuthnContext"))?;
+        let text = text.trim();
+        match (c.tag_name().namespace(), c.tag_name().name()) {
+            (Some(ASSERTION), "AuthnContextClassRef") => classes.push(text.to_string()),
+            _ => classes.push(format!("unsupported:{}", c.tag_name().name())),
+        }
+    }
+    Ok(Requested {
+        comparison,
+        classes,
     })
 }
 
@@ -173,6 +201,25 @@ mod tests {
         assert_eq!(r.acs_url.as_deref(), Some("https://sp/acs"));
         assert!(r.force_authn && !r.is_passive);
         assert_eq!(r.issue_instant.timestamp(), 1767323045);
+    }
+
+    #[test]
+    fn reads_the_requested_authn_context() {
+        let with = REQ.replace(
+            "</samlp:AuthnRequest>",
+            "<samlp:RequestedAuthnContext Comparison=\"minimum\"><saml:AuthnContextClassRef>https://refeds.org/profile/mfa</saml:AuthnContextClassRef></samlp:RequestedAuthnContext></samlp:AuthnRequest>",
+        );
+        let r = read(&parse(&with).unwrap()).unwrap();
+        assert_eq!(
+            r.requested_context,
+            Some(Requested {
+                comparison: Comparison::Minimum,
+                classes: vec!["https://refeds.org/profile/mfa".into()]
+            })
+        );
+        assert_eq!(read(&parse(REQ).unwrap()).unwrap().requested_context, None);
+        let bad = with.replace("minimum", "sometimes");
+        assert!(read(&parse(&bad).unwrap()).is_err());
     }
 
     #[test]

@@ -20,9 +20,8 @@ pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester
 pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
 pub const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 pub const STATUS_REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+pub const STATUS_NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-const PASSWORD_PROTECTED: &str =
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 const ATTR_BASIC: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";
 
 /// A fresh identifier: 160 random bits, an NCName as `xs:ID` requires (SECURITY 9).
@@ -47,6 +46,8 @@ pub struct Grant<'a> {
     pub name_id_format: &'a str,
     pub session_index: &'a str,
     pub authn_instant: DateTime<Utc>,
+    /// `AuthnContextClassRef`: how the user signed in (`saml::context`).
+    pub authn_context: &'a str,
     /// Attribute name and values, in order; several values make a multi-valued attribute.
     pub attributes: &'a [(String, Vec<String>)],
     pub sign_response: bool,
@@ -105,7 +106,7 @@ fn assertion(g: &Grant, key: &SigningKey) -> Result<String, openssl::error::Erro
             ],
         )
         .open("saml:AuthnContext", &[])
-        .leaf("saml:AuthnContextClassRef", &[], PASSWORD_PROTECTED)
+        .leaf("saml:AuthnContextClassRef", &[], g.authn_context)
         .close()
         .close();
     if !g.attributes.is_empty() {
@@ -242,6 +243,7 @@ mod tests {
             name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             session_index: "_s",
             authn_instant: Utc::now(),
+            authn_context: crate::saml::context::PASSWORD_PROTECTED,
             attributes: &attrs,
             sign_response: false,
             now: Utc::now(),

@@ -95,6 +95,7 @@ pub struct SsoChanges {
     pub sign_response: Option<bool>,
     pub require_signed_requests: Option<bool>,
     pub allow_sha1: Option<bool>,
+    pub require_mfa: Option<bool>,
     /// PEM text holding one or more certificates; empty removes them.
     pub sp_certs_pem: Option<String>,
     pub idp_entity_id: Option<String>,
@@ -222,6 +223,7 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
         .require_signed_requests
         .unwrap_or(row.require_signed_requests);
     row.allow_sha1 = c.allow_sha1.unwrap_or(row.allow_sha1);
+    row.require_mfa = c.require_mfa.unwrap_or(row.require_mfa);
     if row.require_signed_requests && row.sp_certs.is_empty() {
         return Err(invalid(
             "signed requests need the SP's certificate (--sp-cert or metadata import)",

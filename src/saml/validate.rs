@@ -39,6 +39,9 @@ pub struct Pending {
     /// Its ID is already recorded as used (it was parked).
     #[serde(default)]
     pub recorded: bool,
+    /// What the SP asked about how the user signs in (Core §3.3.2.2.1).
+    #[serde(default)]
+    pub requested_context: Option<super::context::Requested>,
 }
 
 /// Why a request is refused, and where that may be said.
@@ -201,6 +204,7 @@ pub fn check(
         received_at: now.timestamp_millis(),
         signed,
         recorded: false,
+        requested_context: req.requested_context.clone(),
     };
     let denied = |message: String| Refusal::Status {
         pending: Box::new(pending.clone()),

@@ -17,6 +17,8 @@ pub struct SsoRow {
     pub sign_response: bool,
     pub require_signed_requests: bool,
     pub allow_sha1: bool,
+    /// Sign-ins to this app need a second factor, whatever the global policy.
+    pub require_mfa: bool,
     /// Zero or more PEM certificates the SP signs requests with (several during its rollover).
     pub sp_certs: String,
     /// The attribute mapping as JSON `[[name, source], ...]`; empty means the defaults.
@@ -52,6 +54,7 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
             sign_response: row.try_get::<i64, _>("sign_response")? != 0,
             require_signed_requests: row.try_get::<i64, _>("require_signed_requests")? != 0,
             allow_sha1: row.try_get::<i64, _>("allow_sha1")? != 0,
+            require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
             sp_certs: row.try_get("sp_certs")?,
             attributes: row.try_get("attributes")?,
             acs: Vec::new(),
@@ -62,7 +65,8 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
 pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreError> {
     let row: Option<SsoRow> = sqlx::query_as(
         "SELECT sp_entity_id, idp_entity_id, nameid_format, nameid_source, relay_state, \
-         sign_response, require_signed_requests, allow_sha1, sp_certs, attributes FROM app_sso WHERE app_id = $1",
+         sign_response, require_signed_requests, allow_sha1, require_mfa, sp_certs, attributes \
+         FROM app_sso WHERE app_id = $1",
     )
     .bind(app_id)
     .fetch_optional(&mut *conn)
@@ -84,14 +88,15 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     sqlx::query(
         "INSERT INTO app_sso (app_id, sp_entity_id, idp_entity_id, nameid_format, nameid_source, \
          relay_state, sign_response, require_signed_requests, allow_sha1, sp_certs, attributes, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         updated_at, require_mfa) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (app_id) DO UPDATE SET sp_entity_id = excluded.sp_entity_id, \
          idp_entity_id = excluded.idp_entity_id, nameid_format = excluded.nameid_format, \
          nameid_source = excluded.nameid_source, relay_state = excluded.relay_state, \
          sign_response = excluded.sign_response, \
          require_signed_requests = excluded.require_signed_requests, \
          allow_sha1 = excluded.allow_sha1, sp_certs = excluded.sp_certs, \
-         attributes = excluded.attributes, updated_at = excluded.updated_at",
+         attributes = excluded.attributes, updated_at = excluded.updated_at, \
+         require_mfa = excluded.require_mfa",
     )
     .bind(app_id)
     .bind(&s.sp_entity_id)
@@ -105,6 +110,7 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     .bind(&s.sp_certs)
     .bind(&s.attributes)
     .bind(now_ms())
+    .bind(flag(s.require_mfa))
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM app_acs WHERE app_id = $1")

@@ -84,7 +84,8 @@ pub async fn change_password(
     let (status, error, notice) = match result {
         Ok(()) => {
             // A password change starts a fresh session id (SECURITY 11).
-            session::establish(&session, &user).await?;
+            let strength = session::sso_state(&session).await?.strength;
+            session::establish(&session, &user, strength).await?;
             (
                 StatusCode::OK,
                 None,

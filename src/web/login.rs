@@ -12,8 +12,9 @@ use super::form::{safe_next, HtmlForm};
 use super::pages::{render, LoginPage};
 use crate::app::AppState;
 use crate::auth::login::{self, LoginOutcome};
+use crate::auth::mfa;
 use crate::auth::password::Password;
-use crate::auth::session;
+use crate::auth::session::{self, Strength};
 use crate::error::AppError;
 
 const REFUSED: &str = "Wrong username or password.";
@@ -80,7 +81,11 @@ pub async fn submit(
     .await?;
     let (status, error) = match outcome {
         LoginOutcome::Success(user) => {
-            session::establish(&session, &user).await?;
+            if mfa::factors(&state.db, user.id).await?.any() {
+                session::await_second_factor(&session, &user, &next).await?;
+                return Ok(Redirect::to("/login/mfa").into_response());
+            }
+            session::establish(&session, &user, Strength::Password).await?;
             let to = if user.must_change_password {
                 "/account"
             } else {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod form;
 pub mod health;
 pub mod login;
+pub mod mfa;
 pub mod pages;
 pub mod portal;
 pub mod rejections;
@@ -29,6 +30,11 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(portal::confirm_logout).post(portal::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
+        .route("/login/mfa", get(mfa::show).post(mfa::submit))
+        .route("/account/mfa", get(mfa::account))
+        .route("/account/mfa/confirm", post(mfa::confirm))
+        .route("/account/mfa/recovery", post(mfa::regenerate))
+        .route("/account/mfa/remove", post(mfa::remove))
         .route(
             "/saml2/{slug}",
             get(sso::redirect_binding).post(sso::post_binding),

@@ -47,6 +47,32 @@ pub struct AccountPage {
 }
 
 #[derive(Template)]
+#[template(path = "login_mfa.html")]
+pub struct LoginMfaPage {
+    pub csrf: String,
+    pub next: String,
+    pub username: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account_mfa.html")]
+pub struct AccountMfaPage {
+    pub user: User,
+    pub csrf: String,
+    pub next: String,
+    /// The MFA policy asks this user for a second factor.
+    pub required: bool,
+    pub factors: crate::auth::mfa::Factors,
+    pub enrolment: Option<crate::auth::mfa::Enrolment>,
+    /// Shown once, right after they were made.
+    pub recovery_codes: Option<Vec<String>>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage {
     pub csrf: String,

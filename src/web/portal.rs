@@ -20,9 +20,14 @@ pub async fn require_user(
     session: &Session,
     here: &str,
 ) -> Result<User, Response> {
-    match session::gate(session, &state.db, here == "/account").await {
+    let account_page = here == "/account" || here.starts_with("/account/");
+    match session::gate(session, &state.db, account_page).await {
         Ok(Gate::Open(u)) => Ok(*u),
         Ok(Gate::ChangePassword) => Err(Redirect::to("/account").into_response()),
+        Ok(Gate::EnrolMfa) => {
+            let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            Err(Redirect::to(&format!("/account/mfa?next={next}")).into_response())
+        }
         Ok(Gate::SignIn) => {
             let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
             Err(Redirect::to(&format!("/login?next={next}")).into_response())

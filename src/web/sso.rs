@@ -14,9 +14,11 @@ use tower_sessions::Session;
 use super::pages::render;
 use super::portal::require_user;
 use crate::app::AppState;
-use crate::auth::session;
+use crate::auth::session::{self, Strength};
+use crate::directory::User;
 use crate::error::AppError;
 use crate::saml::binding;
+use crate::saml::context::Level;
 use crate::saml::flow::{self, Decision, PostForm, Refused, SignedIn, Target};
 use crate::saml::validate::Binding;
 
@@ -61,12 +63,21 @@ fn respond(t: &Target, d: Decision) -> Response {
         Decision::Refused(r) => refused(r).into_response(),
         Decision::Continue(url) => Redirect::to(&url).into_response(),
         Decision::ChangePassword => Redirect::to("/account").into_response(),
+        Decision::SecondFactor { resume } => {
+            Redirect::to(&format!("/login/mfa?next={}", encode(&resume))).into_response()
+        }
+        Decision::EnrolMfa { resume } => {
+            Redirect::to(&format!("/account/mfa?next={}", encode(&resume))).into_response()
+        }
         Decision::SignIn { resume, reauth } => {
-            let next: String = url::form_urlencoded::byte_serialize(resume.as_bytes()).collect();
             let reauth = if reauth { "&reauth=1" } else { "" };
-            Redirect::to(&format!("/login?next={next}{reauth}")).into_response()
+            Redirect::to(&format!("/login?next={}{reauth}", encode(&resume))).into_response()
         }
     }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A refusal as the page a person reads.
@@ -83,12 +94,20 @@ async fn signed_in(state: &AppState, session: &Session) -> Result<Option<SignedI
     let Some(user) = session::current_user(session, &state.db).await? else {
         return Ok(None);
     };
-    let (auth_at, session_index) = session::sso_state(session).await?;
-    Ok(Some(SignedIn {
+    Ok(Some(signed_in_as(session, user).await?))
+}
+
+async fn signed_in_as(session: &Session, user: User) -> Result<SignedIn, AppError> {
+    let s = session::sso_state(session).await?;
+    Ok(SignedIn {
         user,
-        auth_at,
-        session_index,
-    }))
+        auth_at: s.auth_at,
+        level: match s.strength {
+            Strength::Password => Level::Password,
+            Strength::MultiFactor => Level::MultiFactor,
+        },
+        session_index: s.session_index,
+    })
 }
 
 /// HTTP-Redirect binding (GET).
@@ -158,12 +177,7 @@ pub async fn launch(
         Err(instead) => return Ok(instead),
     };
     let t = flow::target(&state.idp, &slug).await?;
-    let (auth_at, session_index) = session::sso_state(&session).await?;
-    let who = SignedIn {
-        user,
-        auth_at,
-        session_index,
-    };
+    let who = signed_in_as(&session, user).await?;
     let d = flow::launch(&state.idp, &t, &who).await?;
     Ok(respond(&t, d))
 }

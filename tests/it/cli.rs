@@ -412,3 +412,42 @@ fn a_closed_stdout_ends_a_command_quietly() {
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The MFA policy and an admin's reset of a user's second factors, from the CLI.
+#[test]
+fn mfa_policy_and_reset_from_the_cli() {
+    let cli = Cli::new();
+    let added = cli.run_with(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+        ],
+        Some("a-good-long-phrase-9\n"),
+        &[],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert_eq!(cli.ok(&["user", "mfa-policy"]).trim(), "optional");
+    assert_eq!(
+        cli.ok(&["user", "mfa-policy", "--set", "admins"]).trim(),
+        "admins"
+    );
+    cli.refused(
+        &["user", "mfa-policy", "--set", "sometimes"],
+        "not a policy",
+    );
+    assert_eq!(cli.ok(&["user", "mfa-policy"]).trim(), "admins");
+    assert!(cli
+        .ok(&["user", "reset-mfa", "alice"])
+        .contains("alice had no second factor"));
+    let shown = cli.json(&["user", "show", "alice", "--json"]);
+    assert_eq!(shown["mfa"]["totp"], false);
+    cli.refused(&["user", "reset-mfa", "nobody"], "nobody");
+}

@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod hostile;
 mod malformed;
+mod mfa;
 mod portal;
 mod process;
 mod provisioning;

@@ -8,11 +8,12 @@ Started by the Rust test harness on a loopback port:
 It prints its base URL on the first line of stdout, then serves JSON:
 
     GET  /login?binding=redirect|post&sign=0|1&force=0|1&passive=0|1&relay=TEXT
+               &context=CLASS-URI[,CLASS-URI...]&comparison=exact|minimum|better|maximum
          -> {"method": "GET", "url": ...} or {"method": "POST", "url": ..., "fields": {...}}
             (what a browser would be told to do; the test acts as the browser)
     POST /acs   (SAMLResponse, RelayState as a form, as the browser posts them)
          -> {"ok": true, "name_id": ..., "attributes": {...}, "relay_state": ...,
-             "in_response_to": ..., "session_index": ...}
+             "in_response_to": ..., "session_index": ..., "authn_context": ...}
          or {"ok": false, "error": "..."} with status 400
 """
 
@@ -28,6 +29,8 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.response import StatusError
+from saml2.saml import AuthnContextClassRef
+from saml2.samlp import RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 OUTSTANDING = {}
@@ -85,6 +88,13 @@ class Handler(BaseHTTPRequestHandler):
             extra["force_authn"] = "true"
         if q.get("passive") == "1":
             extra["is_passive"] = "true"
+        if q.get("context"):
+            extra["requested_authn_context"] = RequestedAuthnContext(
+                authn_context_class_ref=[
+                    AuthnContextClassRef(text=c) for c in q["context"].split(",")
+                ],
+                comparison=q.get("comparison", "exact"),
+            )
         sign = q.get("sign") == "1"
         reqid, info = self.client.prepare_for_authenticate(
             relay_state=q.get("relay", ""),
@@ -132,6 +142,7 @@ class Handler(BaseHTTPRequestHandler):
                 "relay_state": form.get("RelayState"),
                 "in_response_to": resp.in_response_to,
                 "session_index": authn.session_index,
+                "authn_context": authn.authn_context.authn_context_class_ref.text,
                 "issuer": resp.issuer(),
             },
         )

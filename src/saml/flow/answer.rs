@@ -5,10 +5,11 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 
 use super::steps::{encode, record, record_once, replayed};
-use super::{Decision, FlowError, Idp, PostForm, Refused, Target};
+use super::{Decision, FlowError, Idp, PostForm, Refused, SignedIn, Target};
 use crate::auth::csrf::random_token;
 use crate::directory::{access, User};
 use crate::saml::attributes;
+use crate::saml::context;
 use crate::saml::response::{self, Grant};
 use crate::saml::settings::{NameIdFormat, NameIdSource};
 use crate::saml::validate::Pending;
@@ -67,10 +68,10 @@ pub async fn name_id(idp: &Idp, t: &Target, user: &User) -> Result<NameId, FlowE
 pub(super) async fn answer(
     idp: &Idp,
     t: &Target,
-    user: &User,
-    (auth_at, session_index): (i64, &str),
+    who: &SignedIn,
     pending: Option<&Pending>,
 ) -> Result<Decision, FlowError> {
+    let (user, auth_at, session_index) = (&who.user, who.auth_at, who.session_index.as_str());
     let initiated = if pending.is_some() { "sp" } else { "idp" };
     let mut conn = idp.db.read().await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
@@ -137,7 +138,12 @@ pub(super) async fn answer(
     };
     let attrs = attributes::statement(&mapping, user, &groups);
     let now = Utc::now();
+    let class = context::class_ref(
+        pending.and_then(|p| p.requested_context.as_ref()),
+        who.level,
+    );
     let grant = Grant {
+        authn_context: &class,
         idp_entity_id: &t.idp_entity_id,
         sp_entity_id: &t.row.sp_entity_id,
         acs_url: &acs_url,
@@ -156,6 +162,7 @@ pub(super) async fn answer(
     let mut detail = base;
     detail["acs_url"] = json!(acs_url);
     detail["nameid_format"] = json!(t.row.nameid_format);
+    detail["authn_context"] = json!(class);
     let fresh = pending.filter(|p| !p.recorded);
     let fresh_id = fresh.map(|p| p.request_id.as_str());
     if !record_once(idp, t, Some(&user.username), true, detail, fresh_id).await? {

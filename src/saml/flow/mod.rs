@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::binding::{BindingError, Message};
 use super::cache::AppCache;
+use super::context::{Level, Need};
 use super::keys::LiveKeys;
 use super::settings;
 use super::validate::{self, Pending};
@@ -24,8 +25,9 @@ use crate::directory::{App, DirectoryError, User};
 use crate::store::sso::SsoRow;
 use crate::store::{Db, StoreError};
 
+use crate::auth::mfa;
 pub use answer::{name_id, NameId};
-use steps::{no_passive, park, parked, receive, refuse, unpark};
+use steps::{no_authn_context, no_passive, park, parked, receive, refuse, unpark};
 
 /// What the SSO flow works with: the store, the live signing keys, our base URL and the
 /// app settings kept in memory. The web layer holds one and hands it in.
@@ -130,6 +132,11 @@ pub enum Decision {
     SignIn { resume: String, reauth: bool },
     /// The signed-in user must choose a new password before any assertion.
     ChangePassword,
+    /// The app, the MFA policy or the SP asks for a second factor this session has not
+    /// proven: prove it (the user has one), then come back to `resume`.
+    SecondFactor { resume: String },
+    /// A second factor is required and the user has none yet: set one up, then come back.
+    EnrolMfa { resume: String },
 }
 
 /// Why a page is shown instead of a Response, with the sentence the person reads.
@@ -149,6 +156,7 @@ pub enum Refused {
 pub struct SignedIn {
     pub user: User,
     pub auth_at: i64,
+    pub level: Level,
     pub session_index: String,
 }
 
@@ -202,8 +210,57 @@ pub async fn resume(
 
 /// IdP-initiated SSO from a portal tile, with the app's configured RelayState only.
 pub async fn launch(idp: &Idp, t: &Target, who: &SignedIn) -> Result<Decision, FlowError> {
-    let at = (who.auth_at, who.session_index.as_str());
-    answer::answer(idp, t, &who.user, at, None).await
+    let resume = format!("/saml2/{}/launch", t.app.slug);
+    Ok(match step(idp, t, who, None).await? {
+        Step::Ready => return answer::answer(idp, t, who, None).await,
+        Step::Prove => Decision::SecondFactor { resume },
+        Step::Enrol => Decision::EnrolMfa { resume },
+        Step::Cannot => Decision::Refused(Refused::Denied(format!(
+            "{} asks for a second factor. Set one up on your account page.",
+            t.app.label
+        ))),
+    })
+}
+
+/// What stands between a signed-in user and an answer.
+enum Step {
+    /// Nothing: the session is strong enough.
+    Ready,
+    /// A second factor the user has.
+    Prove,
+    /// A second factor is required and the user has none: set one up.
+    Enrol,
+    /// The SP asked for what this user cannot give.
+    Cannot,
+}
+
+/// The step before an answer (Core §3.3.2.2.1 for the SP's part): the app's own "require
+/// MFA", the MFA policy for this user, and the request's `RequestedAuthnContext`.
+async fn step(
+    idp: &Idp,
+    t: &Target,
+    who: &SignedIn,
+    pending: Option<&Pending>,
+) -> Result<Step, FlowError> {
+    let requested = pending
+        .and_then(|p| p.requested_context.as_ref())
+        .map_or(Need::Any, |r| r.need());
+    let required = t.row.require_mfa || mfa::policy(&idp.db).await?.requires(&who.user);
+    let need = match requested {
+        Need::Impossible => return Ok(Step::Cannot),
+        _ if required => Need::MultiFactor,
+        n => n,
+    };
+    if need == Need::Any || who.level >= Level::MultiFactor {
+        return Ok(Step::Ready);
+    }
+    Ok(if mfa::factors(&idp.db, who.user.id).await?.any() {
+        Step::Prove
+    } else if required {
+        Step::Enrol
+    } else {
+        Step::Cannot
+    })
 }
 
 /// Authentication (Profiles §4.1.4.1) for a checked request: reuse the session unless
@@ -224,15 +281,7 @@ async fn decide(
     let signed_in = who.is_some();
     if let Some(w) = who.filter(|w| !w.user.must_change_password) {
         if !pending.force_authn || w.auth_at >= pending.received_at {
-            if let Some(h) = &handle {
-                if !unpark(idp, h).await? {
-                    return Ok(Decision::Refused(Refused::Request(
-                        "This sign-in request was already answered.".into(),
-                    )));
-                }
-            }
-            let at = (w.auth_at, w.session_index.as_str());
-            return answer::answer(idp, t, &w.user, at, Some(&pending)).await;
+            return answer_or_step_up(idp, t, &w, pending, handle).await;
         }
     }
     if pending.is_passive {
@@ -252,4 +301,44 @@ async fn decide(
         resume: resume_url(t, &handle),
         reauth: signed_in,
     })
+}
+
+/// A signed-in user and a checked request: the answer, or first the second factor the app,
+/// the policy or the SP asks for (the request stays parked), or `NoAuthnContext` when the
+/// user cannot give what the SP asked for (Core §3.2.2.2).
+async fn answer_or_step_up(
+    idp: &Idp,
+    t: &Target,
+    w: &SignedIn,
+    pending: Pending,
+    handle: Option<String>,
+) -> Result<Decision, FlowError> {
+    let step = step(idp, t, w, Some(&pending)).await?;
+    if let (Step::Prove | Step::Enrol, false) = (&step, pending.is_passive) {
+        let h = match handle {
+            Some(h) => h,
+            None => match park(idp, t, &pending).await? {
+                steps::Parked::At(h) => h,
+                steps::Parked::Answered(d) => return Ok(d),
+            },
+        };
+        let resume = resume_url(t, &h);
+        return Ok(match step {
+            Step::Enrol => Decision::EnrolMfa { resume },
+            _ => Decision::SecondFactor { resume },
+        });
+    }
+    if let Some(h) = &handle {
+        if !unpark(idp, h).await? {
+            return Ok(Decision::Refused(Refused::Request(
+                "This sign-in request was already answered.".into(),
+            )));
+        }
+    }
+    match step {
+        Step::Ready => answer::answer(idp, t, w, Some(&pending)).await,
+        Step::Cannot => no_authn_context(idp, t, &pending, &w.user.username).await,
+        // IsPassive: no page may be shown (Core §3.4.1).
+        Step::Prove | Step::Enrol => no_passive(idp, t, &pending).await,
+    }
 }

@@ -243,3 +243,26 @@ pub(super) async fn no_passive(idp: &Idp, t: &Target, p: &Pending) -> Result<Dec
     )
     .await
 }
+
+/// The SP asked for an authentication context this user cannot give: the `NoAuthnContext`
+/// status (Core §3.2.2.2), signed, to its registered ACS.
+pub(super) async fn no_authn_context(
+    idp: &Idp,
+    t: &Target,
+    p: &Pending,
+    username: &str,
+) -> Result<Decision, FlowError> {
+    let status = (
+        response::STATUS_RESPONDER,
+        Some(response::STATUS_NO_AUTHN_CONTEXT),
+    );
+    error_status(
+        idp,
+        t,
+        p,
+        Some(username),
+        status,
+        "the requested authentication context cannot be satisfied for this user",
+    )
+    .await
+}

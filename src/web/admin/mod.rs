@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/apps/{slug}/idm", get(idm::show).post(idm::update))
         .route("/admin/apps/{slug}/idm/{action}", post(idm::action))
         .route("/admin/users", get(people::users).post(people::create_user))
+        .route("/admin/mfa-policy", post(people::set_mfa_policy))
         .route(
             "/admin/users/{name}",
             get(people::user).post(people::update_user),

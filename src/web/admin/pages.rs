@@ -131,6 +131,7 @@ pub struct UsersPage {
     pub c: Chrome,
     pub q: String,
     pub users: Vec<User>,
+    pub mfa_policy: crate::auth::mfa::Policy,
 }
 
 #[derive(Template)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
 use super::{confirmed_delete, done, on, seg, AdminUser};
 use crate::app::AppState;
+use crate::auth::mfa;
 use crate::auth::password::Password;
 use crate::directory::actions::{GroupAction, UserAction};
 use crate::directory::users::{self, UserFields};
@@ -32,7 +33,29 @@ pub async fn users(
         c: Chrome::new(&admin, "users").await,
         q: s.q,
         users,
+        mfa_policy: mfa::policy(&state.db).await?,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct PolicyForm {
+    policy: String,
+}
+
+/// The MFA policy: who must have a second factor.
+pub async fn set_mfa_policy(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    HtmlForm(f): HtmlForm<PolicyForm>,
+) -> Result<Response, AppError> {
+    let r = match mfa::Policy::parse(&f.policy) {
+        Some(p) => mfa::set_policy(&state.db, &admin.actor(), p)
+            .await
+            .map(|_| format!("Second factor: {}.", p.name()))
+            .map_err(|e| e.to_string()),
+        None => Err("Choose optional, admins or everyone.".to_string()),
+    };
+    Ok(done(&admin.session, r, "/admin/users").await)
 }
 
 #[derive(Deserialize)]
@@ -203,6 +226,13 @@ pub async fn user_action(
                 format!("{name} may sign in again.")
             } else {
                 format!("{name} was not locked.")
+            }
+        }),
+        UserAction::ResetMfa => mfa::remove(db, &actor, &name).await.map(|removed| {
+            if removed {
+                format!("{name}'s second factors were removed; they set up a new one at next sign-in if the policy asks for it.")
+            } else {
+                format!("{name} had no second factor.")
             }
         }),
         UserAction::Join => groups::set_member(db, &actor, &f.group, &name, true)

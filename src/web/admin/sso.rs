@@ -99,6 +99,7 @@ pub struct SsoForm {
     sign_response: Option<String>,
     require_signed_requests: Option<String>,
     allow_sha1: Option<String>,
+    require_mfa: Option<String>,
     sp_certificate: String,
     /// The same as a file (the form is multipart then).
     sp_certificate_file: Option<String>,
@@ -145,6 +146,7 @@ pub async fn update(
         sign_response: Some(on(&f.sign_response)),
         require_signed_requests: Some(on(&f.require_signed_requests)),
         allow_sha1: Some(on(&f.allow_sha1)),
+        require_mfa: Some(on(&f.require_mfa)),
         sp_certs_pem: certs,
         idp_entity_id: Some(f.idp_entity_id.trim().to_string()),
         attributes: Some(lines(&f.attributes)),

@@ -1,0 +1,271 @@
+//! Second factors in the browser: `/login/mfa`, the second step of a sign-in (and a step-up
+//! when an app asks for more than the session has), and `/account/mfa`, where a user sets up
+//! an authenticator app, sees and renews recovery codes, or removes it. `auth::mfa` decides.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::form::{safe_next, HtmlForm};
+use super::pages::{render, AccountMfaPage, LoginMfaPage};
+use super::portal::require_user;
+use crate::app::AppState;
+use crate::auth::mfa::{self, Verdict};
+use crate::auth::session::{self, Strength};
+use crate::directory::{Actor, User};
+use crate::error::AppError;
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Whose code is asked for: the user between password and code, or a signed-in user
+/// stepping up.
+async fn who(state: &AppState, session: &Session) -> Result<Option<(User, bool)>, AppError> {
+    if let Some((u, _)) = session::awaiting_second_factor(session, &state.db).await? {
+        return Ok(Some((u, true)));
+    }
+    Ok(session::current_user(session, &state.db)
+        .await?
+        .map(|u| (u, false)))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let Some((user, pending)) = who(&state, &session).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let next = match session::awaiting_second_factor(&session, &state.db).await? {
+        Some((_, next)) => safe_next(Some(&next)),
+        None => safe_next(q.next.as_deref()),
+    };
+    let notice = (!pending)
+        .then(|| "This application asks for a second step. Enter a code to continue.".to_string());
+    Ok(render(&LoginMfaPage {
+        csrf: session::csrf_token(&session).await?,
+        next,
+        username: user.username,
+        error: None,
+        notice,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+    next: Option<String>,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let Some((user, pending)) = who(&state, &session).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let code: String = form.code.chars().take(64).collect();
+    let limits = &state.config.login;
+    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &code, peer.ip()).await?;
+    let next = match session::awaiting_second_factor(&session, &state.db).await? {
+        Some((_, n)) => safe_next(Some(&n)),
+        None => safe_next(form.next.as_deref()),
+    };
+    let (status, error) = match verdict {
+        Verdict::Passed(_) => {
+            if pending {
+                session::establish(&session, &user, Strength::MultiFactor).await?;
+            } else {
+                session::raise(&session).await?;
+            }
+            let to = if user.must_change_password {
+                "/account"
+            } else {
+                next.as_str()
+            };
+            return Ok(Redirect::to(to).into_response());
+        }
+        Verdict::Refused => (
+            StatusCode::UNAUTHORIZED,
+            "That code did not work. Check the time on your phone, or use a recovery code."
+                .to_string(),
+        ),
+        Verdict::Locked(left) => {
+            let minutes = left.as_secs().div_ceil(60).max(1);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed attempts. Try again in {minutes} minute(s)."),
+            )
+        }
+    };
+    let page = LoginMfaPage {
+        csrf: session::csrf_token(&session).await?,
+        next,
+        username: user.username,
+        error: Some(error),
+        notice: None,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+/// The issuer an authenticator app shows beside the code: sesame, and which one.
+fn issuer(state: &AppState) -> String {
+    match state.config.base_url.host_str() {
+        Some(h) => format!("sesame ({h})"),
+        None => "sesame".into(),
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    next: String,
+    recovery_codes: Option<Vec<String>>,
+    (error, notice): (Option<String>, Option<String>),
+) -> Result<AccountMfaPage, AppError> {
+    let factors = mfa::factors(&state.db, user.id).await?;
+    let required = mfa::policy(&state.db).await?.requires(user);
+    let enrolment = if factors.totp || recovery_codes.is_some() {
+        None
+    } else {
+        Some(mfa::enrolment(&state.db, &state.seal, user, &issuer(state)).await?)
+    };
+    Ok(AccountMfaPage {
+        user: user.clone(),
+        csrf: session::csrf_token(session).await?,
+        next,
+        required,
+        factors,
+        enrolment,
+        recovery_codes,
+        error,
+        notice,
+    })
+}
+
+pub async fn account(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    let user = match require_user(&state, &session, "/account/mfa").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let next = safe_next(q.next.as_deref());
+    let page = account_page(&state, &session, &user, next, None, (None, None)).await?;
+    Ok(render(&page))
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account/mfa").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let next = safe_next(form.next.as_deref());
+    match mfa::confirm(&state.db, &state.seal, &user, &form.code).await? {
+        Some(codes) => {
+            // The user just proved the factor: this session is multi-factor from now.
+            session::raise(&session).await?;
+            let page = account_page(&state, &session, &user, next, Some(codes), (None, None));
+            Ok(render(&page.await?))
+        }
+        None => {
+            // The same key again: it is the one the user's app holds.
+            let error =
+                "That code did not work. Check the time on your phone and try the next code.";
+            let messages = (Some(error.to_string()), None);
+            let page = account_page(&state, &session, &user, next, None, messages).await?;
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account/mfa").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let codes = mfa::regenerate_recovery(&state.db, &user).await?;
+    let page = account_page(
+        &state,
+        &session,
+        &user,
+        "/account".into(),
+        Some(codes),
+        (None, None),
+    );
+    Ok(render(&page.await?))
+}
+
+/// Removing the authenticator takes a code from it (or a recovery code), so that a session
+/// left open cannot turn the second factor off.
+pub async fn remove(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account/mfa").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let limits = &state.config.login;
+    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &form.code, peer.ip()).await?;
+    let messages = match verdict {
+        Verdict::Passed(_) => {
+            mfa::remove(&state.db, &Actor::user(&user.username), &user.username).await?;
+            (None, Some("The authenticator app was removed.".to_string()))
+        }
+        Verdict::Refused => (Some("That code did not work.".to_string()), None),
+        Verdict::Locked(_) => (
+            Some("Too many failed attempts. Try again later.".to_string()),
+            None,
+        ),
+    };
+    let status = if messages.0.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = account_page(&state, &session, &user, "/account".into(), None, messages).await?;
+    Ok((status, render(&page)).into_response())
+}
