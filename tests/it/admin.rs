@@ -104,6 +104,7 @@ fn post_routes() -> Vec<(String, Form)> {
         ])
     };
     let mut routes: Vec<(&str, Form)> = vec![
+        ("/admin/mfa-policy", form(&[("policy", "optional")])),
         (
             "/admin/apps",
             form(&[
