@@ -32,6 +32,8 @@ pub struct AppState {
     pub seal: SealKey,
     /// What the SSO flow works with (the same store and keys, and the app settings cache).
     pub idp: Idp,
+    /// The WebAuthn relying party for passkeys (off with an IP `base_url`).
+    pub rp: Arc<crate::auth::passkey::RelyingParty>,
 }
 
 /// The name of the portal session cookie.
@@ -119,6 +121,9 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         config: state_config.clone(),
         keys,
         seal: key.clone(),
+        rp: Arc::new(crate::auth::passkey::RelyingParty::new(
+            &state_config.base_url,
+        )),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -83,12 +83,14 @@ pub async fn set_policy(db: &Db, actor: &Actor, p: Policy) -> Result<(), Directo
 pub struct Factors {
     /// An authenticator app is enrolled (and confirmed).
     pub totp: bool,
+    /// Registered passkeys.
+    pub passkeys: i64,
     pub recovery_codes_left: i64,
 }
 
 impl Factors {
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 }
 
@@ -100,13 +102,15 @@ pub async fn factors_on(conn: &mut Conn, user_id: i64) -> Result<Factors, Direct
     let totp = store::totp(conn, user_id)
         .await?
         .is_some_and(|t| t.confirmed);
-    let recovery_codes_left = if totp {
+    let passkeys = store::passkeys(conn, user_id).await?.len() as i64;
+    let recovery_codes_left = if totp || passkeys > 0 {
         store::recovery_left(conn, user_id).await?
     } else {
         0
     };
     Ok(Factors {
         totp,
+        passkeys,
         recovery_codes_left,
     })
 }
@@ -232,7 +236,10 @@ pub async fn confirm(
 }
 
 /// Ten fresh recovery codes (80 bits each, `xxxx-xxxx-xxxx-xxxx`); the old ones stop working.
-async fn new_recovery_codes(conn: &mut Conn, user_id: i64) -> Result<Vec<String>, DirectoryError> {
+pub(crate) async fn new_recovery_codes(
+    conn: &mut Conn,
+    user_id: i64,
+) -> Result<Vec<String>, DirectoryError> {
     let codes: Vec<String> = (0..10)
         .map(|_| {
             let mut raw = [0u8; 10];
@@ -271,9 +278,9 @@ fn is_recovery_code(code: &str) -> bool {
 
 /// Replaces the recovery codes (the user asked for new ones); returns them, shown once.
 pub async fn regenerate_recovery(db: &Db, user: &User) -> Result<Vec<String>, DirectoryError> {
-    if !factors(db, user.id).await?.totp {
+    if !factors(db, user.id).await?.any() {
         return Err(DirectoryError::Invalid(
-            "recovery codes come with an authenticator app; set one up first".into(),
+            "recovery codes come with a second factor; set one up first".into(),
         ));
     }
     let mut tx = db.begin().await?;
@@ -382,7 +389,7 @@ pub async fn verify(
     Ok(Verdict::Refused)
 }
 
-async fn record(
+pub(crate) async fn record(
     db: &Db,
     user: &User,
     name: &'static str,
@@ -405,24 +412,43 @@ async fn record(
     Ok(())
 }
 
-/// Removes a user's second factors: by the user (their own, from the account page) or by an
-/// admin (a reset, when the phone is lost). True if there was anything to remove.
+/// The user removes their authenticator app (their passkeys stay; with no factor left, the
+/// recovery codes go too).
+pub async fn remove_totp(db: &Db, user: &User) -> Result<bool, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let removed = store::remove_totp(&mut tx, user.id).await?;
+    if store::passkeys(&mut tx, user.id).await?.is_empty() {
+        store::put_recovery(&mut tx, user.id, &[]).await?;
+    }
+    let actor = Actor::user(&user.username);
+    let detail = json!({ "factor": "totp", "removed": removed });
+    audit(
+        &mut tx,
+        &actor,
+        "mfa_remove",
+        None,
+        Some(&user.username),
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// An admin's reset of every second factor of a user (a lost phone). True if there was
+/// anything to remove.
 pub async fn remove(db: &Db, actor: &Actor, username: &str) -> Result<bool, DirectoryError> {
     let user = users::get(db, username).await?;
     let mut tx = db.begin().await?;
     let removed = store::remove_all(&mut tx, user.id).await?;
-    let name = if actor.0 == format!("user:{}", user.username) {
-        "mfa_remove"
-    } else {
-        "mfa_reset"
-    };
+    let detail = json!({ "removed": removed });
     audit(
         &mut tx,
         actor,
-        name,
+        "mfa_reset",
         None,
         Some(&user.username),
-        json!({ "removed": removed }),
+        detail,
     )
     .await?;
     tx.commit().await?;

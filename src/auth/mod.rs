@@ -3,6 +3,7 @@
 pub mod csrf;
 pub mod login;
 pub mod mfa;
+pub mod passkey;
 pub mod password;
 pub mod session;
 pub mod throttle;

@@ -219,9 +219,15 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
                 ("admin", yes_no(u.is_admin)),
                 (
                     "2nd factor",
-                    if d.mfa.totp {
+                    if d.mfa.any() {
                         format!(
-                            "authenticator app, {} recovery code(s) left",
+                            "{}{} passkey(s), {} recovery code(s) left",
+                            if d.mfa.totp {
+                                "authenticator app, "
+                            } else {
+                                ""
+                            },
+                            d.mfa.passkeys,
                             d.mfa.recovery_codes_left
                         )
                     } else {

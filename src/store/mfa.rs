@@ -58,19 +58,27 @@ pub async fn spend_step(conn: &mut Conn, user_id: i64, step: i64) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
-/// Removes the authenticator and the recovery codes; true if there was anything.
+/// Removes every second factor: the authenticator app, the passkeys and the recovery codes;
+/// true if there was anything.
 pub async fn remove_all(conn: &mut Conn, user_id: i64) -> Result<bool, StoreError> {
-    let a = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    let b = sqlx::query("DELETE FROM mfa_recovery WHERE user_id = $1")
+    let mut removed = 0;
+    for table in ["mfa_totp", "mfa_passkeys", "mfa_recovery"] {
+        removed += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(removed > 0)
+}
+
+/// Removes the authenticator app only.
+pub async fn remove_totp(conn: &mut Conn, user_id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM mfa_totp WHERE user_id = $1")
         .bind(user_id)
         .execute(conn)
-        .await?
-        .rows_affected();
-    Ok(a + b > 0)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Replaces the user's recovery codes with these hashes.
@@ -136,4 +144,125 @@ pub async fn put_setting(conn: &mut Conn, key: &str, value: &str) -> Result<(), 
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A user's WebAuthn user handle, made on first use.
+pub async fn user_handle(conn: &mut Conn, user_id: i64, fresh: &str) -> Result<String, StoreError> {
+    sqlx::query(
+        "INSERT INTO mfa_user_handles (user_id, handle) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(fresh)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT handle FROM mfa_user_handles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The user a WebAuthn user handle belongs to.
+pub async fn user_of_handle(conn: &mut Conn, handle: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM mfa_user_handles WHERE handle = $1")
+            .bind(handle)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub cred_id: String,
+    pub name: String,
+    /// webauthn-rs's `Passkey` as JSON.
+    pub credential: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const PASSKEY_COLUMNS: &str =
+    "id, user_id, cred_id, name, credential, created_at, last_used_at FROM mfa_passkeys";
+
+pub async fn passkeys(conn: &mut Conn, user_id: i64) -> Result<Vec<PasskeyRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASSKEY_COLUMNS} WHERE user_id = $1 ORDER BY id"
+    ))
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn passkey_by_cred(
+    conn: &mut Conn,
+    cred_id: &str,
+) -> Result<Option<PasskeyRow>, StoreError> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {PASSKEY_COLUMNS} WHERE cred_id = $1"))
+            .bind(cred_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn add_passkey(
+    conn: &mut Conn,
+    user_id: i64,
+    cred_id: &str,
+    name: &str,
+    credential: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO mfa_passkeys (user_id, cred_id, name, credential, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(cred_id)
+    .bind(name)
+    .bind(credential)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// After a use: the credential's new counter and flags, and when.
+pub async fn used_passkey(conn: &mut Conn, id: i64, credential: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE mfa_passkeys SET credential = $2, last_used_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(credential)
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn rename_passkey(
+    conn: &mut Conn,
+    user_id: i64,
+    id: i64,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE mfa_passkeys SET name = $3 WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn remove_passkey(conn: &mut Conn, user_id: i64, id: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM mfa_passkeys WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

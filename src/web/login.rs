@@ -48,8 +48,9 @@ pub async fn show(
         username,
         error: None,
         notice,
+        passkeys: state.rp.available(),
     };
-    Ok(render(&page))
+    Ok(super::passkey::with_script(render(&page)))
 }
 
 #[derive(Deserialize)]
@@ -107,6 +108,7 @@ pub async fn submit(
         username: form.username,
         error: Some(error),
         notice: None,
+        passkeys: state.rp.available(),
     };
-    Ok((status, render(&page)).into_response())
+    Ok((status, super::passkey::with_script(render(&page))).into_response())
 }

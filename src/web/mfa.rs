@@ -12,11 +12,12 @@ use tower_sessions::Session;
 
 use super::form::{safe_next, HtmlForm};
 use super::pages::{render, AccountMfaPage, LoginMfaPage};
+use super::passkey::with_script;
 use super::portal::require_user;
 use crate::app::AppState;
 use crate::auth::mfa::{self, Verdict};
 use crate::auth::session::{self, Strength};
-use crate::directory::{Actor, User};
+use crate::directory::User;
 use crate::error::AppError;
 
 #[derive(Deserialize)]
@@ -47,15 +48,17 @@ pub async fn show(
         Some((_, next)) => safe_next(Some(&next)),
         None => safe_next(q.next.as_deref()),
     };
-    let notice = (!pending)
-        .then(|| "This application asks for a second step. Enter a code to continue.".to_string());
-    Ok(render(&LoginMfaPage {
+    let notice = (!pending).then(|| "This application asks for a second step.".to_string());
+    let factors = mfa::factors(&state.db, user.id).await?;
+    Ok(with_script(render(&LoginMfaPage {
         csrf: session::csrf_token(&session).await?,
         next,
         username: user.username,
         error: None,
         notice,
-    }))
+        passkey: factors.passkeys > 0 && state.rp.available(),
+        totp: factors.totp,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -111,14 +114,17 @@ pub async fn submit(
             )
         }
     };
+    let factors = mfa::factors(&state.db, user.id).await?;
     let page = LoginMfaPage {
         csrf: session::csrf_token(&session).await?,
         next,
         username: user.username,
         error: Some(error),
         notice: None,
+        passkey: factors.passkeys > 0 && state.rp.available(),
+        totp: factors.totp,
     };
-    Ok((status, render(&page)).into_response())
+    Ok((status, with_script(render(&page))).into_response())
 }
 
 /// The issuer an authenticator app shows beside the code: sesame, and which one.
@@ -144,11 +150,17 @@ async fn account_page(
     } else {
         Some(mfa::enrolment(&state.db, &state.seal, user, &issuer(state)).await?)
     };
+    let recovery_codes = match recovery_codes {
+        Some(c) => Some(c),
+        None => super::passkey::take_new_codes(session).await,
+    };
     Ok(AccountMfaPage {
         user: user.clone(),
         csrf: session::csrf_token(session).await?,
         next,
         required,
+        passkeys: crate::auth::passkey::list(&state.db, user.id).await?,
+        passkeys_off: super::passkey::unavailable(state),
         factors,
         enrolment,
         recovery_codes,
@@ -168,7 +180,7 @@ pub async fn account(
     };
     let next = safe_next(q.next.as_deref());
     let page = account_page(&state, &session, &user, next, None, (None, None)).await?;
-    Ok(render(&page))
+    Ok(with_script(render(&page)))
 }
 
 pub async fn confirm(
@@ -189,7 +201,7 @@ pub async fn confirm(
             // The user just proved the factor: this session is multi-factor from now.
             session::raise(&session).await?;
             let page = account_page(&state, &session, &user, next, Some(codes), (None, None));
-            Ok(render(&page.await?))
+            Ok(with_script(render(&page.await?)))
         }
         None => {
             // The same key again: it is the one the user's app holds.
@@ -197,7 +209,7 @@ pub async fn confirm(
                 "That code did not work. Check the time on your phone and try the next code.";
             let messages = (Some(error.to_string()), None);
             let page = account_page(&state, &session, &user, next, None, messages).await?;
-            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+            Ok((StatusCode::BAD_REQUEST, with_script(render(&page))).into_response())
         }
     }
 }
@@ -230,7 +242,7 @@ pub async fn regenerate(
         Some(codes),
         (None, None),
     );
-    Ok(render(&page.await?))
+    Ok(with_script(render(&page.await?)))
 }
 
 /// Removing the authenticator takes a code from it (or a recovery code), so that a session
@@ -252,7 +264,7 @@ pub async fn remove(
     let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &form.code, peer.ip()).await?;
     let messages = match verdict {
         Verdict::Passed(_) => {
-            mfa::remove(&state.db, &Actor::user(&user.username), &user.username).await?;
+            mfa::remove_totp(&state.db, &user).await?;
             (None, Some("The authenticator app was removed.".to_string()))
         }
         Verdict::Refused => (Some("That code did not work.".to_string()), None),
@@ -267,5 +279,5 @@ pub async fn remove(
         StatusCode::OK
     };
     let page = account_page(&state, &session, &user, "/account".into(), None, messages).await?;
-    Ok((status, render(&page)).into_response())
+    Ok((status, with_script(render(&page))).into_response())
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod login;
 pub mod mfa;
 pub mod pages;
+pub mod passkey;
 pub mod portal;
 pub mod rejections;
 pub mod saml;
@@ -35,6 +36,13 @@ pub fn router(state: AppState) -> Router {
         .route("/account/mfa/confirm", post(mfa::confirm))
         .route("/account/mfa/recovery", post(mfa::regenerate))
         .route("/account/mfa/remove", post(mfa::remove))
+        .route("/account/passkeys/begin", post(passkey::register_begin))
+        .route("/account/passkeys/finish", post(passkey::register_finish))
+        .route("/account/passkeys/{id}/rename", post(passkey::rename))
+        .route("/account/passkeys/{id}/remove", post(passkey::remove))
+        .route("/login/passkey/begin", post(passkey::auth_begin))
+        .route("/login/passkey/finish", post(passkey::auth_finish))
+        .route("/static/passkey.js", get(passkey_js))
         .route(
             "/saml2/{slug}",
             get(sso::redirect_binding).post(sso::post_binding),
@@ -96,4 +104,14 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         set(h, header::CACHE_CONTROL, "no-store");
     }
     res
+}
+
+pub async fn passkey_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/passkey.js"),
+    )
 }

@@ -26,6 +26,8 @@ pub struct LoginPage {
     pub username: String,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// Offer "Sign in with a passkey" (passkeys are on).
+    pub passkeys: bool,
 }
 
 #[derive(Template)]
@@ -54,6 +56,9 @@ pub struct LoginMfaPage {
     pub username: String,
     pub error: Option<String>,
     pub notice: Option<String>,
+    /// The user has a passkey (and passkeys are on).
+    pub passkey: bool,
+    pub totp: bool,
 }
 
 #[derive(Template)]
@@ -66,6 +71,9 @@ pub struct AccountMfaPage {
     pub required: bool,
     pub factors: crate::auth::mfa::Factors,
     pub enrolment: Option<crate::auth::mfa::Enrolment>,
+    pub passkeys: Vec<crate::auth::passkey::PasskeyInfo>,
+    /// Why passkeys cannot be used here, when they cannot.
+    pub passkeys_off: Option<String>,
     /// Shown once, right after they were made.
     pub recovery_codes: Option<Vec<String>>,
     pub error: Option<String>,

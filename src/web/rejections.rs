@@ -35,7 +35,7 @@ pub async fn too_large(req: Request, next: Next) -> Response {
     let Some(length) = declared.filter(|&n| n > BODY_LIMIT as u64) else {
         return next.run(req).await;
     };
-    let api = req.uri().path().starts_with("/api/");
+    let api = wants_json(req.uri().path());
     let message = format!(
         "The request is too large ({} KiB): sesame accepts at most {} KiB.",
         length.div_ceil(1024),
@@ -64,7 +64,7 @@ async fn drain(mut body: Body) {
 /// page or JSON error, keeping the status and the reason.
 pub async fn readable_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let api = path.starts_with("/api/");
+    let api = wants_json(path);
     // The probes answer in plain text on purpose (load balancers read them).
     let probe = path == "/healthz" || path == "/readyz";
     let res = next.run(req).await;
@@ -84,6 +84,18 @@ pub async fn readable_errors(req: Request, next: Next) -> Response {
         _ => default_reason(status),
     };
     answer(status, reason, api)
+}
+
+/// The paths that answer JSON: the admin API, and the passkey ceremonies `passkey.js` calls.
+fn wants_json(path: &str) -> bool {
+    path.starts_with("/api/")
+        || matches!(
+            path,
+            "/login/passkey/begin"
+                | "/login/passkey/finish"
+                | "/account/passkeys/begin"
+                | "/account/passkeys/finish"
+        )
 }
 
 fn default_reason(status: StatusCode) -> String {

@@ -12,6 +12,7 @@ mod crash;
 mod hostile;
 mod malformed;
 mod mfa;
+mod passkeys;
 mod portal;
 mod process;
 mod provisioning;

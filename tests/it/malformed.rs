@@ -41,6 +41,7 @@ async fn malformed_input_to_every_decoder_gets_a_clear_error_and_the_server_keep
     saml_post(&mut p).await;
     portal_paths(&mut p).await;
     login_form(&mut p).await;
+    passkey_ceremonies(&mut p).await;
     api(&mut p, &token).await;
     console(&mut p).await;
 
@@ -194,7 +195,7 @@ impl Probe {
                 return None;
             }
         };
-        let api = path.starts_with("/api/");
+        let api = path.starts_with("/api/") || path.contains("/passkey");
         let problem = if answer.status >= 500 {
             Some("a server error")
         } else if (400..500).contains(&answer.status) {
@@ -479,6 +480,57 @@ async fn login_form(p: &mut Probe) {
     for (user, password) in [("alice", cut.as_str()), ("%00%0A%FF", "x"), ("", "")] {
         let body = format!("csrf={csrf}&username={user}&password={password}&next=%2F");
         p.form("login fields", "/login", body).await;
+    }
+}
+
+/// The passkey ceremonies `passkey.js` calls, anonymously: no CSRF header, a wrong one, and
+/// with the session's token broken and hostile JSON.
+async fn passkey_ceremonies(p: &mut Probe) {
+    let page = p.raw("GET", "/login", &[], Vec::new()).await;
+    let csrf = page
+        .ok()
+        .and_then(|a| hidden(&a.body, "csrf"))
+        .unwrap_or_default();
+    let json: &[u8] = b"application/json";
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("cut", b"{\"credential\":".to_vec()),
+        ("deep", deep.into_bytes()),
+        (
+            "forged",
+            br#"{"credential":{"id":"AAAA","rawId":"AAAA","type":"public-key","extensions":{},
+               "response":{"authenticatorData":"!!","clientDataJSON":"AAAA","signature":"AAAA"}}}"#
+                .to_vec(),
+        ),
+        ("not UTF-8", vec![b'{', 0xff, b'}']),
+    ];
+    for path in [
+        "/login/passkey/begin",
+        "/login/passkey/finish",
+        "/account/passkeys/begin",
+        "/account/passkeys/finish",
+    ] {
+        p.bad(
+            "passkey no token",
+            "POST",
+            path,
+            &[("content-type", json)],
+            b"{}".to_vec(),
+        )
+        .await;
+        for (name, body) in &bodies {
+            let headers: [(&str, &[u8]); 2] =
+                [("content-type", json), ("x-csrf-token", csrf.as_bytes())];
+            p.bad(
+                &format!("passkey {name}"),
+                "POST",
+                path,
+                &headers,
+                body.clone(),
+            )
+            .await;
+        }
     }
 }
 

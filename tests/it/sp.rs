@@ -220,7 +220,13 @@ pub const PASSWORD: &str = "correct horse battery";
 impl World {
     pub async fn new() -> World {
         let db = TestDb::sqlite();
-        let server = TestServer::start(&db).await;
+        let config = crate::support::test_config(&db.url);
+        Self::with(db, config).await
+    }
+
+    /// The same world on a server with this configuration (another `base_url`, say).
+    pub async fn with(db: TestDb, config: sesame::config::Config) -> World {
+        let server = TestServer::start_with(config).await;
         server.user("alice", PASSWORD).await;
         server.user("bob", PASSWORD).await;
         let actor = Actor::system();
