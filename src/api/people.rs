@@ -127,7 +127,8 @@ pub struct PasswordBody {
 /// `suspend`, `activate`, `unlock` (no body, or `{}`), `password`.
 /// The actions of `POST /api/v1/users/{username}/{action}` (deleting and joining have their
 /// own routes here: DELETE, PUT …/members/…).
-pub const USER_ACTIONS: [UserAction; 5] = [
+pub const USER_ACTIONS: [UserAction; 6] = [
+    UserAction::SignOut,
     UserAction::Suspend,
     UserAction::Activate,
     UserAction::Unlock,
@@ -157,6 +158,17 @@ pub async fn user_action(
             let active = action == UserAction::Activate;
             let u = users::set_active(&state.db, &admin.actor, &name, active).await?;
             ok(u)
+        }
+        UserAction::SignOut => {
+            if body.as_ref().is_some_and(|b| b != &json!({})) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_request",
+                    "sign-out takes no body (or {})",
+                ));
+            }
+            let ended = users::sign_out_everywhere(&state.db, &admin.actor, &name).await?;
+            ok(json!({ "username": name, "sessions_ended": ended }))
         }
         UserAction::ResetMfa => {
             if body.as_ref().is_some_and(|b| b != &json!({})) {

@@ -107,6 +107,92 @@ pub async fn await_second_factor(
     Ok(())
 }
 
+/// Where a sign-in came from, kept with the session for the user's list of sessions.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub user_agent: String,
+    pub ip: String,
+}
+
+const CLIENT_UA: &str = "ua";
+const CLIENT_IP: &str = "ip";
+
+/// Notes where the session's sign-in came from (after [`establish`]).
+pub async fn note_client(session: &Session, client: &Client) -> Result<(), SessionError> {
+    let ua: String = client.user_agent.chars().take(256).collect();
+    session.insert(CLIENT_UA, ua).await?;
+    session.insert(CLIENT_IP, &client.ip).await?;
+    Ok(())
+}
+
+/// One of a user's sessions, as their account page lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    /// Names the session to its user (the SHA-256 of its id, not the id).
+    pub key: String,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+    pub multi_factor: bool,
+    pub user_agent: String,
+    pub ip: String,
+    /// The session this list is shown in.
+    pub current: bool,
+}
+
+/// The user's live sessions, newest first; `current` marks this one.
+pub async fn list(
+    session: &Session,
+    db: &Db,
+    user_id: i64,
+) -> Result<Vec<SessionInfo>, SessionError> {
+    let current = session.id().map(|id| crate::store::sessions::key(&id));
+    let mut conn = db.read().await?;
+    let rows = crate::store::sessions::of_user(&mut conn, user_id).await?;
+    let mut out: Vec<SessionInfo> = rows
+        .into_iter()
+        .map(|(key, data, _)| {
+            let num = |k: &str| data.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+            let text = |k: &str| {
+                data.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let signed_in_at = num(AUTH_AT);
+            SessionInfo {
+                current: current.as_deref() == Some(key.as_str()),
+                key,
+                signed_in_at,
+                last_seen_at: num(SEEN).max(signed_in_at),
+                multi_factor: data.get(MFA).and_then(|v| v.as_bool()).unwrap_or(false),
+                user_agent: text(CLIENT_UA),
+                ip: text(CLIENT_IP),
+            }
+        })
+        .collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
+    Ok(out)
+}
+
+/// Ends one of the user's sessions (by its key); true if it was live.
+pub async fn end_one(db: &Db, user_id: i64, key: &str) -> Result<bool, SessionError> {
+    let mut conn = db.write().await?;
+    Ok(crate::store::sessions::end_one(&mut conn, user_id, key).await?)
+}
+
+/// Ends every session of the user but this one (`session`), or all of them (`None`).
+pub async fn end_others(
+    session: Option<&Session>,
+    db: &Db,
+    user_id: i64,
+) -> Result<u64, SessionError> {
+    let keep = session
+        .and_then(|s| s.id())
+        .map(|id| crate::store::sessions::key(&id));
+    let mut conn = db.write().await?;
+    Ok(crate::store::sessions::end_all(&mut conn, user_id, keep.as_deref()).await?)
+}
+
 /// The user whose second factor is awaited, and where they were going.
 pub async fn awaiting_second_factor(
     session: &Session,

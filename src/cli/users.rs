@@ -26,8 +26,11 @@ pub enum UserCommand {
     },
     /// Lift the lock that repeated failed sign-ins put on an account
     Unlock { username: String },
-    /// Remove a user's second factors (a lost phone): authenticator app and recovery codes
+    /// Remove a user's second factors (a lost phone): passkeys, authenticator app and
+    /// recovery codes
     ResetMfa { username: String },
+    /// Sign a user out of every session (a stolen laptop)
+    SignOut { username: String },
     /// Who must have a second factor at sign-in: show it, or set it
     MfaPolicy {
         /// optional | admins | everyone
@@ -154,6 +157,10 @@ pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
             } else {
                 println!("{username} had no second factor");
             }
+        }
+        UserCommand::SignOut { username } => {
+            let n = users::sign_out_everywhere(db, &actor, &username).await?;
+            println!("signed {username} out of {n} session(s)");
         }
         UserCommand::MfaPolicy { set } => {
             use crate::auth::mfa::{self, Policy};

@@ -18,10 +18,13 @@ pub enum UserAction {
     /// Remove the user's second factors (a lost phone); they set up a new one at next
     /// sign-in if the policy asks for one.
     ResetMfa,
+    /// End every session of the user (a stolen laptop).
+    SignOut,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 7] = [
+    pub const ALL: [UserAction; 8] = [
+        UserAction::SignOut,
         UserAction::Suspend,
         UserAction::Activate,
         UserAction::Unlock,
@@ -45,6 +48,7 @@ impl UserAction {
             UserAction::Join => "join",
             UserAction::Delete => "delete",
             UserAction::ResetMfa => "reset-mfa",
+            UserAction::SignOut => "sign-out",
         }
     }
 }

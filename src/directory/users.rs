@@ -426,6 +426,50 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
     })
 }
 
+/// Ends every session of a user (an admin's "sign out everywhere"; suspending does it too,
+/// on the next request). Returns how many there were; an event either way.
+pub async fn sign_out_everywhere(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+) -> Result<u64, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let user = find(&mut tx, username).await?;
+    let ended = crate::store::sessions::end_all(&mut tx, user.id, None).await?;
+    let detail = json!({ "sessions_ended": ended });
+    audit(
+        &mut tx,
+        actor,
+        "user_sign_out",
+        None,
+        Some(&user.username),
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+/// Records that a user ended some of their own sessions.
+pub async fn record_sign_out(
+    db: &Db,
+    actor: &Actor,
+    username: &str,
+    ended: u64,
+) -> Result<(), DirectoryError> {
+    let mut conn = db.write().await?;
+    let detail = json!({ "sessions_ended": ended });
+    audit(
+        &mut conn,
+        actor,
+        "session_end",
+        None,
+        Some(username),
+        detail,
+    )
+    .await
+}
+
 /// Lifts the lock that repeated failed sign-ins put on the account (the client address's
 /// own lock stays). True when the account was locked. An event either way.
 pub async fn unlock(db: &Db, actor: &Actor, username: &str) -> Result<bool, DirectoryError> {

@@ -42,6 +42,7 @@ pub enum Small {
         id_hash: String,
         data: String,
         expires_at: i64,
+        user_id: Option<i64>,
     },
 }
 
@@ -177,7 +178,8 @@ async fn write(conn: &mut Conn, small: &Small) -> Result<bool, StoreError> {
             id_hash,
             data,
             expires_at,
-        } => sessions::update(conn, id_hash, data, *expires_at).await?,
+            user_id,
+        } => sessions::update(conn, id_hash, data, *expires_at, *user_id).await?,
     }
     Ok(true)
 }

@@ -28,8 +28,54 @@ impl DbSessionStore {
     }
 }
 
-fn key(id: &Id) -> String {
+/// The row key of a session: the SHA-256 of its id. It names a session to its own user (on
+/// the account page) without giving the id away.
+pub fn key(id: &Id) -> String {
     super::sha256_hex(&id.to_string())
+}
+
+/// The signed-in user a record belongs to (`auth::session` keeps it under `uid`).
+fn owner(record: &Record) -> Option<i64> {
+    record.data.get("uid").and_then(|v| v.as_i64())
+}
+
+/// A live session of a user: its key, its data (as `auth::session` wrote it) and expiry.
+pub async fn of_user(
+    conn: &mut Conn,
+    user_id: i64,
+) -> Result<Vec<(String, serde_json::Value, i64)>, StoreError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id_hash, data, expires_at FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY expires_at DESC",
+    )
+    .bind(user_id)
+    .bind(now_ms())
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, d, e)| (k, serde_json::from_str(&d).unwrap_or_default(), e))
+        .collect())
+}
+
+/// Ends a user's session by key (only theirs); true if there was one.
+pub async fn end_one(conn: &mut Conn, user_id: i64, key: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash = $2")
+        .bind(user_id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of a user but `keep`; how many.
+pub async fn end_all(conn: &mut Conn, user_id: i64, keep: Option<&str>) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// The message a session-store error carries when the database was busy, so that the
@@ -53,11 +99,13 @@ pub async fn update(
     id_hash: &str,
     data: &str,
     expires_at: i64,
+    user_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET data = $2, expires_at = $3 WHERE id_hash = $1")
+    sqlx::query("UPDATE sessions SET data = $2, expires_at = $3, user_id = $4 WHERE id_hash = $1")
         .bind(id_hash)
         .bind(data)
         .bind(expires_at)
+        .bind(user_id)
         .execute(conn)
         .await?;
     Ok(())
@@ -76,11 +124,13 @@ impl SessionStore for DbSessionStore {
         let mut conn = self.db.write().await.map_err(backend)?;
         loop {
             let done = sqlx::query(
-                "INSERT INTO sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                "INSERT INTO sessions (id_hash, data, expires_at, user_id) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(key(&record.id))
             .bind(&data)
             .bind(expiry_ms(record))
+            .bind(owner(record))
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
@@ -105,6 +155,7 @@ impl SessionStore for DbSessionStore {
                 id_hash: key(&record.id),
                 data,
                 expires_at: expiry_ms(record),
+                user_id: owner(record),
             })
             .await;
         match saved {

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -23,12 +23,61 @@ pub async fn show(State(state): State<AppState>, session: Session) -> Result<Res
     };
     let csrf = session::csrf_token(&session).await?;
     Ok(render(&AccountPage {
+        sessions: session::list(&session, &state.db, user.id).await?,
         user,
         csrf,
         min_len: password::min_len(),
         error: None,
         notice: None,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct EndForm {
+    csrf: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// Signs out one of the user's other sessions (another browser, a lost laptop).
+pub async fn end_session(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<EndForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let ended = session::end_one(&state.db, user.id, &form.key).await?;
+    record_end(&state, &user.username, if ended { 1 } else { 0 }).await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// Signs out every other session of the user.
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<EndForm>,
+) -> Result<Response, AppError> {
+    if !session::csrf_ok(&session, &form.csrf).await? {
+        return Err(AppError::Csrf);
+    }
+    let user = match require_user(&state, &session, "/account").await {
+        Ok(u) => u,
+        Err(instead) => return Ok(instead),
+    };
+    let ended = session::end_others(Some(&session), &state.db, user.id).await?;
+    record_end(&state, &user.username, ended).await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn record_end(state: &AppState, username: &str, ended: u64) -> Result<(), AppError> {
+    users::record_sign_out(&state.db, &Actor::user(username), username, ended).await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -86,6 +135,11 @@ pub async fn change_password(
             // A password change starts a fresh session id (SECURITY 11).
             let strength = session::sso_state(&session).await?.strength;
             session::establish(&session, &user, strength).await?;
+            // A new password ends the sessions elsewhere (someone may have had the old one).
+            let ended = session::end_others(Some(&session), &state.db, user.id).await?;
+            if ended > 0 {
+                record_end(&state, &user.username, ended).await?;
+            }
             (
                 StatusCode::OK,
                 None,
@@ -99,6 +153,7 @@ pub async fn change_password(
     Ok((
         status,
         render(&AccountPage {
+            sessions: session::list(&session, &state.db, user.id).await?,
             user,
             csrf,
             min_len: password::min_len(),

@@ -1,6 +1,7 @@
 //! A form extractor whose rejection is an HTML error page rather than axum's plain text.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
@@ -22,6 +23,28 @@ where
                 e.body_text()
             ))),
         }
+    }
+}
+
+/// Where a request comes from (its user agent and address), for the list of sessions.
+pub struct ClientInfo(pub crate::auth::session::Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        Ok(ClientInfo(crate::auth::session::Client { user_agent, ip }))
     }
 }
 

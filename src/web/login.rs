@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::form::{safe_next, HtmlForm};
+use super::form::{safe_next, ClientInfo, HtmlForm};
 use super::pages::{render, LoginPage};
 use crate::app::AppState;
 use crate::auth::login::{self, LoginOutcome};
@@ -65,6 +65,7 @@ pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
+    ClientInfo(client): ClientInfo,
     HtmlForm(form): HtmlForm<LoginForm>,
 ) -> Result<Response, AppError> {
     if !session::csrf_ok(&session, &form.csrf).await? {
@@ -87,6 +88,7 @@ pub async fn submit(
                 return Ok(Redirect::to("/login/mfa").into_response());
             }
             session::establish(&session, &user, Strength::Password).await?;
+            session::note_client(&session, &client).await?;
             let to = if user.must_change_password {
                 "/account"
             } else {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::form::{safe_next, HtmlForm};
+use super::form::{safe_next, ClientInfo, HtmlForm};
 use super::pages::{render, AccountMfaPage, LoginMfaPage};
 use super::passkey::with_script;
 use super::portal::require_user;
@@ -72,6 +72,7 @@ pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
+    ClientInfo(client): ClientInfo,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Result<Response, AppError> {
     if !session::csrf_ok(&session, &form.csrf).await? {
@@ -91,6 +92,7 @@ pub async fn submit(
         Verdict::Passed(_) => {
             if pending {
                 session::establish(&session, &user, Strength::MultiFactor).await?;
+                session::note_client(&session, &client).await?;
             } else {
                 session::raise(&session).await?;
             }

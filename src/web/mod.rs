@@ -31,6 +31,11 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(portal::confirm_logout).post(portal::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
+        .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .route("/login/mfa", get(mfa::show).post(mfa::submit))
         .route("/account/mfa", get(mfa::account))
         .route("/account/mfa/confirm", post(mfa::confirm))

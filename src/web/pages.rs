@@ -44,6 +44,8 @@ pub struct AccountPage {
     pub user: User,
     pub csrf: String,
     pub min_len: usize,
+    /// The user's live sessions, this one marked.
+    pub sessions: Vec<crate::auth::session::SessionInfo>,
     pub error: Option<String>,
     pub notice: Option<String>,
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use tower_sessions::Session;
 use webauthn_rs::prelude::{PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::form::{safe_next, HtmlForm};
+use super::form::{safe_next, ClientInfo, HtmlForm};
 use super::portal::require_user;
 use crate::app::AppState;
 use crate::auth::passkey::{self, Challenge};
@@ -228,6 +228,7 @@ pub async fn auth_finish(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
+    ClientInfo(client): ClientInfo,
     Json(body): Json<AuthBody>,
 ) -> Result<Response, Response> {
     csrf(&session, &headers).await?;
@@ -267,6 +268,9 @@ pub async fn auth_finish(
             session::establish(&session, &user, Strength::MultiFactor)
                 .await
                 .map_err(busy)?;
+            session::note_client(&session, &client)
+                .await
+                .map_err(busy)?;
             safe_next(Some(next))
         }
         (Some(_), _) => return Err(refused()),
@@ -277,6 +281,9 @@ pub async fn auth_finish(
         (None, Some(_)) => return Err(refused()),
         (None, None) => {
             session::establish(&session, &user, Strength::MultiFactor)
+                .await
+                .map_err(busy)?;
+            session::note_client(&session, &client)
                 .await
                 .map_err(busy)?;
             safe_next(Some(&body.next))

@@ -605,3 +605,88 @@ async fn sessions_end_after_the_idle_timeout_not_while_in_use() {
     assert!(page.location().unwrap().starts_with("/login"));
     server.stop().await;
 }
+
+/// Issue 12, item 7: a user sees where they are signed in and signs out one session or all
+/// others; a new password signs out the others; an admin signs a user out everywhere.
+#[tokio::test]
+async fn users_list_and_end_their_sessions_and_admins_sign_them_out() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    server.user("alice", "amber-long-password").await;
+    let mut a = Browser::new(&server);
+    let mut b = Browser::new(&server);
+    let mut c = Browser::new(&server);
+    for br in [&mut a, &mut b, &mut c] {
+        assert_eq!(br.login("alice", "amber-long-password").await.status, 303);
+    }
+    let page = a.get("/account").await;
+    assert_eq!(page.status, 200);
+    let rows = page.body.matches("<tr").count() - 1;
+    assert_eq!(rows, 3, "three sessions listed");
+    assert_eq!(page.body.matches("this session").count(), 1);
+    // End one of the others: its key is on the page, never its id.
+    let b_cookie = b.session_cookie().unwrap();
+    assert!(
+        !page.body.contains(&b_cookie),
+        "a session id never leaves its browser"
+    );
+    let key = page
+        .body
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let ended = a
+        .post(
+            "/account/sessions/end",
+            &[("csrf", &page.csrf()), ("key", &key)],
+        )
+        .await;
+    assert_eq!(ended.location(), Some("/account"));
+    let signed_in = |p: &Page| p.status == 200;
+    let (bs, cs) = (b.get("/").await, c.get("/").await);
+    assert_eq!(
+        [signed_in(&bs), signed_in(&cs)]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1,
+        "exactly one of the other two was signed out"
+    );
+    // "Everywhere else".
+    let page = a.get("/account").await;
+    a.post("/account/sessions/end-others", &[("csrf", &page.csrf())])
+        .await;
+    assert_ne!(b.get("/").await.status, 200);
+    assert_ne!(c.get("/").await.status, 200);
+    assert_eq!(a.get("/").await.status, 200, "this one stays");
+    // A new password signs the others out.
+    let mut d = Browser::new(&server);
+    d.login("alice", "amber-long-password").await;
+    let page = a.get("/account").await;
+    let changed = a
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &page.csrf()),
+                ("current", "amber-long-password"),
+                ("new", "another-long-phrase-7"),
+                ("confirm", "another-long-phrase-7"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_ne!(d.get("/").await.status, 200);
+    assert_eq!(a.get("/").await.status, 200);
+    // An admin's "sign out everywhere" ends this one too.
+    let n = sesame::directory::users::sign_out_everywhere(
+        &server.db,
+        &sesame::directory::Actor::system(),
+        "alice",
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_ne!(a.get("/").await.status, 200);
+}

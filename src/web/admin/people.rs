@@ -228,6 +228,9 @@ pub async fn user_action(
                 format!("{name} was not locked.")
             }
         }),
+        UserAction::SignOut => users::sign_out_everywhere(db, &actor, &name)
+            .await
+            .map(|n| format!("{name} was signed out of {n} session(s).")),
         UserAction::ResetMfa => mfa::remove(db, &actor, &name).await.map(|removed| {
             if removed {
                 format!("{name}'s second factors were removed; they set up a new one at next sign-in if the policy asks for it.")
