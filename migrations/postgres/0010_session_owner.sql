@@ -3,3 +3,4 @@
 -- the record's user id on every save.
 ALTER TABLE sessions ADD COLUMN user_id BIGINT;
 CREATE INDEX sessions_user ON sessions(user_id);
+UPDATE sessions SET user_id = (data::jsonb->>'uid')::bigint WHERE data::jsonb ? 'uid';

@@ -3,3 +3,4 @@
 -- the record's user id on every save.
 ALTER TABLE sessions ADD COLUMN user_id INTEGER;
 CREATE INDEX sessions_user ON sessions(user_id);
+UPDATE sessions SET user_id = json_extract(data, '$.uid') WHERE json_valid(data);

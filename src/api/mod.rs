@@ -199,7 +199,13 @@ impl FromRequestParts<AppState> for Admin {
             .await
             .map_err(|e| ApiError::from(crate::error::AppError::from(e)))?
         {
-            Some(u) if u.is_admin && !u.must_change_password => {
+            Some(u)
+                if u.is_admin
+                    && !u.must_change_password
+                    && !session::must_enrol(&session, &state.db, &u)
+                        .await
+                        .map_err(|e| ApiError::from(crate::error::AppError::from(e)))? =>
+            {
                 if cross_site(parts, &state.config.base_url) {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,

@@ -63,13 +63,19 @@ pub async fn check(
     match user {
         Some(u) if verified && u.active => {
             // With a second factor, the count of failures goes on until that is passed too:
-            // a right password must not reset the guesses at the code.
-            if !super::mfa::factors(db, u.id).await?.any() {
+            // a right password must not reset the guesses at the code; and the sign-in is
+            // not done yet (`mfa_success` ends it).
+            let second = super::mfa::factors(db, u.id).await?.any();
+            if !second {
                 throttle::clear(db, &account).await?;
             }
             record(
                 db,
-                "login_success",
+                if second {
+                    "login_password_ok"
+                } else {
+                    "login_success"
+                },
                 Some(&u.username),
                 json!({ "ip": ip.to_string() }),
             )
@@ -113,7 +119,7 @@ async fn record(
         name,
         actor: username.map_or_else(|| "anonymous".to_string(), |u| format!("user:{u}")),
         username: username.map(str::to_string),
-        outcome: if name == "login_success" {
+        outcome: if name == "login_success" || name == "login_password_ok" {
             "success"
         } else {
             "failure"

@@ -170,13 +170,17 @@ pub async fn start(
     let sealed = key
         .seal(&Secret::new(totp::base32(&secret)), &context(user.id))
         .map_err(unusable)?;
-    let mut conn = db.write().await?;
-    if !store::start_totp(&mut conn, user.id, &sealed).await? {
-        return Err(DirectoryError::Invalid(
-            "an authenticator app is already set up; remove it first".into(),
-        ));
+    let started = store::start_totp(&mut *db.write().await?, user.id, &sealed).await?;
+    if started {
+        return shown(&secret, user, issuer);
     }
-    shown(&secret, user, issuer)
+    // Another page load started one first: that is the key to show.
+    match secret_of(db, key, user.id).await? {
+        Some((other, false)) => shown(&other, user, issuer),
+        _ => Err(DirectoryError::Invalid(
+            "an authenticator app is already set up; remove it first".into(),
+        )),
+    }
 }
 
 /// The secret of the user's authenticator, enrolled or being enrolled.
@@ -326,16 +330,15 @@ pub async fn verify(
     ip: IpAddr,
 ) -> Result<Verdict, DirectoryError> {
     let account = throttle::account_key(&user.username);
-    if let Some(left) = throttle::locked_for(db, &[&account]).await? {
-        record(
-            db,
-            user,
-            "mfa_failure",
-            json!({ "reason": "locked", "ip": ip.to_string() }),
-        )
-        .await?;
-        return Ok(Verdict::Locked(left));
-    }
+    // Counted before it is checked: parallel guesses cannot all slip under the limit.
+    let last = match throttle::attempt(db, limits, &account, limits.max_failures).await? {
+        throttle::Attempt::Locked(left) => {
+            let detail = json!({ "reason": "locked", "ip": ip.to_string() });
+            record(db, user, "mfa_failure", detail).await?;
+            return Ok(Verdict::Locked(left));
+        }
+        throttle::Attempt::Go { last } => last,
+    };
     let passed = if is_recovery_code(code) {
         let mut conn = db.write().await?;
         store::use_recovery(&mut conn, user.id, &recovery_hash(code))
@@ -368,7 +371,6 @@ pub async fn verify(
         record(db, user, name, detail).await?;
         return Ok(Verdict::Passed(method));
     }
-    let locked = throttle::record_failure(db, limits, &account, limits.max_failures).await?;
     record(
         db,
         user,
@@ -376,7 +378,8 @@ pub async fn verify(
         json!({ "reason": "bad_code", "ip": ip.to_string() }),
     )
     .await?;
-    if locked {
+    if last {
+        throttle::lock(db, limits, &account).await?;
         record(
             db,
             user,

@@ -16,8 +16,19 @@ const SEEN: &str = "seen";
 /// The session proved a second factor (with its `AUTH_AT`).
 const MFA: &str = "mfa";
 /// A password was right and a second factor is awaited: the user id, and where to go after.
+/// (`store::sessions` reads `uid` and `pending_uid` as the row's owner, so that ending a
+/// user's sessions ends a half-finished sign-in too.)
 const PENDING_UID: &str = "pending_uid";
 const PENDING_NEXT: &str = "pending_next";
+const PENDING_AT: &str = "pending_at";
+/// How long a right password waits for its second factor.
+const PENDING_MS: i64 = 10 * 60 * 1000;
+/// When the user proved their first factor (the password, or a passkey that signs in on its
+/// own): `ForceAuthn` asks for this to be newer than the request, so that a step-up with a
+/// second factor alone does not answer it.
+const FIRST_AT: &str = "first_at";
+/// How recent the second factor must be for changing second factors.
+pub const RECENT_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -69,11 +80,13 @@ pub async fn establish(
     user: &User,
     strength: Strength,
 ) -> Result<(), SessionError> {
+    // Nothing from before the sign-in carries over (another user's half-done ceremony, say).
+    session.clear().await;
     session.cycle_id().await?;
-    session.remove::<i64>(PENDING_UID).await?;
-    session.remove::<String>(PENDING_NEXT).await?;
+    let now = crate::store::now_ms();
     session.insert(USER_ID, user.id).await?;
-    session.insert(AUTH_AT, crate::store::now_ms()).await?;
+    session.insert(AUTH_AT, now).await?;
+    session.insert(FIRST_AT, now).await?;
     session
         .insert(MFA, strength == Strength::MultiFactor)
         .await?;
@@ -100,10 +113,12 @@ pub async fn await_second_factor(
     user: &User,
     next: &str,
 ) -> Result<(), SessionError> {
+    session.clear().await;
     session.cycle_id().await?;
-    session.remove::<i64>(USER_ID).await?;
     session.insert(PENDING_UID, user.id).await?;
     session.insert(PENDING_NEXT, next).await?;
+    session.insert(PENDING_AT, crate::store::now_ms()).await?;
+    session.insert(CSRF, csrf::new_token()).await?;
     Ok(())
 }
 
@@ -193,6 +208,24 @@ pub async fn end_others(
     Ok(crate::store::sessions::end_all(&mut conn, user_id, keep.as_deref()).await?)
 }
 
+/// Whether this session may change the user's second factors: a user with none may add the
+/// first; a user with some must have proven one in this session, recently ("sudo mode"), so
+/// that a password alone, or a session left open, cannot add, replace or remove them.
+pub async fn may_change_factors(
+    session: &Session,
+    db: &Db,
+    user: &User,
+) -> Result<bool, SessionError> {
+    let factors = super::mfa::factors(db, user.id)
+        .await
+        .map_err(directory_error)?;
+    if !factors.any() {
+        return Ok(true);
+    }
+    let s = sso_state(session).await?;
+    Ok(s.strength == Strength::MultiFactor && crate::store::now_ms() - s.auth_at < RECENT_MS)
+}
+
 /// The user whose second factor is awaited, and where they were going.
 pub async fn awaiting_second_factor(
     session: &Session,
@@ -201,6 +234,10 @@ pub async fn awaiting_second_factor(
     let Some(id) = session.get::<i64>(PENDING_UID).await? else {
         return Ok(None);
     };
+    let at = session.get::<i64>(PENDING_AT).await?.unwrap_or(0);
+    if crate::store::now_ms() - at > PENDING_MS {
+        return Ok(None);
+    }
     let next = session
         .get::<String>(PENDING_NEXT)
         .await?
@@ -216,12 +253,15 @@ pub async fn awaiting_second_factor(
 /// how, and the `SessionIndex` the assertions carry (SECURITY 9), stable for the session.
 pub struct SsoState {
     pub auth_at: i64,
+    /// When the first factor was proven (`ForceAuthn`).
+    pub first_at: i64,
     pub strength: Strength,
     pub session_index: String,
 }
 
 pub async fn sso_state(session: &Session) -> Result<SsoState, SessionError> {
     let auth_at = session.get::<i64>(AUTH_AT).await?.unwrap_or(0);
+    let first_at = session.get::<i64>(FIRST_AT).await?.unwrap_or(auth_at);
     let strength = if session.get::<bool>(MFA).await?.unwrap_or(false) {
         Strength::MultiFactor
     } else {
@@ -237,6 +277,7 @@ pub async fn sso_state(session: &Session) -> Result<SsoState, SessionError> {
     };
     Ok(SsoState {
         auth_at,
+        first_at,
         strength,
         session_index,
     })

@@ -82,6 +82,74 @@ pub async fn record_failure(
     Ok(locks)
 }
 
+/// What counting an attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Locked: do not check the attempt at all.
+    Locked(Duration),
+    /// Check it; `last` when a failure now must lock the key.
+    Go { last: bool },
+}
+
+/// Counts an attempt at `key` *before* it is checked, so that attempts sent in parallel
+/// cannot all pass a check made before any of their failures is written: the attempt past
+/// `max` in the window locks the key and is not checked. A success clears the count
+/// ([`clear`]); a failed `last` attempt locks the key ([`lock`]).
+pub async fn attempt(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    key: &str,
+    max: i64,
+) -> Result<Attempt, StoreError> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let window = policy.window.as_millis() as i64;
+    let mut c = throttle::get(&mut tx, key).await?.unwrap_or(Counter {
+        failures: 0,
+        window_start: now,
+        locked_until: 0,
+    });
+    if c.locked_until > now {
+        return Ok(Attempt::Locked(Duration::from_millis(
+            (c.locked_until - now) as u64,
+        )));
+    }
+    if now - c.window_start > window || c.locked_until != 0 {
+        c = Counter {
+            failures: 0,
+            window_start: now,
+            locked_until: 0,
+        };
+    }
+    c.failures += 1;
+    let verdict = if c.failures > max {
+        c.locked_until = now + policy.lockout.as_millis() as i64;
+        Attempt::Locked(policy.lockout)
+    } else {
+        Attempt::Go {
+            last: c.failures == max,
+        }
+    };
+    throttle::put(&mut tx, key, c).await?;
+    tx.commit().await?;
+    Ok(verdict)
+}
+
+/// Locks `key` for the lockout time from now.
+pub async fn lock(db: &Db, policy: &ThrottlePolicy, key: &str) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let mut c = throttle::get(&mut tx, key).await?.unwrap_or(Counter {
+        failures: 0,
+        window_start: now,
+        locked_until: 0,
+    });
+    c.locked_until = now + policy.lockout.as_millis() as i64;
+    throttle::put(&mut tx, key, c).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
     let mut conn = db.write().await?;
     throttle::clear(&mut conn, key).await

@@ -324,13 +324,16 @@ pub async fn set_password(
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
     users::set_password(&mut tx, user.id, &hash, must_change).await?;
+    // A new password ends every session, a half-finished sign-in included (someone may have
+    // had the old one); the user's own browser gets a new session at once (web/account.rs).
+    let ended = crate::store::sessions::end_all(&mut tx, user.id, None).await?;
     audit(
         &mut tx,
         actor,
         "user_password_change",
         None,
         Some(&user.username),
-        json!({}),
+        json!({ "sessions_ended": ended }),
     )
     .await?;
     tx.commit().await?;

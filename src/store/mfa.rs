@@ -28,13 +28,12 @@ pub async fn totp(conn: &mut Conn, user_id: i64) -> Result<Option<TotpRow>, Stor
     }))
 }
 
-/// Starts (or restarts) an enrolment: an unconfirmed secret replaces any unconfirmed one.
-/// A confirmed authenticator is left alone (false): it must be removed first.
+/// Starts an enrolment with this secret, unless one is enrolled or being enrolled already
+/// (false): a second page load must not replace the key the user may have scanned.
 pub async fn start_totp(conn: &mut Conn, user_id: i64, sealed: &str) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO mfa_totp (user_id, secret, confirmed, last_step, created_at) \
-         VALUES ($1, $2, 0, 0, $3) ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, \
-         created_at = excluded.created_at WHERE mfa_totp.confirmed = 0",
+         VALUES ($1, $2, 0, 0, $3) ON CONFLICT (user_id) DO NOTHING",
     )
     .bind(user_id)
     .bind(sealed)

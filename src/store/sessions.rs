@@ -34,9 +34,12 @@ pub fn key(id: &Id) -> String {
     super::sha256_hex(&id.to_string())
 }
 
-/// The signed-in user a record belongs to (`auth::session` keeps it under `uid`).
+/// The user a record belongs to: signed in (`uid`), or between password and second factor
+/// (`pending_uid`), as `auth::session` keeps them.
 fn owner(record: &Record) -> Option<i64> {
-    record.data.get("uid").and_then(|v| v.as_i64())
+    ["uid", "pending_uid"]
+        .iter()
+        .find_map(|k| record.data.get(*k).and_then(|v| v.as_i64()))
 }
 
 /// A live session of a user: its key, its data (as `auth::session` wrote it) and expiry.

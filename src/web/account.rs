@@ -133,13 +133,9 @@ pub async fn change_password(
     let (status, error, notice) = match result {
         Ok(()) => {
             // A password change starts a fresh session id (SECURITY 11).
+            // The password change ended every session; this browser gets a new one.
             let strength = session::sso_state(&session).await?.strength;
             session::establish(&session, &user, strength).await?;
-            // A new password ends the sessions elsewhere (someone may have had the old one).
-            let ended = session::end_others(Some(&session), &state.db, user.id).await?;
-            if ended > 0 {
-                record_end(&state, &user.username, ended).await?;
-            }
             (
                 StatusCode::OK,
                 None,

@@ -129,6 +129,17 @@ pub async fn submit(
     Ok((status, with_script(render(&page))).into_response())
 }
 
+/// The signed-in user, when this session may change their second factors; otherwise the
+/// answer is a step-up first (a recent second factor), coming back to the account page.
+pub async fn factor_owner(state: &AppState, session: &Session) -> Result<User, Response> {
+    let user = require_user(state, session, "/account/mfa").await?;
+    match session::may_change_factors(session, &state.db, &user).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Err(Redirect::to("/login/mfa?next=%2Faccount%2Fmfa").into_response()),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
 /// The issuer an authenticator app shows beside the code: sesame, and which one.
 fn issuer(state: &AppState) -> String {
     match state.config.base_url.host_str() {
@@ -176,7 +187,7 @@ pub async fn account(
     session: Session,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -193,15 +204,18 @@ pub async fn confirm(
     if !session::csrf_ok(&session, &form.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
     let next = safe_next(form.next.as_deref());
+    let first = !mfa::factors(&state.db, user.id).await?.any();
     match mfa::confirm(&state.db, &state.seal, &user, &form.code).await? {
         Some(codes) => {
-            // The user just proved the factor: this session is multi-factor from now.
-            session::raise(&session).await?;
+            // A first factor, just proven with the password: a multi-factor session.
+            if first {
+                session::raise(&session).await?;
+            }
             let page = account_page(&state, &session, &user, next, Some(codes), (None, None));
             Ok(with_script(render(&page.await?)))
         }
@@ -231,7 +245,7 @@ pub async fn regenerate(
     if !session::csrf_ok(&session, &form.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -258,7 +272,7 @@ pub async fn remove(
     if !session::csrf_ok(&session, &form.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };

@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::passkey::{self, Challenge};
 use crate::auth::session::{self, Strength};
 use crate::auth::throttle;
-use crate::directory::DirectoryError;
+use crate::directory::{DirectoryError, User};
 use crate::error::AppError;
 
 const REGISTRATION: &str = "pk_registration";
@@ -76,13 +76,27 @@ async fn csrf(session: &Session, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// The signed-in user, when this session may change their second factors (a JSON 403
+/// otherwise: the page offers the step-up).
+async fn factor_owner_json(state: &AppState, session: &Session) -> Result<User, Response> {
+    let user = require_user(state, session, "/account/mfa").await?;
+    match session::may_change_factors(session, &state.db, &user).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Err(error(
+            StatusCode::FORBIDDEN,
+            "confirm it is you with your passkey or a code first: reload the page",
+        )),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
 pub async fn register_begin(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     csrf(&session, &headers).await?;
-    let user = require_user(&state, &session, "/account/mfa").await?;
+    let user = factor_owner_json(&state, &session).await?;
     let (options, reg) = passkey::register_start(&state.rp, &state.db, &user)
         .await
         .map_err(from_directory)?;
@@ -109,7 +123,7 @@ pub async fn register_finish(
     Json(body): Json<RegisterBody>,
 ) -> Result<Response, Response> {
     csrf(&session, &headers).await?;
-    let user = require_user(&state, &session, "/account/mfa").await?;
+    let user = factor_owner_json(&state, &session).await?;
     let taken = session.remove::<PasskeyRegistration>(REGISTRATION).await;
     let Ok(Some(reg)) = taken else {
         return Err(error(
@@ -127,10 +141,11 @@ pub async fn register_finish(
     )
     .await
     .map_err(from_directory)?;
-    // The user just proved the passkey (with user verification): a multi-factor session.
-    let raised = session::raise(&session).await;
-    raised.map_err(|e| AppError::from(e).into_response())?;
+    // A first factor (it came with recovery codes), just proven with user verification on
+    // top of the password: a multi-factor session.
     if let Some(codes) = codes {
+        let raised = session::raise(&session).await;
+        raised.map_err(|e| AppError::from(e).into_response())?;
         let _ = session.insert(NEW_CODES, codes).await;
     }
     let next = safe_next(Some(&body.next));
@@ -163,7 +178,7 @@ pub async fn rename(
     if !session::csrf_ok(&session, &f.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match super::mfa::factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -180,7 +195,7 @@ pub async fn remove(
     if !session::csrf_ok(&session, &f.csrf).await? {
         return Err(AppError::Csrf);
     }
-    let user = match require_user(&state, &session, "/account/mfa").await {
+    let user = match super::mfa::factor_owner(&state, &session).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -252,17 +267,9 @@ pub async fn auth_finish(
     let Some(user) = proven else {
         return Err(refused());
     };
+    // No lockout check here: a passkey with user verification cannot be guessed, and a
+    // lockout that wrong passwords caused must not keep its owner out.
     let account = throttle::account_key(&user.username);
-    if throttle::locked_for(&state.db, &[&account])
-        .await
-        .map_err(|e| AppError::from(e).into_response())?
-        .is_some()
-    {
-        return Err(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed attempts; try again later",
-        ));
-    }
     let next = match (&pending, &current) {
         (Some((u, next)), _) if u.id == user.id => {
             session::establish(&session, &user, Strength::MultiFactor)

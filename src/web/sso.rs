@@ -102,6 +102,7 @@ async fn signed_in_as(session: &Session, user: User) -> Result<SignedIn, AppErro
     Ok(SignedIn {
         user,
         auth_at: s.auth_at,
+        first_at: s.first_at,
         level: match s.strength {
             Strength::Password => Level::Password,
             Strength::MultiFactor => Level::MultiFactor,

@@ -435,3 +435,134 @@ async fn the_policy_makes_an_admin_enrol_before_the_console_and_admins_reset_fac
     // With "everyone", alice's next page asks her to enrol too.
     assert_eq!(a.get("/").await.location(), Some("/account/mfa?next=%2F"));
 }
+
+/// The adversarial review's findings on issue 12: second factors are changed only by a
+/// session that proved one recently; parallel guesses cannot beat the lockout; a password
+/// change ends a half-finished sign-in; an SP asking for the impossible is told at once.
+#[tokio::test]
+async fn factor_changes_need_a_recent_second_factor_and_guesses_cannot_race_the_lockout() {
+    let w = World::new().await;
+    let (mut b, key) = password_session_with_totp(&w, "alice").await;
+    // A password-only session of a user with a factor cannot add, renew or remove factors.
+    let page = b.get("/account").await;
+    let csrf = page.csrf();
+    assert_eq!(
+        b.get("/account/mfa").await.location(),
+        Some("/login/mfa?next=%2Faccount%2Fmfa")
+    );
+    let renew = b.post("/account/mfa/recovery", &[("csrf", &csrf)]).await;
+    assert_eq!(renew.location(), Some("/login/mfa?next=%2Faccount%2Fmfa"));
+    let http = reqwest::Client::new();
+    let begin = http
+        .post(format!("http://{}/account/passkeys/begin", w.server.addr))
+        .header(
+            "cookie",
+            format!("sesame_session={}", b.session_cookie().unwrap()),
+        )
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(begin.status(), 403);
+    // After a step-up with a code, it can.
+    let stepped = second_step_at(&mut b, "/login/mfa?next=%2Faccount%2Fmfa", &code(&key, 1)).await;
+    assert_eq!(stepped.location(), Some("/account/mfa"));
+    assert_eq!(b.get("/account/mfa").await.status, 200);
+
+    // Twenty wrong codes at once: at most the limit (3) are checked, then the account is
+    // locked and even the right code is refused.
+    let mut p = w.browser();
+    assert_eq!(
+        p.login("alice", PASSWORD).await.location(),
+        Some("/login/mfa")
+    );
+    let form = p.get("/login/mfa").await;
+    let cookie = p.session_cookie().unwrap();
+    let csrf = form.csrf();
+    let wrong = wrong_code(&key);
+    let sends = (0..20).map(|_| {
+        let http = http.clone();
+        let url = format!("http://{}/login/mfa", w.server.addr);
+        let (cookie, csrf, wrong) = (cookie.clone(), csrf.clone(), wrong.clone());
+        async move {
+            http.post(url)
+                .header("cookie", format!("sesame_session={cookie}"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("code", wrong.as_str()),
+                    ("next", "/"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_join(sends).await;
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    let mut conn = w.server.db.read().await.unwrap();
+    let checked = events::list(
+        &mut conn,
+        &EventFilter {
+            username: Some("alice".into()),
+            name: Some("mfa_failure".into()),
+            limit: 100,
+            ..EventFilter::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|e| e.detail.contains("bad_code"))
+    .count();
+    drop(conn);
+    assert!(checked <= 3, "{checked} guesses were checked");
+    let right = second_step(&mut p, &code(&key, 2)).await;
+    assert_eq!(right.status, 429, "{}", right.body);
+    users::unlock(&w.server.db, &Actor::system(), "alice")
+        .await
+        .unwrap();
+
+    // A half-finished sign-in does not survive a password change.
+    let mut half = w.browser();
+    assert_eq!(
+        half.login("alice", PASSWORD).await.location(),
+        Some("/login/mfa")
+    );
+    let pw = sesame::auth::password::Password::new("a-brand-new-phrase-5".into()).unwrap();
+    users::set_password(&w.server.db, &Actor::system(), "alice", &pw, false)
+        .await
+        .unwrap();
+    let after = half.get("/login/mfa").await;
+    assert_eq!(after.location(), Some("/login"), "{}", after.body);
+
+    // Not signed in, and a class nobody here can give: NoAuthnContext at once, no sign-in.
+    let mut anon = w.browser();
+    let kerberos = "urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos";
+    let instruction =
+        w.sp.login(&[("binding", "redirect"), ("context", kerberos)])
+            .await;
+    let page = w.send(&mut anon, &instruction).await;
+    let form =
+        PostForm::from_page(&page).unwrap_or_else(|| panic!("{}: {}", page.status, page.body));
+    assert!(form.xml().contains("status:NoAuthnContext"));
+    xmlsec_verify(&form.xml(), &w.cert);
+}
+
+/// Runs the futures at once and collects their outputs in order.
+async fn futures_join<F: std::future::Future<Output = u16> + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

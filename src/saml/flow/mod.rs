@@ -155,7 +155,11 @@ pub enum Refused {
 /// session's `SessionIndex` (SECURITY 9).
 pub struct SignedIn {
     pub user: User,
+    /// When the last factor was proven (`AuthnInstant`).
     pub auth_at: i64,
+    /// When the first factor was proven: `ForceAuthn` asks for it to be newer than the
+    /// request (a step-up with a second factor alone is not a fresh sign-in).
+    pub first_at: i64,
     pub level: Level,
     pub session_index: String,
 }
@@ -280,7 +284,7 @@ async fn decide(
     }
     let signed_in = who.is_some();
     if let Some(w) = who.filter(|w| !w.user.must_change_password) {
-        if !pending.force_authn || w.auth_at >= pending.received_at {
+        if !pending.force_authn || w.first_at >= pending.received_at {
             return answer_or_step_up(idp, t, &w, pending, handle).await;
         }
     }
@@ -289,6 +293,14 @@ async fn decide(
             unpark(idp, h).await?;
         }
         return no_passive(idp, t, &pending).await;
+    }
+    // Asked for what nobody here can give: say so now rather than after a sign-in.
+    let impossible = pending.requested_context.as_ref().map(|r| r.need());
+    if impossible == Some(Need::Impossible) {
+        if let Some(h) = &handle {
+            unpark(idp, h).await?;
+        }
+        return no_authn_context(idp, t, &pending, None).await;
     }
     let handle = match handle {
         Some(h) => h,
@@ -337,7 +349,7 @@ async fn answer_or_step_up(
     }
     match step {
         Step::Ready => answer::answer(idp, t, w, Some(&pending)).await,
-        Step::Cannot => no_authn_context(idp, t, &pending, &w.user.username).await,
+        Step::Cannot => no_authn_context(idp, t, &pending, Some(&w.user.username)).await,
         // IsPassive: no page may be shown (Core §3.4.1).
         Step::Prove | Step::Enrol => no_passive(idp, t, &pending).await,
     }

@@ -250,7 +250,7 @@ pub(super) async fn no_authn_context(
     idp: &Idp,
     t: &Target,
     p: &Pending,
-    username: &str,
+    username: Option<&str>,
 ) -> Result<Decision, FlowError> {
     let status = (
         response::STATUS_RESPONDER,
@@ -260,7 +260,7 @@ pub(super) async fn no_authn_context(
         idp,
         t,
         p,
-        Some(username),
+        username,
         status,
         "the requested authentication context cannot be satisfied for this user",
     )
