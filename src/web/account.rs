@@ -8,7 +8,7 @@ use tower_sessions::Session;
 
 use super::form::HtmlForm;
 use super::pages::{render, AccountPage};
-use super::portal::require_user;
+use super::portal::{posting_user, require_user};
 use crate::app::AppState;
 use crate::auth::password::{self, Password};
 use crate::auth::session;
@@ -45,10 +45,7 @@ pub async fn end_session(
     session: Session,
     HtmlForm(form): HtmlForm<EndForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match require_user(&state, &session, "/account").await {
+    let user = match posting_user(&state, &session, &form.csrf, "/account").await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -63,10 +60,7 @@ pub async fn end_other_sessions(
     session: Session,
     HtmlForm(form): HtmlForm<EndForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match require_user(&state, &session, "/account").await {
+    let user = match posting_user(&state, &session, &form.csrf, "/account").await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -93,10 +87,7 @@ pub async fn change_password(
     session: Session,
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match require_user(&state, &session, "/account").await {
+    let user = match posting_user(&state, &session, &form.csrf, "/account").await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };

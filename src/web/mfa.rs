@@ -140,6 +140,19 @@ pub async fn factor_owner(state: &AppState, session: &Session) -> Result<User, R
     }
 }
 
+/// [`factor_owner`] for a posted form: its CSRF token checked first.
+pub async fn posting_factor_owner(
+    state: &AppState,
+    session: &Session,
+    csrf: &str,
+) -> Result<User, Response> {
+    match session::csrf_ok(session, csrf).await {
+        Ok(true) => factor_owner(state, session).await,
+        Ok(false) => Err(AppError::Csrf.into_response()),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
 /// The issuer an authenticator app shows beside the code: sesame, and which one.
 fn issuer(state: &AppState) -> String {
     match state.config.base_url.host_str() {
@@ -201,10 +214,7 @@ pub async fn confirm(
     session: Session,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match factor_owner(&state, &session).await {
+    let user = match posting_factor_owner(&state, &session, &form.csrf).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -242,10 +252,7 @@ pub async fn regenerate(
     session: Session,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match factor_owner(&state, &session).await {
+    let user = match posting_factor_owner(&state, &session, &form.csrf).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -269,10 +276,7 @@ pub async fn remove(
     session: Session,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &form.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match factor_owner(&state, &session).await {
+    let user = match posting_factor_owner(&state, &session, &form.csrf).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };

@@ -175,10 +175,7 @@ pub async fn rename(
     Path(id): Path<i64>,
     HtmlForm(f): HtmlForm<NameForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &f.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match super::mfa::factor_owner(&state, &session).await {
+    let user = match super::mfa::posting_factor_owner(&state, &session, &f.csrf).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
@@ -192,10 +189,7 @@ pub async fn remove(
     Path(id): Path<i64>,
     HtmlForm(f): HtmlForm<NameForm>,
 ) -> Result<Response, AppError> {
-    if !session::csrf_ok(&session, &f.csrf).await? {
-        return Err(AppError::Csrf);
-    }
-    let user = match super::mfa::factor_owner(&state, &session).await {
+    let user = match super::mfa::posting_factor_owner(&state, &session, &f.csrf).await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };

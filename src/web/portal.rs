@@ -36,6 +36,21 @@ pub async fn require_user(
     }
 }
 
+/// A form posted by a signed-in user: its CSRF token checked first, then the user, or the
+/// answer instead (an error page, or the way to sign in and come back to `here`).
+pub async fn posting_user(
+    state: &AppState,
+    session: &Session,
+    csrf: &str,
+    here: &str,
+) -> Result<User, Response> {
+    match session::csrf_ok(session, csrf).await {
+        Ok(true) => require_user(state, session, here).await,
+        Ok(false) => Err(AppError::Csrf.into_response()),
+        Err(e) => Err(AppError::from(e).into_response()),
+    }
+}
+
 pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     let user = match require_user(&state, &session, "/").await {
         Ok(u) => u,
