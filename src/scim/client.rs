@@ -109,6 +109,20 @@ impl Exchange {
 }
 
 /// `Retry-After`: delta-seconds or an HTTP-date.
+/// The path of a resource the target named: `id` is the target's text, so it is one path
+/// segment, percent-encoded (RFC 3986 §3.3) — an `id` of `../x?y` cannot steer a request
+/// elsewhere on the target.
+pub fn resource_path(kind: &str, id: &str) -> String {
+    // Unreserved characters but `.` stay as they are (ids are mostly UUIDs); `.` is encoded
+    // too, so that an id of `..` is not a dot-segment.
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    let seg = percent_encoding::utf8_percent_encode(id, SEGMENT);
+    format!("/{kind}/{seg}")
+}
+
 pub fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     let asked = if let Ok(secs) = v.parse::<u64>() {
@@ -240,5 +254,21 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(retry_after("soon"), None);
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    #[test]
+    fn a_target_id_is_one_encoded_segment() {
+        assert_eq!(
+            super::resource_path("Users", "2819c223-7f76_453a~919d"),
+            "/Users/2819c223-7f76_453a~919d"
+        );
+        assert_eq!(super::resource_path("Groups", ".."), "/Groups/%2E%2E");
+        assert_eq!(
+            super::resource_path("Users", "../x?y#z"),
+            "/Users/%2E%2E%2Fx%3Fy%23z"
+        );
     }
 }

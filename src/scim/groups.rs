@@ -43,7 +43,7 @@ pub async fn sync(db: &Db, t: &Live, group_id: i64, dry_run: bool) -> Result<Rep
         (false, Some(link)) if t.row.push_groups || group.is_none() => {
             run.report.decision = "delete the group".into();
             if !dry_run {
-                let path = format!("/Groups/{}", link.remote_id);
+                let path = super::client::resource_path("Groups", &link.remote_id);
                 let ex = run
                     .send("group_delete_provision", Method::DELETE, &path, None)
                     .await?;
@@ -172,7 +172,7 @@ async fn update(
     if dry_run {
         return Ok(());
     }
-    let path = format!("/Groups/{}", link.remote_id);
+    let path = super::client::resource_path("Groups", &link.remote_id);
     let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
     let ex = run
         .send("group_update_provision", Method::PATCH, &path, Some(body))

@@ -295,7 +295,7 @@ async fn enter_or_update(
     if dry_run {
         return Ok(());
     }
-    let path = format!("/Users/{}", link.remote_id);
+    let path = super::client::resource_path("Users", &link.remote_id);
     let ex = run
         .send(
             "user_update_provision",
@@ -408,7 +408,7 @@ async fn guard(run: &Run<'_>) -> Result<(), Stop> {
 
 /// Leaving scope: `active: false`; a deleted user with the delete action: `DELETE`.
 async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> Result<(), Stop> {
-    let path = format!("/Users/{}", link.remote_id);
+    let path = super::client::resource_path("Users", &link.remote_id);
     if !dry_run && (delete || link.active != 0) {
         guard(run).await?;
     }
