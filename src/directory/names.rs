@@ -111,8 +111,15 @@ impl GroupName {
     }
 }
 
-/// An app's slug: `[a-z0-9-]{1,63}`, fixed at creation because the SP has
-/// `{base_url}/saml2/{slug}` configured.
+/// Words a slug cannot be: they are route segments beside `{slug}` (`/admin/apps/new`) or
+/// would read as one of sesame's own paths.
+pub const RESERVED_SLUGS: [&str; 13] = [
+    "new", "admin", "api", "static", "login", "logout", "account", "saml2", "logos", "metadata",
+    "healthz", "readyz", "sso",
+];
+
+/// An app's slug: `[a-z0-9-]{1,63}`, not starting or ending with `-`, not a reserved word;
+/// fixed at creation because the SP has `{base_url}/saml2/{slug}` configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slug(String);
 
@@ -125,6 +132,14 @@ impl Slug {
         if !ok {
             return Err(invalid(format!(
                 "slug {s:?} must be 1 to 63 characters of a-z, 0-9 and -"
+            )));
+        }
+        if s.starts_with('-') || s.ends_with('-') {
+            return Err(invalid(format!("slug {s:?} must not start or end with -")));
+        }
+        if RESERVED_SLUGS.contains(&s) {
+            return Err(invalid(format!(
+                "slug {s:?} is a word sesame uses in its own addresses; choose another"
             )));
         }
         Ok(Slug(s.to_string()))
@@ -197,7 +212,18 @@ mod tests {
     #[test]
     fn slugs() {
         assert!(Slug::parse("bluejeans-2").is_ok());
-        for bad in ["", "Blue", "a_b", "a.b", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "Blue",
+            "a_b",
+            "a.b",
+            &"a".repeat(64),
+            "é",
+            "-a",
+            "a-",
+            "new",
+            "admin",
+        ] {
             assert!(Slug::parse(bad).is_err(), "{bad}");
         }
         assert!(Slug::parse(&"a".repeat(63)).is_ok());

@@ -1316,7 +1316,7 @@ async fn bad_input_is_refused_with_json_and_changes_nothing() {
     let cases: Vec<(Method, &str, &str, String, u16, &str)> = vec![
         // Unknown fields.
         (Method::POST, "/api/v1/apps", json_ct,
-         json!({"slug": "new", "template": "generic", "colour": "#000000"}).to_string(), 422, "bad_request"),
+         json!({"slug": "fresh", "template": "generic", "colour": "#000000"}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep", json_ct, json!({"label": "X", "slug": "other"}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep/sso", json_ct,
          json!({"sp_entity_id": "https://x.example/", "acs_url": "https://x.example/acs"}).to_string(), 422, "bad_request"),
@@ -1326,14 +1326,14 @@ async fn bad_input_is_refused_with_json_and_changes_nothing() {
         (Method::PATCH, "/api/v1/users/alice", json_ct, json!({"title": "T", "status": "x"}).to_string(), 422, "bad_request"),
         (Method::POST, "/api/v1/groups", json_ct, json!({"name": "g", "members": ["alice"]}).to_string(), 422, "bad_request"),
         // Wrong types.
-        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "new", "template": "generic", "enabled": "yes"}).to_string(), 422, "bad_request"),
+        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "fresh", "template": "generic", "enabled": "yes"}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep", json_ct, json!({"label": 5}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep/sso", json_ct, json!({"acs_urls": "https://x.example/acs"}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/users/alice", json_ct, json!({"is_admin": "true"}).to_string(), 422, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep/scim", json_ct, json!({"deletion_threshold": "5"}).to_string(), 422, "bad_request"),
         (Method::POST, "/api/v1/apps", json_ct, "[]".to_string(), 422, "bad_request"),
         // Not JSON, or not sent as JSON.
-        (Method::POST, "/api/v1/apps", "text/plain", json!({"slug": "new", "template": "generic"}).to_string(), 415, "bad_request"),
+        (Method::POST, "/api/v1/apps", "text/plain", json!({"slug": "fresh", "template": "generic"}).to_string(), 415, "bad_request"),
         (Method::POST, "/api/v1/apps", "application/x-www-form-urlencoded", "slug=new&template=generic".to_string(), 415, "bad_request"),
         (Method::PATCH, "/api/v1/apps/keep", "multipart/form-data; boundary=x", "--x--".to_string(), 415, "bad_request"),
         (Method::POST, "/api/v1/users/alice/password", "text/plain", "{\"password\": \"long enough pw\"}".to_string(), 415, "bad_request"),
@@ -1342,9 +1342,12 @@ async fn bad_input_is_refused_with_json_and_changes_nothing() {
         // Values that break a rule.
         (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "Not A Slug!", "template": "generic"}).to_string(), 400, "invalid"),
         (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "a_b", "template": "generic"}).to_string(), 400, "invalid"),
-        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "new", "template": "no-such-template"}).to_string(), 400, "invalid"),
+        // A reserved word (a route beside {slug}) and a slug ending in "-" (issue 14, item 8).
+        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "new", "template": "generic"}).to_string(), 400, "invalid"),
+        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "wiki-", "template": "generic"}).to_string(), 400, "invalid"),
+        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "fresh", "template": "no-such-template"}).to_string(), 400, "invalid"),
         (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "keep", "template": "bluejeans"}).to_string(), 409, "conflict"),
-        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "new", "template": "generic", "color": "blue"}).to_string(), 400, "invalid"),
+        (Method::POST, "/api/v1/apps", json_ct, json!({"slug": "fresh", "template": "generic", "color": "blue"}).to_string(), 400, "invalid"),
         (Method::PATCH, "/api/v1/apps/keep", json_ct, json!({"color": "#12345"}).to_string(), 400, "invalid"),
         (Method::PATCH, "/api/v1/apps/keep", json_ct, json!({"label": "New", "color": "#gggggg"}).to_string(), 400, "invalid"),
         (Method::PATCH, "/api/v1/apps/keep", json_ct, json!({"label": ""}).to_string(), 400, "invalid"),
