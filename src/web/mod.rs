@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login/passkey/begin", post(passkey::auth_begin))
         .route("/login/passkey/finish", post(passkey::auth_finish))
         .route("/static/passkey.js", get(passkey_js))
+        .route("/static/idm.js", get(idm_js))
         .route(
             "/saml2/{slug}",
             get(sso::redirect_binding).post(sso::post_binding),
@@ -118,5 +119,15 @@ pub async fn passkey_js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../../static/passkey.js"),
+    )
+}
+
+pub async fn idm_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/idm.js"),
     )
 }

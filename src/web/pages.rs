@@ -18,6 +18,21 @@ pub fn render<T: Template>(t: &T) -> Response {
     }
 }
 
+/// The CSP of the pages that run one of our own scripts (`passkey.js`, `idm.js`) and let it
+/// call back to us: the default one with `script-src` and `connect-src` of our own origin.
+pub const SCRIPT_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+     style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
+
+/// A page that runs one of our own scripts.
+pub fn with_script(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(SCRIPT_CSP),
+    );
+    res
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {

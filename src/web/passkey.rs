@@ -5,7 +5,7 @@
 //! decides. Renaming and removing are plain forms.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -26,19 +26,7 @@ const REGISTRATION: &str = "pk_registration";
 const CHALLENGE: &str = "pk_challenge";
 const NEW_CODES: &str = "pk_new_codes";
 
-/// The CSP of the pages that run `passkey.js` (and call back to us).
-pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
-     style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
-     base-uri 'none'";
-
-/// A page that runs `passkey.js`.
-pub fn with_script(mut res: Response) -> Response {
-    res.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    res
-}
+pub use super::pages::with_script;
 
 /// A JSON error for the script to show, in the admin API's form.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

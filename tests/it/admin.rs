@@ -78,6 +78,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/apps/wiki/idm",
     "/admin/apps/wiki/idm?plan=1",
     "/admin/apps/wiki/idm?import=1",
+    "/admin/apps/wiki/idm/status",
     "/admin/users",
     "/admin/users?q=bob",
     "/admin/users/bob",

@@ -281,3 +281,115 @@ async fn admin_journey_from_catalog_to_provisioned_user_and_tiles() {
     chrome.close().await;
     server.stop().await;
 }
+
+/// Issue 14, item 1: while jobs wait on a target that does not answer, the Identity
+/// Management tab keeps its status current without reloading, so what an admin types into
+/// the form is never wiped.
+#[tokio::test]
+async fn the_idm_tab_updates_its_status_without_wiping_a_form_being_edited() {
+    use sesame::scim::secret::Secret;
+    use sesame::scim::target::{self, Changes, Credential, Switch};
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let sys = Actor::system();
+    let admin = UserFields {
+        email: Some("root@example.com".into()),
+        is_admin: Some(true),
+        ..UserFields::default()
+    };
+    let pw = sesame::auth::password::Password::new(ADMIN_PW.into()).unwrap();
+    users::add(&server.db, &sys, "root", &admin, Some(&pw))
+        .await
+        .unwrap();
+    let alice = UserFields {
+        email: Some("alice@example.com".into()),
+        ..UserFields::default()
+    };
+    users::add(&server.db, &sys, "alice", &alice, None)
+        .await
+        .unwrap();
+    sesame::directory::groups::add(&server.db, &sys, "staff", "")
+        .await
+        .unwrap();
+    sesame::directory::groups::set_member(&server.db, &sys, "staff", "alice", true)
+        .await
+        .unwrap();
+    sesame::directory::apps::add(&server.db, &sys, "crm", "generic", &Default::default())
+        .await
+        .unwrap();
+    sesame::directory::apps::set_binding(&server.db, &sys, "crm", "staff", true)
+        .await
+        .unwrap();
+    // A target where nothing listens: the jobs stay queued, retried.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/scim/v2", dead.local_addr().unwrap());
+    drop(dead);
+    let key = server.config.seal_key().unwrap();
+    let changes = Changes {
+        url: Some(dead_url),
+        credential: Some(Credential::Bearer(Secret::new("t"))),
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &sys, "crm", &changes)
+        .await
+        .unwrap();
+    target::set_state(&server.db, &sys, "crm", Switch::Activate)
+        .await
+        .unwrap();
+
+    let base = format!("http://{}", server.addr);
+    chrome.goto(&format!("{base}/login")).await;
+    chrome.fill("input[name='username']", "root").await;
+    chrome.fill("input[name='password']", ADMIN_PW).await;
+    chrome
+        .click_and_load("form[action='/login'] button[type='submit']")
+        .await;
+    chrome.goto(&format!("{base}/admin/apps/crm/idm")).await;
+    let source = chrome.page_source().await;
+    assert!(
+        !source.contains("http-equiv=\"refresh\""),
+        "no page reloads"
+    );
+    assert!(
+        chrome.text("#idm-queue").await.starts_with('1'),
+        "{}",
+        chrome.text("#idm-queue").await
+    );
+    chrome.fill("#url", "https://typed.example/scim/v2").await;
+    // Several polls later the value is still there, and the panel has been asked anew.
+    let before = chrome.attr("#idm-status", "data-watch").await;
+    assert_eq!(before.as_deref(), Some("1"));
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let typed = chrome
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(serde_json::json!({
+                "script": "return document.getElementById('url').value;",
+                "args": []
+            })),
+        )
+        .await
+        .expect("read the field");
+    assert_eq!(typed, "https://typed.example/scim/v2");
+    let polled = chrome
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(serde_json::json!({
+                "script": "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/idm/status')).length;",
+                "args": []
+            })),
+        )
+        .await
+        .expect("run a script");
+    assert!(
+        polled.as_u64().unwrap_or(0) >= 2,
+        "status asked {polled} times"
+    );
+    chrome.close().await;
+    server.stop().await;
+}

@@ -106,7 +106,7 @@ pub async fn show(
         .into_iter()
         .map(|u| u.username)
         .collect();
-    Ok(render(&IdmPage {
+    Ok(crate::web::pages::with_script(render(&IdmPage {
         c,
         app,
         tab: "idm",
@@ -115,7 +115,38 @@ pub async fn show(
         usernames,
         plan,
         import,
-    }))
+    })))
+}
+
+/// The status panel as JSON, for `idm.js` to update it in place while jobs are queued:
+/// the page itself never reloads, so a form being edited is never touched.
+pub async fn status(
+    _admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Response, AppError> {
+    let (_, v) = view(&state, &slug).await?;
+    let state_text = if v.state_reason.is_empty() {
+        v.state.to_string()
+    } else {
+        format!("{}: {}", v.state, v.state_reason)
+    };
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        serde_json::json!({
+            "state": v.state.to_string(),
+            "state_text": state_text,
+            "queue_text": format!(
+                "{} queued · {} linked accounts · {} users in scope",
+                v.queued, v.linked, v.in_scope
+            ),
+            "last_sync": v.last_sync,
+            "next_sync": v.next_sync,
+            "queued": v.queued,
+            "sending": v.state.sends_requests(),
+            "progress_max": v.progress_max,
+            "progress_done": v.progress_done,
+        }),
+    )))
 }
 
 /// The settings form: the mapping comes as the checked `send` boxes.

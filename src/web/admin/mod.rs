@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
             get(sso::download_metadata),
         )
         .route("/admin/apps/{slug}/idm", get(idm::show).post(idm::update))
+        .route("/admin/apps/{slug}/idm/status", get(idm::status))
         .route("/admin/apps/{slug}/idm/{action}", post(idm::action))
         .route("/admin/users", get(people::users).post(people::create_user))
         .route("/admin/mfa-policy", post(people::set_mfa_policy))
