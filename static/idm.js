@@ -20,6 +20,8 @@
         document.getElementById("idm-state").setAttribute("data-state", s.state);
         set("idm-queue", s.queue_text);
         set("idm-last-sync", s.last_sync);
+        set("idm-failing", s.failing || "none");
+        document.getElementById("idm-failing").className = s.failing ? "error" : "";
         set("idm-next-sync", s.next_sync);
         set("sync-done", String(s.progress_done));
         set("sync-max", String(s.progress_max));

@@ -45,6 +45,8 @@ pub struct Overview {
     pub queued: i64,
     pub linked: i64,
     pub in_scope: i64,
+    /// The latest failure among the queued jobs, if any is failing.
+    pub failing: Option<store::Failing>,
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
@@ -53,6 +55,7 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let queued = store::depth(&mut conn, app.id).await?;
     let linked = store::links(&mut conn, app.id).await?.len() as i64;
     let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
+    let failing = store::failing(&mut conn, app.id).await?;
     Ok(Overview {
         app,
         row,
@@ -60,6 +63,7 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
         queued,
         linked,
         in_scope,
+        failing,
     })
 }
 
@@ -73,6 +77,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
     v["in_scope"] = o.in_scope.into();
     v["last_sync_at"] = o.row.last_sync_at.into();
     v["paused_until"] = o.row.paused_until.into();
+    v["failing"] = serde_json::to_value(&o.failing).unwrap_or_default();
     Ok(v)
 }
 

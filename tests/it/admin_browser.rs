@@ -375,6 +375,9 @@ async fn the_idm_tab_updates_its_status_without_wiping_a_form_being_edited() {
         .await
         .expect("read the field");
     assert_eq!(typed, "https://typed.example/scim/v2");
+    // The panel says what fails, without a reload.
+    let failing = chrome.text("#idm-failing").await;
+    assert!(failing.contains("attempt(s)"), "{failing}");
     let polled = chrome
         .cmd(
             reqwest::Method::POST,

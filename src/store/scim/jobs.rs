@@ -279,13 +279,14 @@ pub async fn retry(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE scim_jobs SET lease_until = 0, not_before = $3, attempts = attempts + $4, \
-         last_error = $5 WHERE id = $1 AND lease_owner = $2",
+         last_error = $5, last_error_at = $6 WHERE id = $1 AND lease_owner = $2",
     )
     .bind(job.id)
     .bind(owner)
     .bind(not_before)
     .bind(if counted { 1i64 } else { 0 })
     .bind(error)
+    .bind(now_ms())
     .execute(conn)
     .await?;
     Ok(())
@@ -299,6 +300,43 @@ pub async fn depth(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
             .fetch_one(conn)
             .await?,
     )
+}
+
+/// The most recent failure among an app's queued jobs: what it was, when, after how many
+/// attempts, and when the job is tried next.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failing {
+    pub error: String,
+    pub at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    /// Queued jobs that have failed at least once.
+    pub failing_jobs: i64,
+}
+
+pub async fn failing(conn: &mut Conn, app_id: i64) -> Result<Option<Failing>, StoreError> {
+    let last: Option<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT last_error, last_error_at, attempts, not_before FROM scim_jobs \
+         WHERE app_id = $1 AND last_error <> '' ORDER BY last_error_at DESC LIMIT 1",
+    )
+    .bind(app_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((error, at, attempts, next_attempt_at)) = last else {
+        return Ok(None);
+    };
+    let failing_jobs =
+        sqlx::query_scalar("SELECT COUNT(*) FROM scim_jobs WHERE app_id = $1 AND last_error <> ''")
+            .bind(app_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(Some(Failing {
+        error,
+        at,
+        attempts,
+        next_attempt_at,
+        failing_jobs,
+    }))
 }
 
 /// Makes every queued job of an app due now (resume, sync now).

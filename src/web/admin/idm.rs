@@ -34,6 +34,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         queued,
         linked,
         in_scope,
+        failing,
     } = control::overview(&state.db, slug).await?;
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
@@ -72,6 +73,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
             .collect(),
         progress_max,
         progress_done: (progress_max - queued).max(0),
+        failing: failing.map(|f| describe_failure(&f)),
     };
     Ok((app, v))
 }
@@ -118,6 +120,19 @@ pub async fn show(
     })))
 }
 
+/// A failing queue in words: the error, when, after how many attempts, and the next try.
+fn describe_failure(f: &crate::store::scim::Failing) -> String {
+    let when = crate::store::when;
+    format!(
+        "{} (at {} UTC; {} job(s) failing, {} attempt(s) so far; next try {} UTC)",
+        f.error,
+        when(f.at),
+        f.failing_jobs,
+        f.attempts,
+        when(f.next_attempt_at)
+    )
+}
+
 /// The status panel as JSON, for `idm.js` to update it in place while jobs are queued:
 /// the page itself never reloads, so a form being edited is never touched.
 pub async fn status(
@@ -140,6 +155,7 @@ pub async fn status(
                 v.queued, v.linked, v.in_scope
             ),
             "last_sync": v.last_sync,
+        "failing": v.failing,
             "next_sync": v.next_sync,
             "queued": v.queued,
             "sending": v.state.sends_requests(),

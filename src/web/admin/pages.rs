@@ -110,6 +110,8 @@ pub struct IdmView {
     pub optional: Vec<(String, bool)>,
     pub progress_max: i64,
     pub progress_done: i64,
+    /// The latest failure of a queued job, in words.
+    pub failing: Option<String>,
 }
 
 #[derive(Template)]
