@@ -31,10 +31,21 @@ pub async fn users_of(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, Director
         .collect())
 }
 
-/// The portal's tiles: the apps the user may use that are shown in the portal and whose
-/// SSO is on.
+/// The portal's tiles: the apps the user may use that are shown in the portal, whose SSO is
+/// on, and whose SSO is set up enough to sign someone in (an SP entity ID and an ACS URL:
+/// the launch refuses the others the same way, as "not set up yet").
 pub async fn tiles_for(conn: &mut Conn, user_id: i64) -> Result<Vec<App>, DirectoryError> {
-    let mut apps = apps_for(conn, user_id).await?;
-    apps.retain(|a| a.show_in_portal && a.sso_enabled);
-    Ok(apps)
+    let mut tiles = Vec::new();
+    for a in apps_for(conn, user_id).await? {
+        if !(a.show_in_portal && a.sso_enabled) {
+            continue;
+        }
+        let ready = crate::store::sso::get(conn, a.id)
+            .await?
+            .is_some_and(|s| s.missing().is_empty());
+        if ready {
+            tiles.push(a);
+        }
+    }
+    Ok(tiles)
 }

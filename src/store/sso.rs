@@ -33,6 +33,19 @@ impl SsoRow {
         self.sp_certs.matches("BEGIN CERTIFICATE").count()
     }
 
+    /// What SSO still lacks before it can sign anyone in (empty when it can): an SP entity
+    /// ID and an ACS URL.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.sp_entity_id.is_empty() {
+            m.push("the SP entity ID");
+        }
+        if self.acs.is_empty() {
+            m.push("an ACS URL");
+        }
+        m
+    }
+
     /// The ACS URL an unsolicited Response goes to: the default one, else the first.
     pub fn default_acs(&self) -> Option<&str> {
         self.acs

@@ -31,6 +31,7 @@ async fn signs_in_and_sees_only_granted_tiles_across_a_reload() {
         apps::add(&server.db, &sys, slug, "generic", &changes)
             .await
             .unwrap();
+        crate::support::ready_sso(&server.db, slug).await;
     }
     apps::set_binding(&server.db, &sys, "wiki", "eng", true)
         .await

@@ -23,10 +23,12 @@ fn tile_slugs(page: &Page) -> Vec<String> {
         .collect()
 }
 
+/// An app with its SSO set up (so that it can be a tile).
 async fn app(server: &TestServer, slug: &str, changes: AppChanges) {
     apps::add(&server.db, &Actor::system(), slug, "generic", &changes)
         .await
         .unwrap();
+    crate::support::ready_sso(&server.db, slug).await;
 }
 
 #[tokio::test]
@@ -69,7 +71,17 @@ async fn login_shows_tiles_only_for_granted_enabled_portal_apps() {
         },
     )
     .await;
-    for slug in ["granted", "disabled", "hidden"] {
+    // Bound, but its SSO is not set up (no SP entity ID, no ACS URL): no tile (issue 14, 3).
+    apps::add(
+        &server.db,
+        &sys,
+        "unready",
+        "generic",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    for slug in ["granted", "disabled", "hidden", "unready"] {
         apps::set_binding(&server.db, &sys, slug, "eng", true)
             .await
             .unwrap();
@@ -85,6 +97,9 @@ async fn login_shows_tiles_only_for_granted_enabled_portal_apps() {
     let portal = b.get("/").await;
     assert_eq!(portal.status, 200);
     assert_eq!(tile_slugs(&portal), vec!["granted"]);
+    let unready = b.get("/saml2/unready/launch").await;
+    assert_eq!(unready.status, 404);
+    assert!(unready.body.contains("not set up yet"), "{}", unready.body);
     assert!(portal.body.contains("href=\"/saml2/granted/launch\""));
     // The label is text, escaped.
     assert!(

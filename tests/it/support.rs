@@ -136,6 +136,19 @@ impl TestServer {
     }
 }
 
+/// Gives app `slug` the SSO settings it needs to sign someone in (an SP entity ID and an ACS
+/// URL), so that its tile shows.
+pub async fn ready_sso(db: &Db, slug: &str) {
+    let changes = sesame::saml::settings::SsoChanges {
+        sp_entity_id: Some(format!("https://{slug}.example/sp")),
+        acs_urls: Some(vec![format!("https://{slug}.example/acs")]),
+        ..Default::default()
+    };
+    sesame::saml::settings::update(db, &Actor::system(), slug, &changes)
+        .await
+        .expect("SSO settings");
+}
+
 /// One HTTP answer, read whole.
 pub struct Page {
     pub status: u16,

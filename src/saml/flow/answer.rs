@@ -122,7 +122,8 @@ pub(super) async fn answer(
         }
         Some(p) => p.acs_url.clone(),
         None => match t.row.default_acs() {
-            Some(u) if !t.row.sp_entity_id.is_empty() => u.to_string(),
+            // The same rule as the portal's tiles (`SsoRow::missing`).
+            Some(u) if t.row.missing().is_empty() => u.to_string(),
             _ => {
                 let msg = format!(
                     "Single sign-on for {} is not set up yet. Ask your administrator to configure it.",
