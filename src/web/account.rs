@@ -1,12 +1,12 @@
 //! `/account`: the signed-in user's own details and password change.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::form::HtmlForm;
+use super::form::{safe_next, HtmlForm};
 use super::pages::{render, AccountPage};
 use super::portal::{posting_user, require_user};
 use crate::app::AppState;
@@ -16,7 +16,16 @@ use crate::directory::{users, Actor, DirectoryError};
 use crate::error::AppError;
 use crate::store;
 
-pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
     let user = match require_user(&state, &session, "/account").await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
@@ -27,6 +36,7 @@ pub async fn show(State(state): State<AppState>, session: Session) -> Result<Res
         user,
         csrf,
         min_len: password::min_len(),
+        next: q.next.map(|n| safe_next(Some(&n))),
         error: None,
         notice: None,
     }))
@@ -80,6 +90,8 @@ pub struct PasswordForm {
     current: String,
     new: String,
     confirm: String,
+    /// Where the user was going when a new password was asked for.
+    next: Option<String>,
 }
 
 pub async fn change_password(
@@ -127,6 +139,10 @@ pub async fn change_password(
             // The password change ended every session; this browser gets a new one.
             let strength = session::sso_state(&session).await?.strength;
             session::establish(&session, &user, strength).await?;
+            // On to where the user was going (the app, the SP's request, the console).
+            if let Some(next) = form.next.as_deref().filter(|n| !n.is_empty()) {
+                return Ok(Redirect::to(&safe_next(Some(next))).into_response());
+            }
             (
                 StatusCode::OK,
                 None,
@@ -144,6 +160,10 @@ pub async fn change_password(
             user,
             csrf,
             min_len: password::min_len(),
+            next: form
+                .next
+                .filter(|n| !n.is_empty())
+                .map(|n| safe_next(Some(&n))),
             error,
             notice,
         }),

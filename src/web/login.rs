@@ -89,12 +89,9 @@ pub async fn submit(
             }
             session::establish(&session, &user, Strength::Password).await?;
             session::note_client(&session, &client).await?;
-            let to = if user.must_change_password {
-                "/account"
-            } else {
-                next.as_str()
-            };
-            return Ok(Redirect::to(to).into_response());
+            // A password that must change first: the page at `next` sends the browser to the
+            // account page and back (`auth::session::Gate`, the SSO decision).
+            return Ok(Redirect::to(&next).into_response());
         }
         LoginOutcome::Refused => (StatusCode::UNAUTHORIZED, REFUSED.to_string()),
         LoginOutcome::Locked(left) => {

@@ -96,12 +96,7 @@ pub async fn submit(
             } else {
                 session::raise(&session).await?;
             }
-            let to = if user.must_change_password {
-                "/account"
-            } else {
-                next.as_str()
-            };
-            return Ok(Redirect::to(to).into_response());
+            return Ok(Redirect::to(&next).into_response());
         }
         Verdict::Refused => (
             StatusCode::UNAUTHORIZED,

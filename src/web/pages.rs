@@ -59,6 +59,8 @@ pub struct AccountPage {
     pub user: User,
     pub csrf: String,
     pub min_len: usize,
+    /// Where to go on after a password change that was asked for.
+    pub next: Option<String>,
     /// The user's live sessions, this one marked.
     pub sessions: Vec<crate::auth::session::SessionInfo>,
     pub error: Option<String>,

@@ -279,12 +279,7 @@ pub async fn auth_finish(
         }
     };
     let _ = throttle::clear(&state.db, &account).await;
-    let to = if user.must_change_password {
-        "/account".to_string()
-    } else {
-        next
-    };
-    Ok(Json(json!({ "redirect": to })).into_response())
+    Ok(Json(json!({ "redirect": next })).into_response())
 }
 
 /// What the pages need to know to offer passkeys.

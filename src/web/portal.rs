@@ -23,7 +23,10 @@ pub async fn require_user(
     let account_page = here == "/account" || here.starts_with("/account/");
     match session::gate(session, &state.db, account_page).await {
         Ok(Gate::Open(u)) => Ok(*u),
-        Ok(Gate::ChangePassword) => Err(Redirect::to("/account").into_response()),
+        Ok(Gate::ChangePassword) => {
+            let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            Err(Redirect::to(&format!("/account?next={next}")).into_response())
+        }
         Ok(Gate::EnrolMfa) => {
             let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
             Err(Redirect::to(&format!("/account/mfa?next={next}")).into_response())

@@ -62,7 +62,9 @@ fn respond(t: &Target, d: Decision) -> Response {
         Decision::Post(f) => post_page(t, &f),
         Decision::Refused(r) => refused(r).into_response(),
         Decision::Continue(url) => Redirect::to(&url).into_response(),
-        Decision::ChangePassword => Redirect::to("/account").into_response(),
+        Decision::ChangePassword { resume } => {
+            Redirect::to(&format!("/account?next={}", encode(&resume))).into_response()
+        }
         Decision::SecondFactor { resume } => {
             Redirect::to(&format!("/login/mfa?next={}", encode(&resume))).into_response()
         }

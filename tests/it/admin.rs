@@ -1696,7 +1696,7 @@ async fn a_user_created_in_the_console_the_api_and_the_cli_comes_out_the_same() 
         let portal = b.get("/").await;
         assert_eq!(
             portal.location(),
-            Some("/account"),
+            Some("/account?next=%2F"),
             "{name} is asked for a new password first"
         );
     }

@@ -397,11 +397,11 @@ async fn first_admin_must_choose_a_new_password() {
     );
     let mut b = Browser::new(&server);
     let res = b.login("admin", "temporary-pass").await;
-    assert_eq!(res.location(), Some("/account"));
+    assert_eq!(res.location(), Some("/"));
     assert_eq!(
         b.get("/").await.location(),
-        Some("/account"),
-        "the portal waits for the change"
+        Some("/account?next=%2F"),
+        "the portal waits for the change, and remembers where the user was going"
     );
     let account = b.get("/account").await;
     assert!(account.body.contains("Choose a new password"));

@@ -352,3 +352,56 @@ async fn a_parked_request_is_not_answered_to_an_acs_removed_meanwhile() {
     assert!(page.body.contains("no longer accepts"), "{}", page.body);
     assert!(!page.body.contains("SAMLResponse"));
 }
+
+/// Issue 14, item 5: a user who must choose a new password, arriving with an SP's request,
+/// is asked for it and then goes on to the SP: the parked request is answered.
+#[tokio::test]
+async fn a_forced_password_change_continues_to_the_sp() {
+    let w = World::new().await;
+    let temp = sesame::auth::password::Password::new("temporary-phrase-42".into()).unwrap();
+    sesame::directory::users::set_password(&w.server.db, &Actor::system(), "alice", &temp, true)
+        .await
+        .unwrap();
+    let mut b = w.browser();
+    let instruction = w.sp.login(&[("binding", "redirect")]).await;
+    let first = w.send(&mut b, &instruction).await;
+    let login = b.get(first.location().expect("to sign in")).await;
+    let next = crate::sp::html_unescape(&crate::support::hidden(&login.body, "next").unwrap());
+    let signed = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &login.csrf()),
+                ("username", "alice"),
+                ("password", "temporary-phrase-42"),
+                ("next", &next),
+            ],
+        )
+        .await;
+    let back = b.get(signed.location().unwrap()).await;
+    let to = back.location().expect("to the account page").to_string();
+    assert!(
+        to.starts_with("/account?next=%2Fsaml2%2Fdemo%2Fcontinue"),
+        "{to}"
+    );
+    let account = b.get(&to).await;
+    let carried = crate::sp::html_unescape(&crate::support::hidden(&account.body, "next").unwrap());
+    let changed = b
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &account.csrf()),
+                ("current", "temporary-phrase-42"),
+                ("new", "my-own-new-phrase-7"),
+                ("confirm", "my-own-new-phrase-7"),
+                ("next", &carried),
+            ],
+        )
+        .await;
+    let resume = changed.location().expect("on to the request").to_string();
+    assert!(resume.starts_with("/saml2/demo/continue?h="), "{resume}");
+    let page = b.get(&resume).await;
+    let form = PostForm::from_page(&page).unwrap_or_else(|| panic!("{}", page.body));
+    let verdict = w.sp.post_acs(&form).await;
+    assert_eq!(verdict["ok"], true, "{verdict}");
+}

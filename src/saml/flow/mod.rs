@@ -130,8 +130,9 @@ pub enum Decision {
     /// Nobody suitable is signed in: sign in (again, with `reauth`, for `ForceAuthn`),
     /// then come back to `resume`, where the parked request waits.
     SignIn { resume: String, reauth: bool },
-    /// The signed-in user must choose a new password before any assertion.
-    ChangePassword,
+    /// The signed-in user must choose a new password before any assertion, then come back
+    /// to `resume`, where the request waits.
+    ChangePassword { resume: String },
     /// The app, the MFA policy or the SP asks for a second factor this session has not
     /// proven: prove it (the user has one), then come back to `resume`.
     SecondFactor { resume: String },
@@ -280,7 +281,16 @@ async fn decide(
 ) -> Result<Decision, FlowError> {
     let must_change = who.as_ref().is_some_and(|w| w.user.must_change_password);
     if must_change && !pending.is_passive {
-        return Ok(Decision::ChangePassword);
+        let handle = match handle {
+            Some(h) => h,
+            None => match park(idp, t, &pending).await? {
+                steps::Parked::At(h) => h,
+                steps::Parked::Answered(d) => return Ok(d),
+            },
+        };
+        return Ok(Decision::ChangePassword {
+            resume: resume_url(t, &handle),
+        });
     }
     let signed_in = who.is_some();
     if let Some(w) = who.filter(|w| !w.user.must_change_password) {
