@@ -209,27 +209,86 @@ impl Client {
     }
 }
 
-/// A transport error in words an admin can act on (no URL credentials, no token).
+/// A transport error as a sentence an admin can act on (no URL credentials, no token):
+/// what happened, where, and what to check. The error chain is only the last resort.
 fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "the target did not answer in time".to_string()
-    } else if e.is_connect() {
-        "cannot connect to the target".to_string()
-    } else {
-        "the request failed".to_string()
+    let place = e
+        .url()
+        .map(|u| {
+            let host = u.host_str().unwrap_or("?");
+            match u.port_or_known_default() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_string(),
+            }
+        })
+        .unwrap_or_else(|| "the target".into());
+    let chain = {
+        let mut parts = Vec::new();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            parts.push(s.to_string());
+            source = s.source();
+        }
+        parts.join(": ")
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
+    let io_kind = {
+        let mut source = std::error::Error::source(e);
+        let mut kind = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                kind = Some(io.kind());
+            }
+            source = s.source();
+        }
+        kind
+    };
+    let lower = chain.to_lowercase();
+    if e.is_timeout() {
+        format!(
+            "{place} did not answer in time. Check that the SCIM service is running and \
+             reachable from sesame (a firewall that drops packets looks like this)."
+        )
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        format!(
+            "Nothing answered at {place} (connection refused). Check the URL and port and \
+             that the SCIM service is running."
+        )
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        format!("The name in the URL ({place}) could not be found (DNS). Check the URL.")
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
+        format!(
+            "The secure connection to {place} failed ({chain}). Check that the target's \
+             certificate is valid for this name and issued by a trusted authority."
+        )
+    } else if e.is_connect() {
+        format!("Cannot connect to {place} ({chain}). Check the URL and the network.")
+    } else {
+        format!("The request to {place} failed: {chain}")
     }
-    msg
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_transport_error_is_a_sentence_an_admin_can_act_on() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let e = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/scim/v2/Users"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            describe(&e),
+            format!(
+                "Nothing answered at 127.0.0.1:{port} (connection refused). Check the URL and \
+                 port and that the SCIM service is running."
+            )
+        );
+    }
 
     #[test]
     fn retry_after_is_capped() {

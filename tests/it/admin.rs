@@ -1458,7 +1458,10 @@ async fn provision_one_user_failure_is_explained_in_words() {
     )
     .await;
     assert_eq!(class, "error", "{msg}");
-    assert!(msg.contains("cannot connect"), "{msg}");
+    assert!(
+        msg.contains("Nothing answered at") && msg.contains("Check the URL and port"),
+        "{msg}"
+    );
     assert!(
         !msg.contains("Retry(") && !msg.contains("None"),
         "the message shows Rust debug output: {msg:?}"

@@ -570,7 +570,7 @@ fn scim_cli_set_test_dry_run_provision_without_leaking_the_token() {
     assert!(!out.status.success());
     assert!(stdout.contains("\"method\": \"GET\""), "{stdout}");
     assert!(
-        stderr.contains("provisioning hal stopped: will retry: cannot connect"),
+        stderr.contains("provisioning hal stopped: will retry: Nothing answered at"),
         "{stderr}"
     );
     assert!(!stderr.contains("Retry("), "no debug formatting: {stderr}");
