@@ -464,10 +464,22 @@ impl Chrome {
     pub async fn wait_download(&self, name: &str) -> Vec<u8> {
         let path = self.downloads.join(name);
         let deadline = Instant::now() + WAIT;
+        // Chromium may show the file under its name before it has written it (seen on a
+        // loaded machine: an empty file): done is no partial download left and the same,
+        // non-zero size on two looks in a row (no test downloads an empty file).
+        let mut last_size = None;
         loop {
-            if path.is_file() {
+            let partial = std::fs::read_dir(&self.downloads)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"))
+                })
+                .unwrap_or(false);
+            let size = std::fs::metadata(&path).ok().map(|m| m.len());
+            if size.is_some_and(|s| s > 0) && !partial && size == last_size {
                 return std::fs::read(&path).expect("read download");
             }
+            last_size = size;
             if Instant::now() > deadline {
                 let present: Vec<String> = std::fs::read_dir(&self.downloads)
                     .map(|d| {
