@@ -107,6 +107,14 @@ pub async fn raise(session: &Session) -> Result<(), SessionError> {
     Ok(())
 }
 
+/// The signed-in user proved every factor again now with a passkey (possession and user
+/// verification: both factors in one): a fresh sign-in as far as `ForceAuthn` is concerned.
+pub async fn reauthenticated(session: &Session) -> Result<(), SessionError> {
+    raise(session).await?;
+    session.insert(FIRST_AT, crate::store::now_ms()).await?;
+    Ok(())
+}
+
 /// The password was right; the second factor comes next. Nobody is signed in until then.
 pub async fn await_second_factor(
     session: &Session,

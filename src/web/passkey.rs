@@ -264,7 +264,7 @@ pub async fn auth_finish(
         }
         (Some(_), _) => return Err(refused()),
         (None, Some(u)) if u.id == user.id => {
-            session::raise(&session).await.map_err(busy)?;
+            session::reauthenticated(&session).await.map_err(busy)?;
             safe_next(Some(&body.next))
         }
         (None, Some(_)) => return Err(refused()),
