@@ -55,8 +55,7 @@ impl Policy {
 const POLICY_KEY: &str = "mfa_policy";
 
 pub async fn policy(db: &Db) -> Result<Policy, DirectoryError> {
-    let mut conn = db.read().await?;
-    let v = store::setting(&mut conn, POLICY_KEY).await?;
+    let v = store::cached_setting(db, POLICY_KEY).await?;
     Ok(v.as_deref()
         .and_then(Policy::parse)
         .unwrap_or(Policy::Optional))
@@ -74,7 +73,8 @@ pub async fn set_policy(db: &Db, actor: &Actor, p: Policy) -> Result<(), Directo
         json!({ "policy": p.name() }),
     )
     .await?;
-    tx.commit().await?;
+    // Moves the epoch, so the policy kept in memory is read again at once.
+    tx.commit_app_change().await?;
     Ok(())
 }
 

@@ -133,6 +133,19 @@ pub async fn setting(conn: &mut Conn, key: &str) -> Result<Option<String>, Store
     )
 }
 
+/// A setting, from memory unless something changed since it was read (the change counter:
+/// this process's commits at once, the CLI's and other replicas' within a second). The SSO
+/// path asks for the MFA policy on every answer; this keeps that off the database.
+pub async fn cached_setting(db: &super::Db, key: &str) -> Result<Option<String>, StoreError> {
+    if let Some(v) = db.remembered_setting(key) {
+        return Ok(v);
+    }
+    let epoch = db.epoch();
+    let v = setting(&mut *db.read().await?, key).await?;
+    db.remember_setting(epoch, key, v.clone());
+    Ok(v)
+}
+
 pub async fn put_setting(conn: &mut Conn, key: &str, value: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ($1, $2) \

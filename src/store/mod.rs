@@ -174,6 +174,8 @@ struct Shared {
     /// The last value of `change_counter` the poller read.
     counter: AtomicI64,
     group: group::Sender,
+    /// Settings read at an epoch (`mfa::cached_setting`): read again once the epoch moves.
+    settings: std::sync::Mutex<(u64, std::collections::HashMap<String, Option<String>>)>,
 }
 
 /// Options shared by both pools.
@@ -247,6 +249,7 @@ impl Db {
                 epoch: AtomicU64::new(0),
                 counter: AtomicI64::new(i64::MIN),
                 group,
+                settings: Default::default(),
             }),
         };
         at_start(|| db.poll_changes()).await?;
@@ -289,6 +292,32 @@ impl Db {
 
     /// A number that changes whenever app settings may have changed (see `Shared::epoch`);
     /// caches compare it with the value they were filled at.
+    /// A setting as read at this epoch, if it was.
+    pub(crate) fn remembered_setting(&self, key: &str) -> Option<Option<String>> {
+        let cache = self
+            .shared
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (cache.0 == self.epoch())
+            .then(|| cache.1.get(key).cloned())
+            .flatten()
+    }
+
+    /// Keeps a setting read at `epoch` (read before the read, so a change meanwhile is not
+    /// hidden: the next call reads again).
+    pub(crate) fn remember_setting(&self, epoch: u64, key: &str, value: Option<String>) {
+        let mut cache = self
+            .shared
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache.0 != epoch {
+            *cache = (epoch, Default::default());
+        }
+        cache.1.insert(key.to_string(), value);
+    }
+
     pub fn epoch(&self) -> u64 {
         self.shared.epoch.load(Ordering::Acquire)
     }
