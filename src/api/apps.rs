@@ -115,6 +115,7 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "idp_url": url,
         "idp_entity_id": settings::idp_entity_id(base, slug, row),
         "idp_entity_id_override": row.idp_entity_id,
+        "idp_slo_url": format!("{url}/slo"),
         "metadata_url": format!("{url}/metadata"),
         "certificate_url": format!("{url}/certificate.pem"),
         "sp_entity_id": row.sp_entity_id,
@@ -128,6 +129,9 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "require_mfa": row.require_mfa,
         "sp_certificates": row.sp_cert_count(),
         "attributes": attributes::items(&attributes::decode(&row.attributes)),
+        "slo_url": row.slo.url,
+        "slo_response_url": row.slo.response_url,
+        "slo_binding": row.slo.binding,
     })
 }
 
@@ -153,6 +157,9 @@ pub struct SsoPatch {
     idp_entity_id: Option<String>,
     /// `NAME=SOURCE` items; replaces the mapping; [] restores the defaults.
     attributes: Option<Vec<String>>,
+    slo_url: Option<String>,
+    slo_response_url: Option<String>,
+    slo_binding: Option<String>,
 }
 
 pub async fn set_sso(
@@ -175,6 +182,9 @@ pub async fn set_sso(
         sp_certs_pem: b.sp_certificate,
         idp_entity_id: b.idp_entity_id,
         attributes: b.attributes,
+        slo_url: b.slo_url,
+        slo_response_url: b.slo_response_url,
+        slo_binding: b.slo_binding,
     };
     let row = settings::update(&state.db, &admin.actor, &slug, &changes).await?;
     ok(sso_view(&state, &slug, &row))

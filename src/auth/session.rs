@@ -11,7 +11,8 @@ use crate::store::{users, Db, StoreError};
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
-const SESSION_INDEX: &str = "sidx";
+/// The session's SAML `SessionIndex` (Single Logout finds a session by it).
+pub const SESSION_INDEX: &str = "sidx";
 const SEEN: &str = "seen";
 /// The session proved a second factor (with its `AUTH_AT`).
 const MFA: &str = "mfa";

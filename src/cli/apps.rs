@@ -104,6 +104,15 @@ pub struct SsoArgs {
     /// Go back to the default attributes (email, firstName, lastName)
     #[arg(long, conflicts_with = "attributes")]
     default_attributes: bool,
+    /// The SP's Single Logout URL ("" removes it: the SP is not told of logouts)
+    #[arg(long)]
+    slo_url: Option<String>,
+    /// Where the SP takes LogoutResponses, when not at its Single Logout URL
+    #[arg(long)]
+    slo_response_url: Option<String>,
+    /// redirect | post: the binding the SP's Single Logout URL takes
+    #[arg(long)]
+    slo_binding: Option<String>,
 }
 
 #[derive(Args)]
@@ -150,6 +159,10 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         settings::idp_entity_id(base, &app.slug, &s)
     );
     println!(
+        "IdP Single Logout URL         {}/slo",
+        settings::sso_url(base, &app.slug)
+    );
+    println!(
         "IdP metadata                  {}/metadata",
         settings::sso_url(base, &app.slug)
     );
@@ -174,6 +187,12 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
     );
     println!("require a second factor       {}", yes_no(s.require_mfa));
     println!("SP certificates               {}", s.sp_cert_count());
+    let slo = match (s.slo.url.as_str(), s.slo.response_url.as_str()) {
+        ("", _) => "none (the SP is not told of logouts)".to_string(),
+        (u, "") => format!("{u} ({})", s.slo.binding),
+        (u, r) => format!("{u} ({}), responses to {r}", s.slo.binding),
+    };
+    println!("SP Single Logout              {slo}");
     Ok(())
 }
 
@@ -281,6 +300,9 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
                 } else {
                     (!a.attributes.is_empty()).then_some(a.attributes)
                 },
+                slo_url: a.slo_url,
+                slo_response_url: a.slo_response_url,
+                slo_binding: a.slo_binding,
             };
             settings::update(db, &actor, &a.slug, &changes).await?;
             print_sso(db, config, &a.slug).await?;

@@ -57,9 +57,28 @@ pub struct Message {
     pub signature: Option<DetachedSignature>,
 }
 
+/// Which message a binding carried: a request (`SAMLRequest`) or a response
+/// (`SAMLResponse`, as a LogoutResponse comes back to the Single Logout endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    Request,
+    Response,
+}
+
+impl Carried {
+    /// The form or query parameter (Bindings §3.4.4, §3.5.4).
+    pub fn param(self) -> &'static str {
+        match self {
+            Carried::Request => "SAMLRequest",
+            Carried::Response => "SAMLResponse",
+        }
+    }
+}
+
 #[derive(Default)]
 struct Params<'q> {
     request: Option<&'q str>,
+    response: Option<&'q str>,
     relay_state: Option<&'q str>,
     sig_alg: Option<&'q str>,
     signature: Option<&'q str>,
@@ -74,6 +93,7 @@ fn params(raw: &str) -> Result<Params<'_>, BindingError> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (slot, name) = match decode(k).as_str() {
             "SAMLRequest" => (&mut p.request, "SAMLRequest"),
+            "SAMLResponse" => (&mut p.response, "SAMLResponse"),
             "RelayState" => (&mut p.relay_state, "RelayState"),
             "SigAlg" => (&mut p.sig_alg, "SigAlg"),
             "Signature" => (&mut p.signature, "Signature"),
@@ -126,10 +146,32 @@ fn utf8(bytes: Vec<u8>) -> Result<String, BindingError> {
     String::from_utf8(bytes).map_err(|_| BindingError::NotUtf8)
 }
 
+impl Params<'_> {
+    /// The one message carried: a request, or (where `responses` are taken) a response.
+    fn message(&self, responses: bool) -> Result<(Carried, &str), BindingError> {
+        match (self.request, self.response) {
+            (Some(r), None) => Ok((Carried::Request, r)),
+            (Some(r), Some(_)) if !responses => Ok((Carried::Request, r)),
+            (None, Some(r)) if responses => Ok((Carried::Response, r)),
+            (Some(_), Some(_)) => Err(BindingError::Duplicate("SAMLRequest and SAMLResponse")),
+            _ => Err(BindingError::Missing),
+        }
+    }
+}
+
 /// HTTP-Redirect: `raw_query` exactly as received (the part after `?`).
 pub fn decode_redirect(raw_query: &str) -> Result<Message, BindingError> {
+    redirect(raw_query, false).map(|(_, m)| m)
+}
+
+/// HTTP-Redirect carrying a request or a response (the Single Logout endpoint).
+pub fn decode_redirect_any(raw_query: &str) -> Result<(Carried, Message), BindingError> {
+    redirect(raw_query, true)
+}
+
+fn redirect(raw_query: &str, responses: bool) -> Result<(Carried, Message), BindingError> {
     let p = params(raw_query)?;
-    let request = p.request.ok_or(BindingError::Missing)?;
+    let (carried, request) = p.message(responses)?;
     if let Some(enc) = p.encoding {
         let enc = decode(enc);
         if enc != "urn:oasis:names:tc:SAML:2.0:bindings:URL-Encoding:DEFLATE" {
@@ -150,7 +192,7 @@ pub fn decode_redirect(raw_query: &str) -> Result<Message, BindingError> {
         (None, Some(_)) => return Err(BindingError::SigAlgMissing),
         (Some(_), None) => return Err(BindingError::SignatureMissing),
         (Some(alg), Some(sig)) => {
-            let mut signed = format!("SAMLRequest={request}");
+            let mut signed = format!("{}={request}", carried.param());
             if let Some(rs) = p.relay_state {
                 signed.push_str("&RelayState=");
                 signed.push_str(rs);
@@ -164,26 +206,37 @@ pub fn decode_redirect(raw_query: &str) -> Result<Message, BindingError> {
             })
         }
     };
-    Ok(Message {
+    let msg = Message {
         xml: utf8(xml)?,
         relay_state: relay_state(p.relay_state)?,
         signature,
-    })
+    };
+    Ok((carried, msg))
 }
 
 /// HTTP-POST: the form body as received.
 pub fn decode_post(body: &str) -> Result<Message, BindingError> {
+    post(body, false).map(|(_, m)| m)
+}
+
+/// HTTP-POST carrying a request or a response (the Single Logout endpoint).
+pub fn decode_post_any(body: &str) -> Result<(Carried, Message), BindingError> {
+    post(body, true)
+}
+
+fn post(body: &str, responses: bool) -> Result<(Carried, Message), BindingError> {
     let p = params(body)?;
-    let request = p.request.ok_or(BindingError::Missing)?;
+    let (carried, request) = p.message(responses)?;
     let xml = base64(&decode(request))?;
     if xml.len() > MAX_XML {
         return Err(BindingError::TooLarge("SAMLRequest"));
     }
-    Ok(Message {
+    let msg = Message {
         xml: utf8(xml)?,
         relay_state: relay_state(p.relay_state)?,
         signature: None,
-    })
+    };
+    Ok((carried, msg))
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ impl SigAlg {
     pub fn is_sha1(self) -> bool {
         self == Self::RsaSha1
     }
-    fn for_key(kind: KeyKind) -> Self {
+    pub(crate) fn for_key(kind: KeyKind) -> Self {
         match kind {
             KeyKind::Rsa => Self::RsaSha256,
             KeyKind::EcP256 => Self::EcdsaSha256,

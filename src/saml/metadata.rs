@@ -7,13 +7,15 @@ use super::settings::{NameIdFormat, SsoChanges};
 use super::xml::{self, ParseError, XmlWriter};
 
 /// The `EntityDescriptor` an SP loads: every published key (active and staged next), the
-/// NameID formats, and the SSO service for both bindings at the app's IdP URL.
+/// Single Logout service, the NameID formats, and the SSO service for both bindings at the
+/// app's IdP URL (elements in the schema's order, Metadata §2.4.2–2.4.3).
 pub fn idp_metadata(
     entity_id: &str,
     sso_url: &str,
     keys: &KeySet,
     want_signed_requests: bool,
 ) -> String {
+    let slo_url = format!("{sso_url}/slo");
     let mut w = XmlWriter::new();
     w.open(
         "md:EntityDescriptor",
@@ -39,6 +41,13 @@ pub fn idp_metadata(
             .close()
             .close()
             .close();
+    }
+    for binding in [ns::BINDING_REDIRECT, ns::BINDING_POST] {
+        w.leaf(
+            "md:SingleLogoutService",
+            &[("Binding", binding), ("Location", &slo_url)],
+            "",
+        );
     }
     for f in NameIdFormat::ALL {
         w.leaf("md:NameIDFormat", &[], f.urn());
@@ -156,7 +165,30 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
         }
     }
     let signed = sp.attribute("AuthnRequestsSigned") == Some("true");
+    // Single Logout (Metadata §2.2.2, §2.4.2): the Redirect endpoint if there is one, else
+    // POST; sesame sends nothing over SOAP or Artifact.
+    let slo = [
+        (ns::BINDING_REDIRECT, "redirect"),
+        (ns::BINDING_POST, "post"),
+    ]
+    .into_iter()
+    .find_map(|(uri, name)| {
+        sp.children()
+            .find(|n| is(n, "SingleLogoutService") && n.attribute("Binding") == Some(uri))
+            .and_then(|n| {
+                let url = n.attribute("Location")?.to_string();
+                let response = n.attribute("ResponseLocation").unwrap_or_default();
+                Some((url, response.to_string(), name.to_string()))
+            })
+    });
+    let (slo_url, slo_response_url, slo_binding) = match slo {
+        Some((u, r, b)) => (Some(u), Some(r), Some(b)),
+        None => (None, None, None),
+    };
     Ok(SsoChanges {
+        slo_url,
+        slo_response_url,
+        slo_binding,
         sp_entity_id: entity.attribute("entityID").map(str::to_string),
         acs_indexes: Some(indexes(&acs)),
         acs_urls: Some(acs.into_iter().map(|(_, _, u)| u).collect()),

@@ -10,6 +10,7 @@ pub mod dsig;
 pub mod fetch;
 pub mod flow;
 pub mod keys;
+pub mod logout;
 pub mod metadata;
 pub mod preview;
 pub mod request;

@@ -37,6 +37,8 @@ pub enum RequestError {
     Xml(String),
     #[error("the message is a {0}, not an AuthnRequest")]
     NotAuthnRequest(String),
+    #[error("the message is a {0}, not a {1}")]
+    Unexpected(String, &'static str),
     #[error("the request has no {0}")]
     MissingField(&'static str),
     #[error("the request's {0} is malformed")]
@@ -78,7 +80,7 @@ pub fn parse(text: &str) -> Result<Document<'_>, RequestError> {
 }
 
 /// The root's only child with this name, if any.
-fn child<'a, 'i>(
+pub(super) fn child<'a, 'i>(
     root: Node<'a, 'i>,
     ns: &str,
     name: &'static str,

@@ -5,8 +5,9 @@
 use serde_json::json;
 use url::Url;
 
+use super::logout::SloBinding;
 use crate::directory::{apps, audit, Actor, App, DirectoryError};
-use crate::store::sso::{self, SsoRow};
+use crate::store::sso::{self, SloRow, SsoRow};
 use crate::store::Db;
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
@@ -101,6 +102,12 @@ pub struct SsoChanges {
     pub idp_entity_id: Option<String>,
     /// `NAME=SOURCE` items replacing the attribute mapping; an empty list restores defaults.
     pub attributes: Option<Vec<String>>,
+    /// The SP's Single Logout URL (empty: the SP takes no logout requests).
+    pub slo_url: Option<String>,
+    /// Where the SP takes LogoutResponses, when not at `slo_url` (empty: the same).
+    pub slo_response_url: Option<String>,
+    /// `redirect` or `post`.
+    pub slo_binding: Option<String>,
 }
 
 fn entity_id(what: &str, s: &str) -> Result<String, DirectoryError> {
@@ -218,6 +225,35 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
     if let Some(v) = &c.sp_certs_pem {
         row.sp_certs = sp_certs(v)?;
     }
+    let endpoint = |what: &str, v: &str| {
+        if v.is_empty() {
+            return Ok(String::new());
+        }
+        acs_url(v).map_err(|_| {
+            invalid(format!(
+                "{what} {v:?} must be an absolute http(s) URL with a host, no #fragment and no spaces"
+            ))
+        })
+    };
+    if let Some(v) = &c.slo_url {
+        row.slo.url = endpoint("Single Logout URL", v)?;
+    }
+    if let Some(v) = &c.slo_response_url {
+        row.slo.response_url = endpoint("Single Logout response URL", v)?;
+    }
+    if let Some(v) = &c.slo_binding {
+        let b = SloBinding::parse(v).ok_or_else(|| {
+            invalid(format!(
+                "Single Logout binding {v:?} must be redirect or post"
+            ))
+        })?;
+        row.slo.binding = b.as_str().to_string();
+    }
+    if row.slo.url.is_empty() && !row.slo.response_url.is_empty() {
+        return Err(invalid(
+            "a Single Logout response URL needs the Single Logout URL too",
+        ));
+    }
     row.sign_response = c.sign_response.unwrap_or(row.sign_response);
     row.require_signed_requests = c
         .require_signed_requests
@@ -236,6 +272,10 @@ fn defaults() -> SsoRow {
     SsoRow {
         nameid_format: "email".into(),
         nameid_source: "email".into(),
+        slo: SloRow {
+            binding: SloBinding::Redirect.as_str().into(),
+            ..SloRow::default()
+        },
         ..SsoRow::default()
     }
 }

@@ -76,7 +76,7 @@ fn sp_certs(row: &SsoRow) -> Vec<X509> {
 /// that does is accepted only if that embedded signature verifies with a registered
 /// certificate too, so no signature from an unknown key rides along with a request sesame
 /// answers.
-fn check_signature(
+pub(crate) fn check_signature(
     msg: &Message,
     binding: Binding,
     doc: &roxmltree::Document,

@@ -28,6 +28,15 @@ pub enum Small {
         expires_at: i64,
         event: NewEvent,
     },
+    /// A successful SSO answer: its event, its request ID when it answers a fresh request
+    /// (as `FirstSight`), and the SP joining the portal session (for Single Logout) until
+    /// `until`.
+    Answer {
+        first_sight: Option<(String, i64)>,
+        participant: saml::Participant,
+        until: i64,
+        event: NewEvent,
+    },
     /// A checked SAML request parked while the user signs in, with its ID recorded as used
     /// when `first_sight` is given (then `false` means a replay, and nothing is written).
     Park {
@@ -158,6 +167,20 @@ async fn write(conn: &mut Conn, small: &Small) -> Result<bool, StoreError> {
             if !saml::first_sight(conn, *app_id, request_id, *expires_at).await? {
                 return Ok(false);
             }
+            events::insert(conn, event).await?;
+        }
+        Small::Answer {
+            first_sight,
+            participant,
+            until,
+            event,
+        } => {
+            if let Some((request_id, horizon)) = first_sight {
+                if !saml::first_sight(conn, participant.app_id, request_id, *horizon).await? {
+                    return Ok(false);
+                }
+            }
+            saml::join(conn, participant, *until).await?;
             events::insert(conn, event).await?;
         }
         Small::Park {

@@ -1,4 +1,5 @@
-//! Run-time SSO state: seen request IDs (replay), parked requests, persistent NameIDs.
+//! Run-time SSO state: seen request IDs (replay), parked requests, persistent NameIDs, and
+//! the SPs each portal session signed in to (for Single Logout).
 
 use super::{now_ms, Conn, StoreError};
 
@@ -114,7 +115,102 @@ pub async fn sweep(conn: &mut Conn) -> Result<u64, StoreError> {
         .await?;
     let b = sqlx::query("DELETE FROM saml_pending WHERE expires_at <= $1")
         .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let c = sqlx::query("DELETE FROM saml_participants WHERE expires_at <= $1")
+        .bind(now)
         .execute(conn)
         .await?;
-    Ok(a.rows_affected() + b.rows_affected())
+    Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
+}
+
+/// An SP that was sent an assertion in a portal session, as a LogoutRequest must name the
+/// user to it (Core §3.7.1): the session's `SessionIndex` and the NameID it was given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Participant {
+    pub session_index: String,
+    pub app_id: i64,
+    pub user_id: i64,
+    pub name_id: String,
+    pub name_id_format: String,
+}
+
+/// Records (or refreshes: a transient NameID changes each time) a session participant.
+pub async fn join(conn: &mut Conn, p: &Participant, expires_at: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO saml_participants (session_index, app_id, user_id, name_id, name_id_format, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_index, app_id) DO UPDATE \
+         SET user_id = excluded.user_id, name_id = excluded.name_id, \
+         name_id_format = excluded.name_id_format, expires_at = excluded.expires_at",
+    )
+    .bind(&p.session_index)
+    .bind(p.app_id)
+    .bind(p.user_id)
+    .bind(&p.name_id)
+    .bind(&p.name_id_format)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+type ParticipantRow = (String, i64, i64, String, String);
+
+fn participants(rows: Vec<ParticipantRow>) -> Vec<Participant> {
+    rows.into_iter()
+        .map(
+            |(session_index, app_id, user_id, name_id, name_id_format)| Participant {
+                session_index,
+                app_id,
+                user_id,
+                name_id,
+                name_id_format,
+            },
+        )
+        .collect()
+}
+
+const PARTICIPANT_COLUMNS: &str = "session_index, app_id, user_id, name_id, name_id_format";
+
+/// The SPs of one portal session.
+pub async fn participants_of(
+    conn: &mut Conn,
+    session_index: &str,
+) -> Result<Vec<Participant>, StoreError> {
+    let rows = sqlx::query_as(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM saml_participants \
+         WHERE session_index = $1 AND expires_at > $2 ORDER BY app_id"
+    ))
+    .bind(session_index)
+    .bind(now_ms())
+    .fetch_all(conn)
+    .await?;
+    Ok(participants(rows))
+}
+
+/// The sessions in which this app was given this NameID.
+pub async fn sessions_named(
+    conn: &mut Conn,
+    app_id: i64,
+    name_id: &str,
+) -> Result<Vec<Participant>, StoreError> {
+    let rows = sqlx::query_as(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM saml_participants \
+         WHERE app_id = $1 AND name_id = $2 AND expires_at > $3"
+    ))
+    .bind(app_id)
+    .bind(name_id)
+    .bind(now_ms())
+    .fetch_all(conn)
+    .await?;
+    Ok(participants(rows))
+}
+
+/// Forgets every participant of a portal session (it ended).
+pub async fn leave_all(conn: &mut Conn, session_index: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM saml_participants WHERE session_index = $1")
+        .bind(session_index)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -25,6 +25,17 @@ pub struct SsoRow {
     pub attributes: String,
     /// ACS URLs in index order; `acs[i].0` is the index.
     pub acs: Vec<(i64, String, bool)>,
+    /// Single Logout at the SP (Profiles §4.4): where requests go (empty: the SP takes no
+    /// logout), where responses go when elsewhere, and the binding (`saml::logout::SloBinding`).
+    pub slo: SloRow,
+}
+
+/// The SP's Single Logout endpoint as stored (columns `slo_*` of `app_sso`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SloRow {
+    pub url: String,
+    pub response_url: String,
+    pub binding: String,
 }
 
 impl SsoRow {
@@ -71,6 +82,7 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
             sp_certs: row.try_get("sp_certs")?,
             attributes: row.try_get("attributes")?,
             acs: Vec::new(),
+            slo: SloRow::default(),
         })
     }
 }
@@ -90,9 +102,20 @@ pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreEr
     let acs: Vec<(i64, String, i64)> =
         sqlx::query_as("SELECT idx, url, is_default FROM app_acs WHERE app_id = $1 ORDER BY idx")
             .bind(app_id)
-            .fetch_all(conn)
+            .fetch_all(&mut *conn)
             .await?;
     row.acs = acs.into_iter().map(|(i, u, d)| (i, u, d != 0)).collect();
+    let (url, response_url, binding): (String, String, String) = sqlx::query_as(
+        "SELECT slo_url, slo_response_url, slo_binding FROM app_sso WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    row.slo = SloRow {
+        url,
+        response_url,
+        binding,
+    };
     Ok(Some(row))
 }
 
@@ -124,6 +147,15 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     .bind(&s.attributes)
     .bind(now_ms())
     .bind(flag(s.require_mfa))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE app_sso SET slo_url = $2, slo_response_url = $3, slo_binding = $4 WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .bind(&s.slo.url)
+    .bind(&s.slo.response_url)
+    .bind(&s.slo.binding)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM app_acs WHERE app_id = $1")

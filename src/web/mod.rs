@@ -12,6 +12,7 @@ pub mod passkey;
 pub mod portal;
 pub mod rejections;
 pub mod saml;
+pub mod slo;
 pub mod sso;
 
 use axum::extract::Request;
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/saml2/{slug}",
             get(sso::redirect_binding).post(sso::post_binding),
+        )
+        .route(
+            "/saml2/{slug}/slo",
+            get(slo::redirect_binding).post(slo::post_binding),
         )
         .route("/saml2/{slug}/continue", get(sso::resume))
         .route("/saml2/{slug}/launch", get(sso::launch))

@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::session::{self, Gate};
 use crate::directory::{access, apps, User};
 use crate::error::AppError;
+use crate::saml::logout;
 
 /// The signed-in user, or the answer instead of the page: to sign in (and come back to
 /// `here`), to the account page when a new password is due, or an error page.
@@ -82,15 +83,24 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
+/// Sign out: the portal session ends, then every app it signed in to that takes Single
+/// Logout is told, one after another (`saml::logout`).
 pub async fn logout(
+    State(state): State<AppState>,
     session: Session,
     HtmlForm(form): HtmlForm<CsrfOnly>,
 ) -> Result<Response, AppError> {
     if !session::csrf_ok(&session, &form.csrf).await? {
         return Err(AppError::Csrf);
     }
+    let user = session::current_user(&session, &state.db).await?;
+    let index = session::sso_state(&session).await?.session_index;
     session::end(&session).await?;
-    Ok(Redirect::to("/login?logged_out=1").into_response())
+    let Some(user) = user else {
+        return Ok(Redirect::to("/login?logged_out=1").into_response());
+    };
+    let l = logout::from_portal(&state.idp, &user.username, &index).await?;
+    Ok(super::slo::respond(l))
 }
 
 pub async fn stylesheet() -> impl IntoResponse {

@@ -24,30 +24,36 @@ use crate::saml::validate::Binding;
 
 #[derive(Template)]
 #[template(path = "saml_post.html")]
-struct PostPage<'a> {
-    label: &'a str,
-    acs_url: &'a str,
-    saml_response: &'a str,
-    relay_state: Option<&'a str>,
+pub(super) struct PostPage<'a> {
+    pub heading: &'a str,
+    pub url: &'a str,
+    /// `SAMLResponse`, or `SAMLRequest` for a LogoutRequest.
+    pub param: &'a str,
+    pub value: &'a str,
+    pub relay_state: Option<&'a str>,
+}
+
+fn sign_in_page(t: &Target, f: &PostForm) -> Response {
+    post_page(&PostPage {
+        heading: &format!("Signing you in to {}", t.app.label),
+        url: &f.acs_url,
+        param: "SAMLResponse",
+        value: &f.saml_response,
+        relay_state: f.relay_state.as_deref(),
+    })
 }
 
 /// The auto-submitting form. Its CSP lets the form go to the ACS's origin only (SECURITY 13;
 /// the origin, not the path, because browsers apply `form-action` to the ACS's own redirect).
-fn post_page(t: &Target, f: &PostForm) -> Response {
-    let page = PostPage {
-        label: &t.app.label,
-        acs_url: &f.acs_url,
-        saml_response: &f.saml_response,
-        relay_state: f.relay_state.as_deref(),
-    };
-    let origin = url::Url::parse(&f.acs_url)
+pub(super) fn post_page(page: &PostPage) -> Response {
+    let origin = url::Url::parse(page.url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| "'none'".into());
     let csp = format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; form-action {origin}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
-    let mut res = render(&page);
+    let mut res = render(page);
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
@@ -59,7 +65,7 @@ fn post_page(t: &Target, f: &PostForm) -> Response {
 /// The decision as HTTP: the auto-submit page, a page, or a redirect.
 fn respond(t: &Target, d: Decision) -> Response {
     match d {
-        Decision::Post(f) => post_page(t, &f),
+        Decision::Post(f) => sign_in_page(t, &f),
         Decision::Refused(r) => refused(r).into_response(),
         Decision::Continue(url) => Redirect::to(&url).into_response(),
         Decision::ChangePassword { resume } => {

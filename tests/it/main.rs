@@ -18,6 +18,7 @@ mod process;
 mod provisioning;
 mod saml;
 mod scim_peer;
+mod slo;
 mod soak;
 mod sp;
 mod sso;

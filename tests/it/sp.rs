@@ -91,6 +91,58 @@ impl Sp {
     }
 }
 
+/// Single Logout at the SP (its /logout, /slo and /sessions; see pysaml2_sp.py).
+impl Sp {
+    async fn json(&self, req: reqwest::RequestBuilder) -> Value {
+        let res = req.send().await.expect("SP answers");
+        res.json().await.expect("SP JSON")
+    }
+
+    /// The instruction that sends this user's LogoutRequest to sesame.
+    pub async fn logout(&self, name_id: &str, binding: &str, sign: bool) -> Value {
+        let q = [
+            ("name_id", name_id),
+            ("binding", binding),
+            ("sign", if sign { "1" } else { "0" }),
+        ];
+        self.json(self.http.get(format!("{}/logout", self.base)).query(&q))
+            .await
+    }
+
+    /// Hands what sesame answered (a redirect to this SP, or a form posting to it) to the SP,
+    /// as the browser would; returns the SP's JSON.
+    pub async fn deliver(&self, page: &Page) -> Value {
+        if let Some(to) = page.location() {
+            assert!(
+                to.starts_with(&self.base),
+                "sesame sends the browser to this SP: {to}"
+            );
+            return self.json(self.http.get(to)).await;
+        }
+        let form = SamlForm::from_page(page).unwrap_or_else(|| {
+            panic!(
+                "a redirect or a form to the SP, got {}: {}",
+                page.status, page.body
+            )
+        });
+        assert!(
+            form.action.starts_with(&self.base),
+            "the form goes to this SP: {}",
+            form.action
+        );
+        self.json(self.http.post(&form.action).form(&form.fields))
+            .await
+    }
+
+    /// The NameIDs this SP holds a session for.
+    pub async fn sessions(&self) -> Vec<String> {
+        let v = self
+            .json(self.http.get(format!("{}/sessions", self.base)))
+            .await;
+        serde_json::from_value(v["name_ids"].clone()).expect("name_ids")
+    }
+}
+
 impl Drop for Sp {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -156,6 +208,29 @@ impl PostForm {
 
     pub fn xml(&self) -> String {
         String::from_utf8(STANDARD.decode(&self.saml_response).expect("base64")).expect("utf8")
+    }
+}
+
+/// Any auto-submitting SAML form (a Response, a LogoutRequest or a LogoutResponse).
+#[derive(Debug, Clone)]
+pub struct SamlForm {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl SamlForm {
+    pub fn from_page(page: &Page) -> Option<SamlForm> {
+        let marker = "<form id=\"saml-post\" method=\"post\" action=\"";
+        let start = page.body.find(marker)? + marker.len();
+        let end = page.body[start..].find('"')? + start;
+        let fields = ["SAMLRequest", "SAMLResponse", "RelayState"]
+            .into_iter()
+            .filter_map(|n| Some((n.to_string(), html_unescape(&hidden(&page.body, n)?))))
+            .collect();
+        Some(SamlForm {
+            action: html_unescape(&page.body[start..end]),
+            fields,
+        })
     }
 }
 

@@ -15,6 +15,14 @@ It prints its base URL on the first line of stdout, then serves JSON:
          -> {"ok": true, "name_id": ..., "attributes": {...}, "relay_state": ...,
              "in_response_to": ..., "session_index": ..., "authn_context": ...}
          or {"ok": false, "error": "..."} with status 400
+    GET  /logout?name_id=VALUE&binding=redirect|post&sign=0|1
+         -> the instruction that sends this user's LogoutRequest to the IdP (SP-initiated
+            Single Logout), as /login does
+    GET  /slo?... and POST /slo (what the IdP sends the browser with)
+         a LogoutRequest -> {"kind": "request", "logged_out": NAME-ID, "method": ..., "url": ...,
+                             "fields": ...}: the LogoutResponse instruction
+         a LogoutResponse -> {"kind": "response", "status": ..., "sub_status": ...}
+    GET  /sessions -> {"name_ids": [...]}: the users this SP has a session for
 """
 
 import argparse
@@ -34,6 +42,8 @@ from saml2.samlp import RequestedAuthnContext
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 OUTSTANDING = {}
+# NameID text -> the NameID object of the user's session (what a LogoutRequest names).
+SESSIONS = {}
 
 
 def make_client(base, args):
@@ -44,7 +54,11 @@ def make_client(base, args):
             "service": {
                 "sp": {
                     "endpoints": {
-                        "assertion_consumer_service": [(f"{base}/acs", BINDING_HTTP_POST)]
+                        "assertion_consumer_service": [(f"{base}/acs", BINDING_HTTP_POST)],
+                        "single_logout_service": [
+                            (f"{base}/slo", BINDING_HTTP_REDIRECT),
+                            (f"{base}/slo", BINDING_HTTP_POST),
+                        ],
                     },
                     "allow_unsolicited": True,
                     "want_assertions_signed": True,
@@ -77,8 +91,83 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def instruction(self, binding, info, **extra):
+        """What the browser is told to do with a message, as the test (the browser) reads it."""
+        if binding == BINDING_HTTP_REDIRECT:
+            return {"method": "GET", "url": dict(info["headers"])["Location"], **extra}
+        page = info["data"]
+        action = html.unescape(re.search(r'action="([^"]*)"', page).group(1))
+        fields = {
+            html.unescape(n): html.unescape(v)
+            for n, v in re.findall(r'name="([^"]*)" value="([^"]*)"', page)
+        }
+        return {"method": "POST", "url": action, "fields": fields, **extra}
+
+    def logout(self, q):
+        name_id = SESSIONS.get(q.get("name_id", ""))
+        if name_id is None:
+            return self.reply(400, {"error": "no session for that NameID"})
+        binding = BINDING_HTTP_POST if q.get("binding") == "post" else BINDING_HTTP_REDIRECT
+        sign = q.get("sign") == "1"
+        entity_ids = self.client.users.issuers_of_info(name_id)
+        result = self.client.do_logout(
+            name_id, entity_ids, "", None, sign=sign, expected_binding=binding,
+            sign_alg=SIG_RSA_SHA256 if sign else None, digest_alg=DIGEST_SHA256,
+        )
+        (binding, info), = result.values()
+        return self.reply(200, self.instruction(binding, info))
+
+    def slo(self, params, binding):
+        if "SAMLResponse" in params:
+            try:
+                resp = self.client.parse_logout_request_response(params["SAMLResponse"], binding)
+            except StatusError as e:
+                return self.reply(400, {"kind": "response", "status_error": str(e)})
+            except Exception as e:  # noqa: BLE001 - the test reads the reason
+                return self.reply(400, {"kind": "response", "error": f"{type(e).__name__}: {e}"})
+            if resp is None:
+                return self.reply(400, {"kind": "response", "error": "not accepted"})
+            code = resp.response.status.status_code
+            self.client.handle_logout_response(resp)
+            for text, nid in list(SESSIONS.items()):
+                try:
+                    if not self.client.users.issuers_of_info(nid):
+                        del SESSIONS[text]
+                except KeyError:  # the person is gone from pysaml2's cache: logged out
+                    del SESSIONS[text]
+            return self.reply(200, {
+                "kind": "response",
+                "status": code.value,
+                "sub_status": code.status_code.value if code.status_code else None,
+            })
+        try:
+            req = self.client.parse_logout_request(
+                params["SAMLRequest"], binding,
+                relay_state=params.get("RelayState"),
+                sigalg=params.get("SigAlg"), signature=params.get("Signature"),
+            )
+            text = req.message.name_id.text
+            name_id = SESSIONS.get(text, req.message.name_id)
+            info = self.client.handle_logout_request(
+                params["SAMLRequest"], name_id, binding,
+                relay_state=params.get("RelayState"),
+                sigalg=params.get("SigAlg"), signature=params.get("Signature"),
+            )
+        except Exception as e:  # noqa: BLE001 - the test reads the reason
+            return self.reply(400, {"kind": "request", "error": f"{type(e).__name__}: {e}"})
+        SESSIONS.pop(text, None)
+        out = BINDING_HTTP_POST if info.get("method") == "POST" and info.get("data") else BINDING_HTTP_REDIRECT
+        return self.reply(200, self.instruction(out, info, kind="request", logged_out=text))
+
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        if u.path == "/logout":
+            return self.logout(q)
+        if u.path == "/slo":
+            return self.slo(q, BINDING_HTTP_REDIRECT)
+        if u.path == "/sessions":
+            return self.reply(200, {"name_ids": sorted(SESSIONS)})
         if u.path != "/login":
             return self.reply(404, {"error": "not found"})
         q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
@@ -117,10 +206,13 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(200, {"method": "POST", "url": action, "fields": fields, "id": reqid})
 
     def do_POST(self):
-        if urllib.parse.urlsplit(self.path).path != "/acs":
-            return self.reply(404, {"error": "not found"})
+        path = urllib.parse.urlsplit(self.path).path
         length = int(self.headers.get("Content-Length", "0"))
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+        if path == "/slo":
+            return self.slo(form, BINDING_HTTP_POST)
+        if path != "/acs":
+            return self.reply(404, {"error": "not found"})
         try:
             resp = self.client.parse_authn_request_response(
                 form["SAMLResponse"], BINDING_HTTP_POST, OUTSTANDING
@@ -132,6 +224,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - the test reads the reason
             return self.reply(400, {"ok": False, "error": f"{type(e).__name__}: {e}"})
         authn = resp.assertion.authn_statement[0]
+        SESSIONS[resp.name_id.text] = resp.name_id
         self.reply(
             200,
             {

@@ -4,7 +4,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 
-use super::steps::{encode, record, record_once, replayed};
+use super::steps::{encode, record, record_answer, replayed};
 use super::{Decision, FlowError, Idp, PostForm, Refused, SignedIn, Target};
 use crate::auth::csrf::random_token;
 use crate::directory::{access, User};
@@ -13,7 +13,8 @@ use crate::saml::context;
 use crate::saml::response::{self, Grant};
 use crate::saml::settings::{NameIdFormat, NameIdSource};
 use crate::saml::validate::Pending;
-use crate::store::{groups, saml as store};
+use crate::store::groups;
+use crate::store::saml::{self as store, Participant};
 
 /// The NameID the app gets for a user (Core §2.2.3), or why there is none.
 pub enum NameId {
@@ -166,7 +167,14 @@ pub(super) async fn answer(
     detail["authn_context"] = json!(class);
     let fresh = pending.filter(|p| !p.recorded);
     let fresh_id = fresh.map(|p| p.request_id.as_str());
-    if !record_once(idp, t, Some(&user.username), true, detail, fresh_id).await? {
+    let joined = Participant {
+        session_index: session_index.to_string(),
+        app_id: t.app.id,
+        user_id: user.id,
+        name_id: name_id.clone(),
+        name_id_format: format.to_string(),
+    };
+    if !record_answer(idp, t, &user.username, detail, fresh_id, joined).await? {
         // Only a fresh request ID can have been seen before.
         if let Some(p) = fresh {
             return replayed(idp, t, p).await;

@@ -27,6 +27,7 @@ use crate::store::{Db, StoreError};
 
 use crate::auth::mfa;
 pub use answer::{name_id, NameId};
+pub(crate) use steps::replay_horizon;
 use steps::{no_authn_context, no_passive, park, parked, receive, refuse, unpark};
 
 /// What the SSO flow works with: the store, the live signing keys, our base URL and the
@@ -37,15 +38,23 @@ pub struct Idp {
     pub keys: Arc<LiveKeys>,
     pub base_url: url::Url,
     pub apps: Arc<AppCache>,
+    /// How long a portal session lives: its SPs are remembered as long (Single Logout).
+    pub session_lifetime: std::time::Duration,
 }
 
 impl Idp {
-    pub fn new(db: Db, keys: Arc<LiveKeys>, base_url: url::Url) -> Self {
+    pub fn new(
+        db: Db,
+        keys: Arc<LiveKeys>,
+        base_url: url::Url,
+        session_lifetime: std::time::Duration,
+    ) -> Self {
         Idp {
             db,
             keys,
             base_url,
             apps: Arc::default(),
+            session_lifetime,
         }
     }
 }

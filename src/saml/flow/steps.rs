@@ -12,7 +12,8 @@ use crate::saml::binding::Message;
 use crate::saml::response::{self, Failure};
 use crate::saml::validate::{self, Pending, Refusal};
 use crate::store::events::NewEvent;
-use crate::store::{now_ms, saml as store, sha256_hex, Small};
+use crate::store::saml::{self as store, Participant};
+use crate::store::{now_ms, sha256_hex, Small};
 
 /// How long a parked request waits for the user to sign in.
 const PARK_MS: i64 = 15 * 60 * 1000;
@@ -30,6 +31,7 @@ pub(super) enum Received {
     Answered(Decision),
 }
 
+/// Writes an `sso_auth` event (in the next group commit, waiting until it is durable).
 pub(super) async fn record(
     idp: &Idp,
     t: &Target,
@@ -37,27 +39,6 @@ pub(super) async fn record(
     ok: bool,
     detail: Value,
 ) -> Result<(), FlowError> {
-    record_once(idp, t, user, ok, detail, None)
-        .await
-        .map(|_| ())
-}
-
-/// Until when a request ID is remembered: past the end of the `IssueInstant` window.
-fn replay_horizon() -> i64 {
-    (Utc::now() + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis()
-}
-
-/// Writes the event, and with `request_id` first records that ID as used (SECURITY 6),
-/// both in the next group commit, waiting until they are durable. False (and nothing
-/// written) when the ID was used before: a unique insert, so it holds across replicas.
-pub(super) async fn record_once(
-    idp: &Idp,
-    t: &Target,
-    user: Option<&str>,
-    ok: bool,
-    detail: Value,
-    request_id: Option<&str>,
-) -> Result<bool, FlowError> {
     let event = NewEvent {
         name: "sso_auth",
         actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
@@ -67,16 +48,45 @@ pub(super) async fn record_once(
         status: None,
         detail,
     };
-    let small = match request_id {
-        Some(id) => Small::FirstSight {
-            app_id: t.app.id,
-            request_id: id.to_string(),
-            expires_at: replay_horizon(),
-            event,
-        },
-        None => Small::Event(event),
+    idp.db.group(Small::Event(event)).await?;
+    Ok(())
+}
+
+/// Until when a request ID is remembered: past the end of the `IssueInstant` window.
+pub(crate) fn replay_horizon() -> i64 {
+    (Utc::now() + validate::MAX_AGE + validate::SKEW * 2).timestamp_millis()
+}
+
+/// Records a successful answer: its event, the request ID when fresh (false, and nothing
+/// written, when it was used before), and the SP as a participant of the portal session
+/// for as long as a session lives (Single Logout).
+pub(super) async fn record_answer(
+    idp: &Idp,
+    t: &Target,
+    user: &str,
+    detail: Value,
+    request_id: Option<&str>,
+    participant: Participant,
+) -> Result<bool, FlowError> {
+    let event = NewEvent {
+        name: "sso_auth",
+        actor: format!("user:{user}"),
+        app_slug: Some(t.app.slug.clone()),
+        username: Some(user.to_string()),
+        outcome: "success",
+        status: None,
+        detail,
     };
-    Ok(idp.db.group(small).await?)
+    let lifetime = i64::try_from(idp.session_lifetime.as_millis()).unwrap_or(i64::MAX);
+    Ok(idp
+        .db
+        .group(Small::Answer {
+            first_sight: request_id.map(|id| (id.to_string(), replay_horizon())),
+            participant,
+            until: now_ms().saturating_add(lifetime),
+            event,
+        })
+        .await?)
 }
 
 /// The answer to a request whose ID was already used.

@@ -104,6 +104,10 @@ pub struct SsoForm {
     /// The same as a file (the form is multipart then).
     sp_certificate_file: Option<String>,
     remove_sp_certificate: Option<String>,
+    /// Absent from an older form: left as it is.
+    slo_url: Option<String>,
+    slo_response_url: Option<String>,
+    slo_binding: Option<String>,
 }
 
 fn lines(s: &str) -> Vec<String> {
@@ -150,6 +154,9 @@ pub async fn update(
         sp_certs_pem: certs,
         idp_entity_id: Some(f.idp_entity_id.trim().to_string()),
         attributes: Some(lines(&f.attributes)),
+        slo_url: f.slo_url.map(|u| u.trim().to_string()),
+        slo_response_url: f.slo_response_url.map(|u| u.trim().to_string()),
+        slo_binding: f.slo_binding,
     };
     let r = settings::update(&state.db, &admin.actor(), &slug, &changes)
         .await
