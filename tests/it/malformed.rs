@@ -37,8 +37,12 @@ async fn malformed_input_to_every_decoder_gets_a_clear_error_and_the_server_keep
         .to_string();
     let mut p = Probe::new(&server.base());
 
-    saml_redirect(&mut p).await;
-    saml_post(&mut p).await;
+    saml_redirect(&mut p, "/saml2/demo", "SAMLRequest").await;
+    saml_post(&mut p, "/saml2/demo", "SAMLRequest").await;
+    for param in ["SAMLRequest", "SAMLResponse"] {
+        saml_redirect(&mut p, "/saml2/demo/slo", param).await;
+        saml_post(&mut p, "/saml2/demo/slo", param).await;
+    }
     portal_paths(&mut p).await;
     login_form(&mut p).await;
     passkey_ceremonies(&mut p).await;
@@ -301,6 +305,20 @@ fn hostile_xml() -> Vec<(&'static str, Vec<u8>)> {
                 .to_vec(),
         ),
         (
+            "a logout request naming nobody",
+            b"<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_l\" \
+              Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\"><saml:EncryptedID \
+              xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/></samlp:LogoutRequest>"
+                .to_vec(),
+        ),
+        (
+            "a logout response to nothing",
+            b"<samlp:LogoutResponse xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_l\" \
+              Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" InResponseTo=\"_nothing\">\
+              <samlp:Status><samlp:StatusCode/></samlp:Status></samlp:LogoutResponse>"
+                .to_vec(),
+        ),
+        (
             "signature garbage",
             format!(
                 "{open}<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
@@ -312,7 +330,8 @@ fn hostile_xml() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-async fn saml_redirect(p: &mut Probe) {
+/// The SSO service (`param` SAMLRequest) and the Single Logout service (both parameters).
+async fn saml_redirect(p: &mut Probe, path: &str, param: &str) {
     let raw_queries = [
         "",
         "SAMLRequest=",
@@ -325,46 +344,43 @@ async fn saml_redirect(p: &mut Probe) {
         "SAMLRequest=AAAA&RelayState=%FF",
     ];
     for q in raw_queries {
-        p.get("redirect query", &format!("/saml2/demo?{q}")).await;
+        p.get("redirect query", &format!("{path}?{q}")).await;
     }
     let not_deflate = b64(b"this is not DEFLATE data at all");
     p.get(
         "redirect not deflate",
-        &format!("/saml2/demo?SAMLRequest={}", urlenc(&not_deflate)),
+        &format!("{path}?{param}={}", urlenc(&not_deflate)),
     )
     .await;
     // A DEFLATE bomb: 32 MiB of zeros in about 32 KiB (a URL stays under 64 KiB).
     let bomb = b64(&deflate(&vec![0u8; 32 << 20]));
     p.get(
         "redirect deflate bomb",
-        &format!("/saml2/demo?SAMLRequest={}", urlenc(&bomb)),
+        &format!("{path}?{param}={}", urlenc(&bomb)),
     )
     .await;
     let relay = "r".repeat(60_000);
     p.get(
         "redirect huge RelayState",
-        &format!("/saml2/demo?SAMLRequest=AAAA&RelayState={relay}"),
+        &format!("{path}?{param}=AAAA&RelayState={relay}"),
     )
     .await;
     for (name, xml) in hostile_xml() {
         let q = urlenc(&b64(&deflate(&xml)));
-        p.get(
-            &format!("redirect {name}"),
-            &format!("/saml2/demo?SAMLRequest={q}"),
-        )
-        .await;
+        p.get(&format!("redirect {name}"), &format!("{path}?{param}={q}"))
+            .await;
         p.get(
             &format!("redirect {name}, signed with garbage"),
-            &format!("/saml2/demo?SAMLRequest={q}&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature=AAAA"),
+            &format!("{path}?{param}={q}&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature=AAAA"),
         )
         .await;
     }
 }
 
-async fn saml_post(p: &mut Probe) {
+async fn saml_post(p: &mut Probe, path: &str, param: &str) {
     for (name, xml) in hostile_xml() {
-        let body = format!("SAMLRequest={}&RelayState=x", urlenc(&b64(&xml)));
-        p.form(&format!("post {name}"), "/saml2/demo", body).await;
+        let body = format!("{param}={}&RelayState=x", urlenc(&b64(&xml)));
+        p.form(&format!("post {name}"), path, body).await;
     }
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
@@ -382,7 +398,7 @@ async fn saml_post(p: &mut Probe) {
         ),
     ];
     for (name, body) in bodies {
-        p.form(&format!("post {name}"), "/saml2/demo", body).await;
+        p.form(&format!("post {name}"), path, body).await;
     }
     for ct in [
         &b"application/json"[..],
@@ -392,7 +408,7 @@ async fn saml_post(p: &mut Probe) {
         p.bad(
             "post content type",
             "POST",
-            "/saml2/demo",
+            path,
             &[("content-type", ct)],
             b"{\"SAMLRequest\": 1}".to_vec(),
         )
@@ -401,7 +417,7 @@ async fn saml_post(p: &mut Probe) {
     p.bad(
         "post no content type",
         "POST",
-        "/saml2/demo",
+        path,
         &[],
         b"SAMLRequest=AAAA".to_vec(),
     )
