@@ -110,7 +110,6 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         tracing::info!(dir = %config.certs_dir.display(), "generated an RSA-2048 signing key and certificate");
     }
     let keys = Arc::new(keys);
-    tokio::spawn(watch_keys(keys.clone()));
     let state_config = Arc::new(config);
     let key = state_config
         .seal_key()
@@ -157,14 +156,6 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         task,
         workers,
     })
-}
-
-async fn watch_keys(keys: Arc<LiveKeys>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        keys.refresh();
-    }
 }
 
 /// Deletes expired sessions, SSO replay records and parked requests every few minutes.

@@ -132,6 +132,19 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(Get, "/api/v1/keys", keys::show),
         op(Post, "/api/v1/keys/stage-next", keys::stage_next),
         op(Post, "/api/v1/keys/activate-next", keys::activate_next),
+        op(Get, "/api/v1/apps/{slug}/keys", keys::app_show),
+        op(Put, "/api/v1/apps/{slug}/keys", keys::app_own),
+        op(Delete, "/api/v1/apps/{slug}/keys", keys::app_shared),
+        op(
+            Post,
+            "/api/v1/apps/{slug}/keys/stage-next",
+            keys::app_stage_next,
+        ),
+        op(
+            Post,
+            "/api/v1/apps/{slug}/keys/activate-next",
+            keys::app_activate_next,
+        ),
     ]
 }
 

@@ -7,7 +7,7 @@ use super::output::{json, table, yes_no};
 use crate::config::Config;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::Actor;
-use crate::saml::keys::KeySet;
+use crate::saml::keys::{KeyScope, KeySet};
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{fetch, metadata};
 use crate::store::Db;
@@ -331,7 +331,8 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
         }
         AppCommand::Cert { slug } => {
             apps::get(db, &slug).await?;
-            let keys = KeySet::load(&config.certs_dir)?.ok_or_else(|| {
+            let own = KeySet::load(&KeyScope::App(slug.clone()).dir(&config.certs_dir))?;
+            let keys = own.or(KeySet::load(&config.certs_dir)?).ok_or_else(|| {
                 anyhow::anyhow!(
                     "no signing key in {} yet: run `sesame cert generate` or start `sesame serve`",
                     config.certs_dir.display()

@@ -144,7 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => users::run(&open(&config).await?, c).await,
         Command::Group(c) => groups::run(&open(&config).await?, c).await,
         Command::App(c) => apps::run(&open(&config).await?, &config, c).await,
-        Command::Cert(c) => certs::run(&config, c),
+        Command::Cert(c) => certs::run(&open(&config).await?, &config, c).await,
         Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
         Command::AdminToken(c) => tokens::run(&open(&config).await?, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,

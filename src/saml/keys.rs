@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+pub use super::keyring::{KeyScope, LiveKeys};
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use openssl::asn1::Asn1Time;
@@ -344,60 +346,5 @@ mod tests {
         assert_eq!(switched.active.kind, KeyKind::EcP256);
         assert!(switched.next.is_none());
         assert!(dir.path().join("idp-signing-previous.key").exists());
-    }
-}
-
-/// The key set a running server signs with, reloaded when the files under `certs_dir`
-/// change (so `sesame cert activate-next` from the CLI reaches a running `serve`).
-#[derive(Debug)]
-pub struct LiveKeys {
-    dir: PathBuf,
-    current: std::sync::RwLock<(std::sync::Arc<KeySet>, Option<SystemTime>)>,
-}
-
-impl LiveKeys {
-    pub fn open(dir: &Path) -> Result<(LiveKeys, bool), KeyError> {
-        let (set, created) = KeySet::load_or_generate(dir)?;
-        let stamp = KeySet::stamp(dir);
-        let live = LiveKeys {
-            dir: dir.to_path_buf(),
-            current: std::sync::RwLock::new((std::sync::Arc::new(set), stamp)),
-        };
-        Ok((live, created))
-    }
-
-    pub fn get(&self) -> std::sync::Arc<KeySet> {
-        match self.current.read() {
-            Ok(g) => g.0.clone(),
-            Err(poisoned) => poisoned.into_inner().0.clone(),
-        }
-    }
-
-    /// Reloads when the key files changed; keeps the old keys if the new ones do not load.
-    /// The directory the keys are kept in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn refresh(&self) {
-        let stamp = KeySet::stamp(&self.dir);
-        let unchanged = self.current.read().map(|g| g.1 == stamp).unwrap_or(false);
-        if unchanged {
-            return;
-        }
-        match KeySet::load(&self.dir) {
-            Ok(Some(set)) => {
-                tracing::info!(fingerprint = %set.active.fingerprint, next = set.next.is_some(), "signing keys reloaded");
-                if let Ok(mut g) = self.current.write() {
-                    *g = (std::sync::Arc::new(set), stamp);
-                }
-            }
-            Ok(None) => {
-                tracing::warn!(dir = %self.dir.display(), "signing key files vanished; keeping the loaded keys")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "signing keys changed but do not load; keeping the loaded keys")
-            }
-        }
     }
 }

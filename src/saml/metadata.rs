@@ -1,26 +1,59 @@
 //! IdP metadata for one app (SAML Metadata 2.0 §2.4.3) and the SP-metadata importer that
 //! fills an app's SP entity id, ACS URLs and signing certificates.
 
-use super::keys::KeySet;
+use chrono::{Duration, Utc};
+
+use super::dsig;
+use super::keys::{KeySet, SigningKey};
 use super::ns;
+use super::response::{instant, new_id};
 use super::settings::{NameIdFormat, SsoChanges};
 use super::xml::{self, ParseError, XmlWriter};
 
+/// How long an SP may keep our metadata before fetching it again (Metadata §2.3.2
+/// `cacheDuration`): an hour, so a staged next key reaches SPs that refetch well before it
+/// is activated.
+pub const CACHE_DURATION: &str = "PT1H";
+
+/// `validUntil` (Metadata §2.3.2): the end of the shortest-lived published certificate;
+/// the metadata cannot be good for longer than the keys in it.
+fn valid_until(keys: &KeySet) -> Option<String> {
+    let now = Utc::now();
+    let today = openssl::asn1::Asn1Time::from_unix(now.timestamp()).ok()?;
+    keys.published()
+        .iter()
+        .filter_map(|k| today.diff(k.cert.not_after()).ok())
+        .map(|d| now + Duration::days(i64::from(d.days)) + Duration::seconds(i64::from(d.secs)))
+        .min()
+        .map(instant)
+}
+
 /// The `EntityDescriptor` an SP loads: every published key (active and staged next), the
 /// Single Logout service, the NameID formats, and the SSO service for both bindings at the
-/// app's IdP URL (elements in the schema's order, Metadata §2.4.2–2.4.3).
+/// app's IdP URL (elements in the schema's order, Metadata §2.4.2–2.4.3). With `sign_with`,
+/// the document carries an enveloped signature by that key as its first child (§3).
 pub fn idp_metadata(
     entity_id: &str,
     sso_url: &str,
     keys: &KeySet,
     want_signed_requests: bool,
-) -> String {
+    sign_with: Option<&SigningKey>,
+) -> Result<String, openssl::error::ErrorStack> {
     let slo_url = format!("{sso_url}/slo");
+    let id = new_id();
+    let until = valid_until(keys);
+    let mut attrs = vec![
+        ("xmlns:md", ns::MD),
+        ("ID", id.as_str()),
+        ("cacheDuration", CACHE_DURATION),
+        ("entityID", entity_id),
+    ];
+    if let Some(u) = &until {
+        attrs.push(("validUntil", u));
+    }
     let mut w = XmlWriter::new();
-    w.open(
-        "md:EntityDescriptor",
-        &[("xmlns:md", ns::MD), ("entityID", entity_id)],
-    );
+    w.open("md:EntityDescriptor", &attrs);
+    let split = w.len();
     let want = if want_signed_requests {
         "true"
     } else {
@@ -59,7 +92,11 @@ pub fn idp_metadata(
         )
         .close();
     }
-    w.finish()
+    let xml = w.finish();
+    match sign_with {
+        Some(key) => dsig::sign_enveloped(&xml, split, &id, key),
+        None => Ok(xml),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -305,8 +342,17 @@ mod tests {
             "https://idp/saml2/app",
             &keys,
             false,
-        );
+            None,
+        )
+        .unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.attribute("cacheDuration"), Some(CACHE_DURATION));
+        // The certificates live 10 years: so does the document, not a day longer.
+        let until = root.attribute("validUntil").unwrap();
+        let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
+        let years = (until.with_timezone(&Utc) - Utc::now()).num_days() / 365;
+        assert_eq!(years, 9, "{until}");
         assert_eq!(
             doc.root_element().attribute("entityID"),
             Some("https://idp/saml2/app")
@@ -322,5 +368,28 @@ mod tests {
             .map(|n| n.attribute("Binding").unwrap())
             .collect();
         assert_eq!(bindings, vec![ns::BINDING_REDIRECT, ns::BINDING_POST]);
+    }
+
+    #[test]
+    fn signed_metadata_verifies_with_the_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys =
+            super::super::keys::generate(dir.path(), super::super::keys::KeyKind::EcP256, false)
+                .unwrap();
+        let xml = idp_metadata(
+            "https://idp/a",
+            "https://idp/a",
+            &keys,
+            true,
+            Some(&keys.active),
+        )
+        .unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let first = doc.root_element().first_element_child().unwrap();
+        assert!(first.has_tag_name((ns::DS, "Signature")), "the first child");
+        dsig::verify_enveloped(&doc, std::slice::from_ref(&keys.active.cert), false).unwrap();
+        let other =
+            super::super::keys::SigningKey::generate(super::super::keys::KeyKind::Rsa).unwrap();
+        assert!(dsig::verify_enveloped(&doc, &[other.cert], false).is_err());
     }
 }

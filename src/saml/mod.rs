@@ -9,6 +9,7 @@ pub mod context;
 pub mod dsig;
 pub mod fetch;
 pub mod flow;
+pub mod keyring;
 pub mod keys;
 pub mod logout;
 pub mod metadata;

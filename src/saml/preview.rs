@@ -114,7 +114,7 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, F
             None => format.clone(),
         },
     ));
-    let key = idp.keys.get();
+    let key = idp.keys.for_app(&t.app.slug);
     checks.push(check(
         "Signature",
         true,

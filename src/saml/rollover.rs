@@ -1,10 +1,13 @@
 //! Signing-key rollover as an admin does it from the console or the API: stage the next key
 //! (published in metadata, not yet signing), then activate it. The keys are files under
-//! `certs_dir`; the running server picks the change up at once and the change is an event.
+//! `certs_dir` (an app's own under `certs_dir/apps/{slug}`); the running server picks a
+//! change up at once (`saml::keyring`) and each change is an event.
 
 use serde_json::json;
 
-use super::keys::{self, KeyError, KeyKind, KeySet, LiveKeys};
+use std::path::Path;
+
+use super::keys::{self, KeyError, KeyKind, KeyScope, KeySet};
 use crate::directory::Actor;
 use crate::store::events::{self, NewEvent};
 use crate::store::{Db, StoreError};
@@ -33,40 +36,100 @@ async fn record(
     db: &Db,
     actor: &Actor,
     name: &'static str,
-    set: &KeySet,
+    scope: &KeyScope,
+    set: Option<&KeySet>,
 ) -> Result<(), RolloverError> {
     let mut conn = db.write().await?;
+    let app_slug = match scope {
+        KeyScope::App(slug) => Some(slug.clone()),
+        KeyScope::Shared => None,
+    };
     let e = NewEvent {
         name,
         actor: actor.0.clone(),
+        app_slug,
         outcome: "success",
-        detail: json!({ "active": set.active.fingerprint,
-                        "next": set.next.as_ref().map(|k| k.fingerprint.clone()) }),
+        detail: json!({ "active": set.map(|s| s.active.fingerprint.clone()),
+                        "kind": set.map(|s| s.active.kind),
+                        "next": set.and_then(|s| s.next.as_ref()).map(|k| k.fingerprint.clone()) }),
         ..Default::default()
     };
     events::insert(&mut conn, &e).await?;
     Ok(())
 }
 
+/// Creates the next key of `scope`, published in its metadata but not yet signing.
 pub async fn stage_next(
     db: &Db,
-    live: &LiveKeys,
+    certs_dir: &Path,
     actor: &Actor,
+    scope: &KeyScope,
     kind: KeyKind,
 ) -> Result<KeySet, RolloverError> {
-    let set = keys::stage_next(live.dir(), kind)?;
-    live.refresh();
-    record(db, actor, "key_stage_next", &set).await?;
+    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+        return Err(RolloverError::State(format!(
+            "{} signs with the shared IdP key; give it its own key first",
+            scope.label()
+        )));
+    }
+    let set = keys::stage_next(&scope.dir(certs_dir), kind)?;
+    record(db, actor, "key_stage_next", scope, Some(&set)).await?;
     Ok(set)
 }
 
+/// Makes the staged key of `scope` the one that signs.
 pub async fn activate_next(
     db: &Db,
-    live: &LiveKeys,
+    certs_dir: &Path,
     actor: &Actor,
+    scope: &KeyScope,
 ) -> Result<KeySet, RolloverError> {
-    let set = keys::activate_next(live.dir())?;
-    live.refresh();
-    record(db, actor, "key_activate_next", &set).await?;
+    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+        return Err(RolloverError::State(format!(
+            "{} signs with the shared IdP key; it has no next key",
+            scope.label()
+        )));
+    }
+    let set = keys::activate_next(&scope.dir(certs_dir))?;
+    record(db, actor, "key_activate_next", scope, Some(&set)).await?;
     Ok(set)
+}
+
+/// Gives an app its own key (it stops signing with the shared one at once: its SP must get
+/// the new certificate or metadata first).
+pub async fn own_key(
+    db: &Db,
+    certs_dir: &Path,
+    actor: &Actor,
+    slug: &str,
+    kind: KeyKind,
+) -> Result<KeySet, RolloverError> {
+    let scope = KeyScope::App(slug.to_string());
+    let set = keys::generate(&scope.dir(certs_dir), kind, false)?;
+    record(db, actor, "key_app_own", &scope, Some(&set)).await?;
+    Ok(set)
+}
+
+/// An app goes back to the shared IdP key; its own key files are removed.
+pub async fn shared_key(
+    db: &Db,
+    certs_dir: &Path,
+    actor: &Actor,
+    slug: &str,
+) -> Result<(), RolloverError> {
+    let scope = KeyScope::App(slug.to_string());
+    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+        return Err(RolloverError::State(format!(
+            "app {slug} already signs with the shared IdP key"
+        )));
+    }
+    let dir = scope.dir(certs_dir);
+    std::fs::remove_dir_all(&dir).map_err(|source| {
+        RolloverError::Keys(KeyError::Io {
+            path: dir.clone(),
+            source,
+        })
+    })?;
+    record(db, actor, "key_app_shared", &scope, None).await?;
+    Ok(())
 }

@@ -170,6 +170,10 @@ fn post_routes() -> Vec<(String, Form)> {
         ("/admin/groups/eng/delete", form(&[("confirm", "eng")])),
         ("/admin/keys/stage-next", form(&[("kind", "ec")])),
         ("/admin/keys/activate-next", Form::new()),
+        ("/admin/apps/wiki/keys/own", form(&[("kind", "rsa")])),
+        ("/admin/apps/wiki/keys/stage-next", form(&[("kind", "ec")])),
+        ("/admin/apps/wiki/keys/activate-next", Form::new()),
+        ("/admin/apps/wiki/keys/shared", Form::new()),
     ]);
     let mut routes: Vec<(String, Form)> = routes
         .into_iter()
@@ -1410,8 +1414,11 @@ async fn the_forms_refused_above_work_for_an_admin() {
         "/admin/apps/wiki/idm/sync",
         "/admin/apps/wiki/idm/import",
         "/admin/users/alice/activate",
-        // Nothing is staged on a fresh server.
+        // Nothing is staged on a fresh server, and no app has its own key.
         "/admin/keys/activate-next",
+        "/admin/apps/wiki/keys/stage-next",
+        "/admin/apps/wiki/keys/activate-next",
+        "/admin/apps/wiki/keys/shared",
     ];
     for (path, f) in post_routes() {
         let c = Console::start().await;

@@ -1978,6 +1978,64 @@ async fn logo_and_key_rollover() {
         metadata.contains(&b64),
         "the staged key is published before it signs"
     );
+    // An app's own key: it signs and publishes its own, the shared key is untouched.
+    let app_keys = c.ok("/api/v1/apps/wiki/keys").await;
+    assert_eq!(app_keys["own"], false);
+    assert_eq!(app_keys["active"]["sha256_fingerprint"], first.as_str());
+    expect_error(
+        &c.act("/api/v1/apps/wiki/keys/stage-next").await,
+        409,
+        "conflict",
+        "no own key to roll over",
+    );
+    let own = c
+        .put("/api/v1/apps/wiki/keys", Some(json!({"ec": true})))
+        .await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body["own"], true);
+    assert_eq!(own.body["active"]["kind"], "ECDSA-P256");
+    let own_fp = own.body["active"]["sha256_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(own_fp, first);
+    let cert = reqwest::get(format!("http://{}/saml2/wiki/certificate.pem", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        cert,
+        own.body["active"]["certificate_pem"].as_str().unwrap()
+    );
+    let staged_own = c.act("/api/v1/apps/wiki/keys/stage-next").await;
+    assert_eq!(staged_own.status, 200, "{}", staged_own.body);
+    assert!(staged_own.body["next"].is_object());
+    let activated_own = c.act("/api/v1/apps/wiki/keys/activate-next").await;
+    assert_ne!(
+        activated_own.body["active"]["sha256_fingerprint"],
+        own_fp.as_str()
+    );
+    assert_eq!(
+        c.ok("/api/v1/keys").await["next"]["sha256_fingerprint"],
+        next.as_str()
+    );
+    let back = c.delete("/api/v1/apps/wiki/keys").await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(back.body["own"], false);
+    expect_error(
+        &c.delete("/api/v1/apps/wiki/keys").await,
+        409,
+        "conflict",
+        "already on the shared key",
+    );
+    expect_error(
+        &c.put("/api/v1/apps/nosuch/keys", None).await,
+        404,
+        "not_found",
+        "no such app",
+    );
     let activated = c.act("/api/v1/keys/activate-next").await;
     assert_eq!(activated.status, 200);
     assert_eq!(
@@ -1996,8 +2054,11 @@ async fn logo_and_key_rollover() {
     )
     .await
     .unwrap();
-    assert_eq!(evs.len(), 1);
-    assert!(evs[0].actor.starts_with("admin:"), "{}", evs[0].actor);
+    // The app's rollover, then the shared one: each an event, the app's under its slug.
+    assert_eq!(evs.len(), 2);
+    assert_eq!(evs[0].app_slug.as_deref(), Some("wiki"));
+    assert_eq!(evs[1].app_slug, None);
+    assert!(evs[1].actor.starts_with("admin:"), "{}", evs[1].actor);
     drop(conn);
     server.stop().await;
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_browser;
 mod api;
+mod app_keys;
 mod availability;
 mod browser;
 mod c14n_diff;

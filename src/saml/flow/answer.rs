@@ -158,7 +158,7 @@ pub(super) async fn answer(
         sign_response: t.row.sign_response,
         now,
     };
-    let keys = idp.keys.get();
+    let keys = idp.keys.for_app(&t.app.slug);
     let xml = response::success(&grant, &keys.active)
         .map_err(|e| FlowError::Internal(format!("signing: {e}")))?;
     let mut detail = base;

@@ -145,7 +145,7 @@ async fn error_status(
     (status, sub_status): (&str, Option<&str>),
     message: &str,
 ) -> Result<Decision, FlowError> {
-    let keys = idp.keys.get();
+    let keys = idp.keys.for_app(&t.app.slug);
     let xml = response::failure(
         &Failure {
             idp_entity_id: &t.idp_entity_id,

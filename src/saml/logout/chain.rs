@@ -100,7 +100,7 @@ pub(super) async fn start(idp: &Idp, mut chain: Chain) -> Result<Logout, FlowErr
             continue;
         }
         let binding = SloBinding::parse(&slo.binding).unwrap_or_default();
-        let keys = idp.keys.get();
+        let keys = idp.keys.for_app(&t.app.slug);
         let key = &keys.active;
         let out = Outgoing {
             issuer: &t.idp_entity_id,
@@ -167,7 +167,7 @@ async fn finish(idp: &Idp, chain: Chain) -> Result<Logout, FlowError> {
         });
     }
     let binding = SloBinding::parse(&slo.binding).unwrap_or_default();
-    let keys = idp.keys.get();
+    let keys = idp.keys.for_app(&t.app.slug);
     let key = &keys.active;
     let enveloped = (binding == SloBinding::Post).then_some(key);
     let xml = message::logout_response(

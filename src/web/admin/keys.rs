@@ -9,7 +9,7 @@ use super::pages::{Chrome, KeysPage};
 use super::{done, AdminUser};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::saml::keys::{KeyKind, SigningKey};
+use crate::saml::keys::{KeyKind, KeyScope, SigningKey};
 use crate::saml::rollover;
 use crate::web::form::HtmlForm;
 use crate::web::pages::render;
@@ -50,13 +50,19 @@ pub async fn stage_next(
     } else {
         KeyKind::Rsa
     };
-    let r = rollover::stage_next(&state.db, &state.keys, &admin.actor(), kind)
-        .await
-        .map(|_| {
-            "Next key staged: it is in every app's metadata now; activate it once the SPs have it."
-                .to_string()
-        })
-        .map_err(|e| e.to_string());
+    let r = rollover::stage_next(
+        &state.db,
+        state.keys.dir(),
+        &admin.actor(),
+        &KeyScope::Shared,
+        kind,
+    )
+    .await
+    .map(|_| {
+        "Next key staged: it is in every app's metadata now; activate it once the SPs have it."
+            .to_string()
+    })
+    .map_err(|e| e.to_string());
     Ok(done(&admin.session, r, "/admin/keys").await)
 }
 
@@ -64,9 +70,14 @@ pub async fn activate_next(
     admin: AdminUser,
     State(state): State<AppState>,
 ) -> Result<Response, AppError> {
-    let r = rollover::activate_next(&state.db, &state.keys, &admin.actor())
-        .await
-        .map(|_| "The next key signs from now on.".to_string())
-        .map_err(|e| e.to_string());
+    let r = rollover::activate_next(
+        &state.db,
+        state.keys.dir(),
+        &admin.actor(),
+        &KeyScope::Shared,
+    )
+    .await
+    .map(|_| "The next key signs from now on.".to_string())
+    .map_err(|e| e.to_string());
     Ok(done(&admin.session, r, "/admin/keys").await)
 }

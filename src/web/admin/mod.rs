@@ -3,6 +3,7 @@
 //! Every POST passes the CSRF check in [`csrf_guard`] before any handler runs (SECURITY 11),
 //! and every change is an audit event under `admin:<username>`.
 
+mod app_keys;
 mod apps;
 mod events;
 mod idm;
@@ -46,6 +47,16 @@ pub fn router() -> Router<AppState> {
             post(sso::import_metadata),
         )
         .route("/admin/apps/{slug}/sso/switch", post(sso::switch))
+        .route("/admin/apps/{slug}/keys/own", post(app_keys::own))
+        .route("/admin/apps/{slug}/keys/shared", post(app_keys::shared))
+        .route(
+            "/admin/apps/{slug}/keys/stage-next",
+            post(app_keys::stage_next),
+        )
+        .route(
+            "/admin/apps/{slug}/keys/activate-next",
+            post(app_keys::activate_next),
+        )
         .route("/admin/apps/{slug}/logo", post(apps::upload_logo))
         .route(
             "/admin/apps/{slug}/metadata.xml",

@@ -79,6 +79,8 @@ pub struct SsoPage {
     pub idp_url: String,
     pub idp_entity_id: String,
     pub fingerprint: String,
+    /// The app's own key (type, fingerprint) and its staged next one; `None`: the shared key.
+    pub own_key: Option<OwnKey>,
     pub acs_text: String,
     pub attrs_text: String,
     pub sp_certs: usize,
@@ -87,6 +89,12 @@ pub struct SsoPage {
     pub usernames: Vec<String>,
     pub preview: Option<Preview>,
     pub attempts: Vec<EventView>,
+}
+
+pub struct OwnKey {
+    pub kind: &'static str,
+    pub fingerprint: String,
+    pub next: Option<(&'static str, String)>,
 }
 
 pub struct IdmView {

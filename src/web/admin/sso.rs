@@ -6,11 +6,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{Chrome, EventView, SsoPage};
+use super::pages::{Chrome, EventView, OwnKey, SsoPage};
 use super::{done, on, AdminUser, AnyForm};
 use crate::app::AppState;
 use crate::directory::users;
 use crate::error::AppError;
+use crate::saml::keys::KeyKind;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, fetch, metadata, preview};
 use crate::store::events::{self, EventFilter};
@@ -67,7 +68,15 @@ pub async fn show(
         c: Chrome::new(&admin, "apps").await,
         idp_url: settings::sso_url(base, &app.slug),
         idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
-        fingerprint: state.keys.get().active.fingerprint.clone(),
+        fingerprint: state.keys.for_app(&app.slug).active.fingerprint.clone(),
+        own_key: state.keys.own(&app.slug).map(|set| OwnKey {
+            kind: kind_name(set.active.kind),
+            fingerprint: set.active.fingerprint.clone(),
+            next: set
+                .next
+                .as_ref()
+                .map(|n| (kind_name(n.kind), n.fingerprint.clone())),
+        }),
         acs_text: row
             .acs
             .iter()
@@ -85,6 +94,13 @@ pub async fn show(
         row,
         tab: "sso",
     }))
+}
+
+fn kind_name(k: KeyKind) -> &'static str {
+    match k {
+        KeyKind::Rsa => "RSA-2048",
+        KeyKind::EcP256 => "ECDSA P-256",
+    }
 }
 
 #[derive(Deserialize)]
@@ -213,7 +229,7 @@ pub async fn download_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let xml = crate::web::saml::app_metadata(&state, &slug).await?;
+    let xml = crate::web::saml::app_metadata(&state, &slug, false).await?;
     let disposition = format!("attachment; filename=\"{slug}-metadata.xml\"");
     Ok((
         [
