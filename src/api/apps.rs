@@ -10,6 +10,7 @@ use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, Params};
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::catalog;
+use crate::saml::encrypt::SpEncryptionCert;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, fetch, metadata, preview as saml_preview};
 use crate::store::sso::SsoRow;
@@ -128,6 +129,12 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "require_mfa": row.require_mfa,
         "sp_certificates": row.sp_cert_count(),
         "attributes": attributes::items(&attributes::decode(&row.attributes)),
+        "encryption": row.encryption,
+        "sp_encryption_certificate": SpEncryptionCert::load(&row.sp_encryption_cert).ok().map(|c| json!({
+            "subject": c.subject(),
+            "not_after": c.not_after(),
+            "sha256_fingerprint": c.fingerprint(),
+        })),
     })
 }
 
@@ -153,6 +160,10 @@ pub struct SsoPatch {
     idp_entity_id: Option<String>,
     /// `NAME=SOURCE` items; replaces the mapping; [] restores the defaults.
     attributes: Option<Vec<String>>,
+    /// `off`, `aes256-gcm` or `legacy`.
+    encryption: Option<String>,
+    /// The PEM certificate of the SP's encryption key; "" removes it.
+    sp_encryption_certificate: Option<String>,
 }
 
 pub async fn set_sso(
@@ -175,6 +186,8 @@ pub async fn set_sso(
         sp_certs_pem: b.sp_certificate,
         idp_entity_id: b.idp_entity_id,
         attributes: b.attributes,
+        encryption: b.encryption,
+        sp_encryption_cert_pem: b.sp_encryption_certificate,
     };
     let row = settings::update(&state.db, &admin.actor, &slug, &changes).await?;
     ok(sso_view(&state, &slug, &row))

@@ -21,6 +21,7 @@ mod scim_peer;
 mod soak;
 mod sp;
 mod sso;
+mod sso_encryption;
 mod sso_security;
 mod ssrf;
 mod store;

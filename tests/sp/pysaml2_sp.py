@@ -4,6 +4,10 @@
 Started by the Rust test harness on a loopback port:
 
     pysaml2_sp.py --idp-metadata FILE --key FILE --cert FILE [--port 0]
+                  [--enc-key FILE --enc-cert FILE]
+
+With --enc-key and --enc-cert the SP holds that encryption key pair (pysaml2's
+encryption_keypairs) and decrypts EncryptedAssertions with it (through xmlsec1).
 
 It prints its base URL on the first line of stdout, then serves JSON:
 
@@ -13,11 +17,13 @@ It prints its base URL on the first line of stdout, then serves JSON:
             (what a browser would be told to do; the test acts as the browser)
     POST /acs   (SAMLResponse, RelayState as a form, as the browser posts them)
          -> {"ok": true, "name_id": ..., "attributes": {...}, "relay_state": ...,
-             "in_response_to": ..., "session_index": ..., "authn_context": ...}
+             "in_response_to": ..., "session_index": ..., "authn_context": ...,
+             "encrypted": whether the Response carried an EncryptedAssertion}
          or {"ok": false, "error": "..."} with status 400
 """
 
 import argparse
+import base64
 import html
 import json
 import re
@@ -38,8 +44,12 @@ OUTSTANDING = {}
 
 def make_client(base, args):
     conf = SPConfig()
+    extra = {}
+    if args.enc_key:
+        extra["encryption_keypairs"] = [{"key_file": args.enc_key, "cert_file": args.enc_cert}]
     conf.load(
         {
+            **extra,
             "entityid": f"{base}/sp",
             "service": {
                 "sp": {
@@ -127,11 +137,14 @@ class Handler(BaseHTTPRequestHandler):
             )
             if resp is None:
                 raise ValueError("pysaml2 returned no response")
+            if resp.assertion is None:
+                raise ValueError("pysaml2 found no assertion it could read")
         except StatusError as e:
             return self.reply(400, {"ok": False, "status_error": type(e).__name__, "error": str(e)})
         except Exception as e:  # noqa: BLE001 - the test reads the reason
             return self.reply(400, {"ok": False, "error": f"{type(e).__name__}: {e}"})
         authn = resp.assertion.authn_statement[0]
+        encrypted = b"EncryptedAssertion" in base64.b64decode(form["SAMLResponse"])
         self.reply(
             200,
             {
@@ -144,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
                 "session_index": authn.session_index,
                 "authn_context": authn.authn_context.authn_context_class_ref.text,
                 "issuer": resp.issuer(),
+                "encrypted": encrypted,
             },
         )
 
@@ -154,7 +168,11 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--enc-key")
+    p.add_argument("--enc-cert")
     args = p.parse_args()
+    if bool(args.enc_key) != bool(args.enc_cert):
+        p.error("--enc-key and --enc-cert go together")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     Handler.client = make_client(base, args)
