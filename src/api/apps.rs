@@ -10,6 +10,7 @@ use super::{created, no_content, ok, Admin, ApiError, ApiResult, Body, Params};
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::catalog;
+use crate::saml::encrypt::SpEncryptionCert;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, fetch, metadata, preview as saml_preview};
 use crate::store::sso::SsoRow;
@@ -132,6 +133,12 @@ pub fn sso_view(state: &AppState, slug: &str, row: &SsoRow) -> Value {
         "slo_url": row.slo.url,
         "slo_response_url": row.slo.response_url,
         "slo_binding": row.slo.binding,
+        "encryption": row.encryption,
+        "sp_encryption_certificate": SpEncryptionCert::load(&row.sp_encryption_cert).ok().map(|c| json!({
+            "subject": c.subject(),
+            "not_after": c.not_after(),
+            "sha256_fingerprint": c.fingerprint(),
+        })),
     })
 }
 
@@ -160,6 +167,10 @@ pub struct SsoPatch {
     slo_url: Option<String>,
     slo_response_url: Option<String>,
     slo_binding: Option<String>,
+    /// `off`, `aes256-gcm` or `legacy`.
+    encryption: Option<String>,
+    /// The PEM certificate of the SP's encryption key; "" removes it.
+    sp_encryption_certificate: Option<String>,
 }
 
 pub async fn set_sso(
@@ -185,6 +196,8 @@ pub async fn set_sso(
         slo_url: b.slo_url,
         slo_response_url: b.slo_response_url,
         slo_binding: b.slo_binding,
+        encryption: b.encryption,
+        sp_encryption_cert_pem: b.sp_encryption_certificate,
     };
     let row = settings::update(&state.db, &admin.actor, &slug, &changes).await?;
     ok(sso_view(&state, &slug, &row))

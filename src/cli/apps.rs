@@ -7,6 +7,7 @@ use super::output::{json, table, yes_no};
 use crate::config::Config;
 use crate::directory::apps::{self, AppChanges};
 use crate::directory::Actor;
+use crate::saml::encrypt::SpEncryptionCert;
 use crate::saml::keys::{KeyScope, KeySet};
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{fetch, metadata};
@@ -47,8 +48,8 @@ pub enum AppCommand {
     /// Delete an app
     Delete { slug: String },
     /// Configure SAML single sign-on for the app
-    Sso(SsoArgs),
-    /// Fill the SP entity id, ACS URLs and certificate from the SP's metadata (file or URL)
+    Sso(Box<SsoArgs>),
+    /// Fill the SP entity id, ACS URLs and certificates from the SP's metadata (file or URL)
     ImportMetadata { slug: String, source: String },
     /// Print the certificate.pem to give the SP
     Cert { slug: String },
@@ -93,6 +94,16 @@ pub struct SsoArgs {
     /// PEM file with the SP's signing certificate(s)
     #[arg(long, value_name = "PEM-FILE")]
     sp_cert: Option<std::path::PathBuf>,
+    /// Encrypt assertions to the SP: aes256-gcm, legacy (AES-128-CBC, only for SPs without
+    /// AES-GCM) or off
+    #[arg(long, value_name = "aes256-gcm|legacy|off")]
+    encryption: Option<String>,
+    /// PEM file with the SP's encryption certificate (RSA, at least 2048 bits, valid now)
+    #[arg(long, value_name = "PEM-FILE")]
+    encryption_cert: Option<std::path::PathBuf>,
+    /// Remove the SP's encryption certificate
+    #[arg(long, conflicts_with = "encryption_cert")]
+    remove_encryption_cert: bool,
     /// Override the IdP entity id (default: the IdP URL)
     #[arg(long)]
     idp_entity_id: Option<String>,
@@ -193,6 +204,17 @@ async fn print_sso(db: &Db, config: &Config, slug: &str) -> anyhow::Result<()> {
         (u, r) => format!("{u} ({}), responses to {r}", s.slo.binding),
     };
     println!("SP Single Logout              {slo}");
+    println!(
+        "encryption                    {} ({})",
+        s.encryption,
+        s.encryption.describe()
+    );
+    if let Ok(c) = SpEncryptionCert::load(&s.sp_encryption_cert) {
+        println!(
+            "SP encryption certificate     {}",
+            c.summary(chrono::Utc::now())
+        );
+    }
     Ok(())
 }
 
@@ -282,6 +304,13 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
                 ),
                 None => None,
             };
+            let sp_encryption_cert_pem = match &a.encryption_cert {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
+                None => a.remove_encryption_cert.then(String::new),
+            };
             let changes = SsoChanges {
                 sp_entity_id: a.sp_entity_id,
                 acs_urls: (!a.acs_urls.is_empty()).then_some(a.acs_urls),
@@ -303,6 +332,8 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
                 slo_url: a.slo_url,
                 slo_response_url: a.slo_response_url,
                 slo_binding: a.slo_binding,
+                encryption: a.encryption,
+                sp_encryption_cert_pem,
             };
             settings::update(db, &actor, &a.slug, &changes).await?;
             print_sso(db, config, &a.slug).await?;

@@ -1,9 +1,10 @@
 //! IdP metadata for one app (SAML Metadata 2.0 §2.4.3) and the SP-metadata importer that
-//! fills an app's SP entity id, ACS URLs and signing certificates.
+//! fills an app's SP entity id, ACS URLs, signing certificates and encryption certificate.
 
 use chrono::{Duration, Utc};
 
 use super::dsig;
+use super::encrypt::SpEncryptionCert;
 use super::keys::{KeySet, SigningKey};
 use super::ns;
 use super::response::{instant, new_id};
@@ -182,25 +183,25 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
     }
     // The default endpoint first (it becomes index 0 here), then by the SP's index order.
     acs.sort_by_key(|(index, default, _)| (!default, *index));
-    let mut certs = String::new();
-    for kd in sp
-        .children()
-        .filter(|n| is(n, "KeyDescriptor") && n.attribute("use") != Some("encryption"))
-    {
-        for c in kd
-            .descendants()
+    let certs_of = |usable: &dyn Fn(Option<&str>) -> bool| -> Vec<String> {
+        sp.children()
+            .filter(|n| is(n, "KeyDescriptor") && usable(n.attribute("use")))
+            .flat_map(|kd| kd.descendants())
             .filter(|n| n.is_element() && n.tag_name().name() == "X509Certificate")
-        {
-            let text = xml::simple_text(c).unwrap_or_default();
-            let b64: String = text.split_whitespace().collect();
-            certs.push_str("-----BEGIN CERTIFICATE-----\n");
-            for chunk in b64.as_bytes().chunks(64) {
-                certs.push_str(&String::from_utf8_lossy(chunk));
-                certs.push('\n');
-            }
-            certs.push_str("-----END CERTIFICATE-----\n");
-        }
-    }
+            .map(pem_of)
+            .collect()
+    };
+    // Metadata §2.4.1.1: a KeyDescriptor without `use` serves both signing and encryption.
+    let certs = certs_of(&|u| u != Some("encryption")).concat();
+    // The first encryption key that can be used now, an explicit one before a shared one.
+    let encryption_cert = [
+        certs_of(&|u| u == Some("encryption")),
+        certs_of(&|u| u.is_none()),
+    ]
+    .concat()
+    .into_iter()
+    .find(|pem| SpEncryptionCert::check(pem, Utc::now()).is_ok())
+    .unwrap_or_default();
     let signed = sp.attribute("AuthnRequestsSigned") == Some("true");
     // Single Logout (Metadata §2.2.2, §2.4.2): the Redirect endpoint if there is one, else
     // POST; sesame sends nothing over SOAP or Artifact.
@@ -231,8 +232,22 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SsoChanges, MetadataError> {
         acs_urls: Some(acs.into_iter().map(|(_, _, u)| u).collect()),
         require_signed_requests: Some(signed && !certs.is_empty()),
         sp_certs_pem: Some(certs),
+        sp_encryption_cert_pem: Some(encryption_cert),
         ..SsoChanges::default()
     })
+}
+
+/// A `ds:X509Certificate` as PEM: its base64 read whole (comments and line breaks dropped).
+fn pem_of(c: roxmltree::Node) -> String {
+    let text = xml::simple_text(c).unwrap_or_default();
+    let b64: String = text.split_whitespace().collect();
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }
 
 #[cfg(test)]
@@ -326,6 +341,61 @@ mod tests {
         let certs = openssl::x509::X509::stack_from_pem(pem.as_bytes()).unwrap();
         assert_eq!(certs.len(), 1);
         assert_eq!(certs[0].to_der().unwrap(), key.cert.to_der().unwrap());
+    }
+
+    #[test]
+    fn the_encryption_certificate_is_the_first_usable_one_for_encryption() {
+        use super::super::keys::{KeyKind, SigningKey};
+        let descriptor = |usage: &str, key: &SigningKey| {
+            format!(
+                "<md:KeyDescriptor{usage}><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+                 <ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data>\
+                 </ds:KeyInfo></md:KeyDescriptor>",
+                key.cert_b64
+            )
+        };
+        let with = |descriptors: &[String]| {
+            SP.replace(
+                "<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact\"",
+                &format!(
+                    "{}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact\"",
+                    descriptors.concat()
+                ),
+            )
+        };
+        let signing = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let ec = SigningKey::generate(KeyKind::EcP256).unwrap();
+        let enc = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let c = parse_sp_metadata(&with(&[
+            descriptor(" use=\"signing\"", &signing),
+            descriptor(" use=\"encryption\"", &ec),
+            descriptor(" use=\"encryption\"", &enc),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.sp_encryption_cert_pem.as_deref(),
+            Some(enc.cert_pem.as_str())
+        );
+        assert_eq!(c.sp_certs_pem.as_deref(), Some(signing.cert_pem.as_str()));
+
+        // Without `use`, a key serves both (Metadata §2.4.1.1); an explicit one goes first.
+        let c = parse_sp_metadata(&with(&[descriptor("", &signing)])).unwrap();
+        assert_eq!(c.sp_encryption_cert_pem, c.sp_certs_pem);
+        let c = parse_sp_metadata(&with(&[
+            descriptor("", &signing),
+            descriptor(" use=\"encryption\"", &enc),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.sp_encryption_cert_pem.as_deref(),
+            Some(enc.cert_pem.as_str())
+        );
+
+        // None usable, or none at all: none (an app that encrypts then says what is missing).
+        let c = parse_sp_metadata(&with(&[descriptor(" use=\"encryption\"", &ec)])).unwrap();
+        assert_eq!(c.sp_encryption_cert_pem.as_deref(), Some(""));
+        let c = parse_sp_metadata(SP).unwrap();
+        assert_eq!(c.sp_encryption_cert_pem.as_deref(), Some(""));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod c14n;
 pub mod cache;
 pub mod context;
 pub mod dsig;
+pub mod encrypt;
 pub mod fetch;
 pub mod flow;
 pub mod keyring;

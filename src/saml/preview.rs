@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::attributes;
+use super::encrypt::{Encryption, SpEncryptionCert};
 use super::flow::{self, FlowError, Idp, NameId, Target};
 use super::response::{self, Grant};
 use crate::directory::{access, users};
@@ -26,8 +27,13 @@ pub struct Preview {
     pub acs_url: Option<String>,
     pub attributes: Vec<(String, Vec<String>)>,
     pub checks: Vec<Check>,
-    /// The signed Response, decoded (what the SP gets base64-encoded in `SAMLResponse`).
+    /// The signed Response, decoded (what the SP gets base64-encoded in `SAMLResponse`),
+    /// with the assertion readable even when the SP gets it encrypted.
     pub xml: Option<String>,
+    /// How the SP gets the assertion encrypted, for the note beside `xml` in the console (the
+    /// API says it in the Encryption check).
+    #[serde(skip)]
+    pub encrypted: Option<String>,
 }
 
 fn check(label: &'static str, ok: bool, detail: String) -> Check {
@@ -124,6 +130,7 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, F
             key.active.fingerprint
         ),
     ));
+    checks.push(encryption_check(&t.row));
     checks.push(check(
         "Lifetime",
         true,
@@ -161,7 +168,15 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, F
         }
         _ => None,
     };
+    let encrypted = (t.row.encryption != Encryption::Off).then(|| {
+        format!(
+            "{} receives this assertion encrypted ({}) in a saml:EncryptedAssertion; it is shown here before encryption.",
+            t.app.label,
+            t.row.encryption.describe()
+        )
+    });
     Ok(Preview {
+        encrypted,
         username: user.username,
         name_id_format: if name_id.is_some() {
             format
@@ -174,6 +189,45 @@ pub async fn preview(idp: &Idp, slug: &str, username: &str) -> Result<Preview, F
         checks,
         xml,
     })
+}
+
+/// Whether the assertion is encrypted, with what and to which certificate (SAML Core §2.3.4).
+fn encryption_check(row: &crate::store::sso::SsoRow) -> Check {
+    if row.encryption == Encryption::Off {
+        return check(
+            "Encryption",
+            true,
+            "off: the assertion is signed but readable in the user's browser".into(),
+        );
+    }
+    match SpEncryptionCert::load(&row.sp_encryption_cert) {
+        Ok(c) => {
+            let expired = if c.expired(Utc::now()) {
+                format!(
+                    " (its certificate expired on {}; ask the SP for its new one)",
+                    c.not_after()
+                )
+            } else {
+                String::new()
+            };
+            check(
+                "Encryption",
+                true,
+                format!(
+                    "the assertion is encrypted ({}) to the SP's key whose certificate has SHA-256 fingerprint {}{expired}",
+                    row.encryption.describe(),
+                    c.fingerprint()
+                ),
+            )
+        }
+        Err(e) => check(
+            "Encryption",
+            false,
+            format!(
+                "on, but the SP encryption certificate {e}: sign-ins fail until it is replaced"
+            ),
+        ),
+    }
 }
 
 fn join(v: &[&String]) -> String {

@@ -1,11 +1,13 @@
 //! The SAML `Response` (SAML Core §3.2.2, §2.3.3; Web Browser SSO profile, Profiles §4.1.4.2):
 //! a signed Assertion with the bearer subject confirmation, conditions, authentication
-//! statement and attributes, optionally a signed Response around it; or an error status.
+//! statement and attributes (encrypted to the SP when the app says so, `super::encrypt`),
+//! optionally a signed Response around it; or an error status.
 //! Built only through `XmlWriter` (SECURITY 10) and signed over those exact bytes (SECURITY 8).
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::dsig;
+use super::encrypt::Seal;
 use super::keys::SigningKey;
 use super::ns::{ASSERTION, PROTOCOL};
 use super::xml::XmlWriter;
@@ -178,7 +180,20 @@ fn envelope(
 
 /// A successful Response with a signed Assertion (and signed Response when asked).
 pub fn success(g: &Grant, key: &SigningKey) -> Result<String, openssl::error::ErrorStack> {
-    let assertion = assertion(g, key)?;
+    success_sealed(g, key, None)
+}
+
+/// The same, with the signed Assertion sent as an `EncryptedAssertion` when `seal` is given
+/// (SAML Core §2.3.4, §6.2: signed first, then encrypted, so the SP verifies what it decrypts).
+pub fn success_sealed(
+    g: &Grant,
+    key: &SigningKey,
+    seal: Option<&Seal>,
+) -> Result<String, openssl::error::ErrorStack> {
+    let mut assertion = assertion(g, key)?;
+    if let Some(seal) = seal {
+        assertion = seal.encrypted_assertion(&assertion)?;
+    }
     envelope(
         g.idp_entity_id,
         g.acs_url,
@@ -274,5 +289,55 @@ mod tests {
         let adoc = Document::parse(&alone).unwrap();
         dsig::verify_enveloped(&adoc, std::slice::from_ref(&key.cert), false)
             .expect("assertion signature");
+    }
+
+    #[test]
+    fn an_encrypted_assertion_replaces_the_assertion_inside_a_signed_response() {
+        use crate::saml::encrypt::{Encryption, Seal, SpEncryptionCert};
+        let key = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let sp = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let to = SpEncryptionCert::check(&sp.cert_pem, Utc::now()).unwrap();
+        let seal = Seal::new(Encryption::Aes256Gcm, to, "https://sp").unwrap();
+        let attrs = vec![("email".to_string(), vec!["a@example.com".to_string()])];
+        let g = Grant {
+            idp_entity_id: "https://idp/saml2/app",
+            sp_entity_id: "https://sp",
+            acs_url: "https://sp/acs",
+            in_response_to: Some("_req"),
+            name_id: "a@example.com",
+            name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            session_index: "_s",
+            authn_instant: Utc::now(),
+            authn_context: crate::saml::context::PASSWORD_PROTECTED,
+            attributes: &attrs,
+            sign_response: true,
+            now: Utc::now(),
+        };
+        let xml = success_sealed(&g, &key, Some(&seal)).unwrap();
+        assert!(!xml.contains("a@example.com"), "{xml}");
+        let doc = Document::parse(&xml).unwrap();
+        assert_eq!(
+            crate::saml::c14n::canonicalize(doc.root_element(), None, &[]),
+            xml,
+            "sent bytes are canonical"
+        );
+        let kids: Vec<_> = doc
+            .root_element()
+            .children()
+            .filter(|n| n.is_element())
+            .map(|n| n.tag_name().name())
+            .collect();
+        assert_eq!(
+            kids,
+            ["Issuer", "Signature", "Status", "EncryptedAssertion"]
+        );
+        assert!(!doc
+            .descendants()
+            .any(|n| n.has_tag_name((ASSERTION, "Assertion"))));
+        dsig::verify_enveloped(&doc, std::slice::from_ref(&key.cert), false)
+            .expect("the Response signature covers the encrypted assertion");
+        assert!(success_sealed(&g, &key, None)
+            .unwrap()
+            .contains(">a@example.com</saml:NameID>"));
     }
 }

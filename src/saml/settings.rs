@@ -1,10 +1,12 @@
 //! Per-app SAML settings (PRODUCT §3.3): the SP's entity id and ACS URLs, NameID format and
-//! source, default RelayState, signing options and the SP's certificate(s). Validated here,
-//! stored by `store::sso`, every change audited.
+//! source, default RelayState, signing options, the SP's certificate(s) and assertion
+//! encryption. Validated here, stored by `store::sso`, every change audited.
 
+use chrono::Utc;
 use serde_json::json;
 use url::Url;
 
+use super::encrypt::{Encryption, SpEncryptionCert};
 use super::logout::SloBinding;
 use crate::directory::{apps, audit, Actor, App, DirectoryError};
 use crate::store::sso::{self, SloRow, SsoRow};
@@ -108,6 +110,10 @@ pub struct SsoChanges {
     pub slo_response_url: Option<String>,
     /// `redirect` or `post`.
     pub slo_binding: Option<String>,
+    /// `off`, `aes256-gcm` or `legacy` (`saml::encrypt::Encryption`).
+    pub encryption: Option<String>,
+    /// The PEM certificate of the SP's encryption key; empty removes it.
+    pub sp_encryption_cert_pem: Option<String>,
 }
 
 fn entity_id(what: &str, s: &str) -> Result<String, DirectoryError> {
@@ -173,6 +179,24 @@ pub fn sp_certs(pem: &str) -> Result<String, DirectoryError> {
         out.push_str(&String::from_utf8_lossy(&p));
     }
     Ok(out)
+}
+
+/// The SP's encryption certificate, checked now (`SpEncryptionCert::check`) and kept as PEM.
+pub fn sp_encryption_cert(pem: &str) -> Result<String, DirectoryError> {
+    if pem.trim().is_empty() {
+        return Ok(String::new());
+    }
+    SpEncryptionCert::check(pem, Utc::now())
+        .map(|c| c.pem())
+        .map_err(|e| invalid(format!("The SP encryption certificate {e}.")))
+}
+
+pub fn encryption(s: &str) -> Result<Encryption, DirectoryError> {
+    Encryption::parse(s).ok_or_else(|| {
+        invalid(format!(
+            "encryption {s:?} must be off, aes256-gcm or legacy (AES-128-CBC, for SPs without AES-GCM)"
+        ))
+    })
 }
 
 fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
@@ -254,6 +278,26 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
             "a Single Logout response URL needs the Single Logout URL too",
         ));
     }
+    if let Some(v) = &c.sp_encryption_cert_pem {
+        row.sp_encryption_cert = sp_encryption_cert(v)?;
+    }
+    if let Some(v) = &c.encryption {
+        let chosen = encryption(v)?;
+        // Switching encryption on checks a certificate kept from before, as if given now.
+        if chosen != Encryption::Off
+            && chosen != row.encryption
+            && c.sp_encryption_cert_pem.is_none()
+        {
+            sp_encryption_cert(&row.sp_encryption_cert)?;
+        }
+        row.encryption = chosen;
+    }
+    if row.encryption != Encryption::Off && row.sp_encryption_cert.is_empty() {
+        return Err(invalid(
+            "Encrypted assertions need the SP encryption certificate (RSA, at least 2048 bits, \
+             valid now): give it, or import SP metadata that has one",
+        ));
+    }
     row.sign_response = c.sign_response.unwrap_or(row.sign_response);
     row.require_signed_requests = c
         .require_signed_requests
@@ -303,6 +347,9 @@ pub async fn update(
         let mut shown = json!(after);
         // Certificates are public, but long: the event records whether there are some.
         shown["sp_certs"] = json!(after.sp_cert_count());
+        shown["sp_encryption_cert"] = json!(SpEncryptionCert::load(&after.sp_encryption_cert)
+            .map(|c| c.fingerprint())
+            .unwrap_or_default());
         audit(
             &mut tx,
             actor,
@@ -388,5 +435,55 @@ mod tests {
         );
         assert!(NameIdFormat::parse("x509").is_err());
         assert!(NameIdSource::parse("phone").is_err());
+    }
+
+    #[test]
+    fn encryption_needs_a_usable_certificate() {
+        use crate::saml::keys::{KeyKind, SigningKey};
+        let rsa = SigningKey::generate(KeyKind::Rsa).unwrap();
+        let on = |cert: Option<&str>| SsoChanges {
+            encryption: Some("aes256-gcm".into()),
+            sp_encryption_cert_pem: cert.map(str::to_string),
+            ..Default::default()
+        };
+        let err = |c: &SsoChanges| apply(defaults(), c).unwrap_err().to_string();
+        assert!(err(&on(None)).contains("need the SP encryption certificate"));
+        assert!(err(&on(Some("-----BEGIN CERTIFICATE-----\nxx")))
+            .contains("The SP encryption certificate is not a PEM certificate"));
+        let ec = SigningKey::generate(KeyKind::EcP256).unwrap();
+        assert!(
+            err(&on(Some(&ec.cert_pem))).contains("The SP encryption certificate has an EC key")
+        );
+        let row = apply(defaults(), &on(Some(&rsa.cert_pem))).unwrap();
+        assert_eq!(row.encryption, Encryption::Aes256Gcm);
+        assert_eq!(row.sp_encryption_cert, rsa.cert_pem);
+        let removed = SsoChanges {
+            sp_encryption_cert_pem: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(
+            apply(row.clone(), &removed).is_err(),
+            "not while encrypting"
+        );
+        let off = SsoChanges {
+            encryption: Some("off".into()),
+            ..removed
+        };
+        let row = apply(row, &off).unwrap();
+        assert_eq!(
+            (row.encryption, row.sp_encryption_cert.as_str()),
+            (Encryption::Off, "")
+        );
+        assert!(err(&SsoChanges {
+            encryption: Some("rsa15".into()),
+            ..Default::default()
+        })
+        .contains("must be off, aes256-gcm or legacy"));
+        // A certificate kept from before is checked again when encryption is switched on.
+        let kept = SsoRow {
+            sp_encryption_cert: ec.cert_pem.clone(),
+            ..defaults()
+        };
+        assert!(apply(kept, &on(None)).is_err());
     }
 }

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
 use super::{flag, now_ms, Conn, StoreError};
+use crate::saml::encrypt::Encryption;
 
 /// An app's SAML settings as stored; `saml::settings` validates them on the way in.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -23,6 +24,10 @@ pub struct SsoRow {
     pub sp_certs: String,
     /// The attribute mapping as JSON `[[name, source], ...]`; empty means the defaults.
     pub attributes: String,
+    /// Whether, and how, assertions are encrypted to the SP (`saml::encrypt`).
+    pub encryption: Encryption,
+    /// The PEM certificate of the SP's encryption key; empty when none.
+    pub sp_encryption_cert: String,
     /// ACS URLs in index order; `acs[i].0` is the index.
     pub acs: Vec<(i64, String, bool)>,
     /// Single Logout at the SP (Profiles §4.4): where requests go (empty: the SP takes no
@@ -81,6 +86,14 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
             require_mfa: row.try_get::<i64, _>("require_mfa")? != 0,
             sp_certs: row.try_get("sp_certs")?,
             attributes: row.try_get("attributes")?,
+            encryption: {
+                let word: String = row.try_get("encryption")?;
+                Encryption::parse(&word).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: "encryption".into(),
+                    source: format!("unknown word {word:?} in app_sso.encryption").into(),
+                })?
+            },
+            sp_encryption_cert: row.try_get("sp_encryption_cert")?,
             acs: Vec::new(),
             slo: SloRow::default(),
         })
@@ -90,8 +103,8 @@ impl<'r> FromRow<'r, AnyRow> for SsoRow {
 pub async fn get(conn: &mut Conn, app_id: i64) -> Result<Option<SsoRow>, StoreError> {
     let row: Option<SsoRow> = sqlx::query_as(
         "SELECT sp_entity_id, idp_entity_id, nameid_format, nameid_source, relay_state, \
-         sign_response, require_signed_requests, allow_sha1, require_mfa, sp_certs, attributes \
-         FROM app_sso WHERE app_id = $1",
+         sign_response, require_signed_requests, allow_sha1, require_mfa, sp_certs, attributes, \
+         encryption, sp_encryption_cert FROM app_sso WHERE app_id = $1",
     )
     .bind(app_id)
     .fetch_optional(&mut *conn)
@@ -124,7 +137,8 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     sqlx::query(
         "INSERT INTO app_sso (app_id, sp_entity_id, idp_entity_id, nameid_format, nameid_source, \
          relay_state, sign_response, require_signed_requests, allow_sha1, sp_certs, attributes, \
-         updated_at, require_mfa) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         updated_at, require_mfa, encryption, sp_encryption_cert) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (app_id) DO UPDATE SET sp_entity_id = excluded.sp_entity_id, \
          idp_entity_id = excluded.idp_entity_id, nameid_format = excluded.nameid_format, \
          nameid_source = excluded.nameid_source, relay_state = excluded.relay_state, \
@@ -132,7 +146,8 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
          require_signed_requests = excluded.require_signed_requests, \
          allow_sha1 = excluded.allow_sha1, sp_certs = excluded.sp_certs, \
          attributes = excluded.attributes, updated_at = excluded.updated_at, \
-         require_mfa = excluded.require_mfa",
+         require_mfa = excluded.require_mfa, encryption = excluded.encryption, \
+         sp_encryption_cert = excluded.sp_encryption_cert",
     )
     .bind(app_id)
     .bind(&s.sp_entity_id)
@@ -147,6 +162,8 @@ pub async fn put(conn: &mut Conn, app_id: i64, s: &SsoRow) -> Result<(), StoreEr
     .bind(&s.attributes)
     .bind(now_ms())
     .bind(flag(s.require_mfa))
+    .bind(s.encryption.as_str())
+    .bind(&s.sp_encryption_cert)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -38,6 +38,7 @@ async fn app_with_own_key(w: &World, kind: KeyKind) -> (Sp, std::path::PathBuf) 
         &dir.join("idp.xml"),
         &dir.join("idp-signing.key"),
         &dir.join("idp-signing.crt"),
+        None,
     );
     let changes = SsoChanges {
         sp_entity_id: Some(sp.entity_id()),

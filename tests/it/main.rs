@@ -23,6 +23,7 @@ mod slo;
 mod soak;
 mod sp;
 mod sso;
+mod sso_encryption;
 mod sso_security;
 mod ssrf;
 mod store;

@@ -36,6 +36,7 @@ async fn second_app(w: &World, binding: &str) -> Sp {
         &md,
         &dir.join("idp-signing.key"),
         &dir.join("idp-signing.crt"),
+        None,
     );
     let changes = SsoChanges {
         sp_entity_id: Some(sp.entity_id()),

@@ -23,16 +23,24 @@ pub struct Sp {
 }
 
 impl Sp {
-    pub fn start(idp_metadata: &Path, key: &Path, cert: &Path) -> Sp {
+    /// `enc`: the encryption key and certificate files the SP decrypts with, if any.
+    pub fn start(idp_metadata: &Path, key: &Path, cert: &Path, enc: Option<&SpEncKey>) -> Sp {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sp/pysaml2_sp.py");
-        let mut child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
             .arg("--idp-metadata")
             .arg(idp_metadata)
             .arg("--key")
             .arg(key)
             .arg("--cert")
-            .arg(cert)
+            .arg(cert);
+        if let Some(e) = enc {
+            cmd.arg("--enc-key")
+                .arg(&e.key)
+                .arg("--enc-cert")
+                .arg(&e.cert);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 must be installed (make test sets up the SSO test peers)");
@@ -290,6 +298,13 @@ pub fn xmlsec_check(xml: &str, cert: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The SP's encryption key pair: PEM files, and the certificate's text.
+pub struct SpEncKey {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    pub cert_pem: String,
+}
+
 /// A running sesame with user alice (in group staff, bound to app `demo`), bob (no access),
 /// and app `demo` pointed at a pysaml2 SP.
 pub struct World {
@@ -297,6 +312,8 @@ pub struct World {
     pub sp: Sp,
     pub cert: PathBuf,
     pub sp_keys: KeySet,
+    /// The encryption key pair the SP decrypts with (`World::encrypting`).
+    pub sp_enc: Option<SpEncKey>,
     _dir: tempfile::TempDir,
     _db: TestDb,
 }
@@ -312,6 +329,18 @@ impl World {
 
     /// The same world on a server with this configuration (another `base_url`, say).
     pub async fn with(db: TestDb, config: sesame::config::Config) -> World {
+        Self::build(db, config, false).await
+    }
+
+    /// The world whose SP also holds an RSA encryption key pair (`sp_enc`) and decrypts
+    /// encrypted assertions with it; sesame is not told about it yet.
+    pub async fn encrypting() -> World {
+        let db = TestDb::sqlite();
+        let config = crate::support::test_config(&db.url);
+        Self::build(db, config, true).await
+    }
+
+    async fn build(db: TestDb, config: sesame::config::Config, encrypting: bool) -> World {
         let server = TestServer::start_with(config).await;
         server.user("alice", PASSWORD).await;
         server.user("bob", PASSWORD).await;
@@ -342,10 +371,20 @@ impl World {
         std::fs::write(&cert, b.get("/saml2/demo/certificate.pem").await.body).expect("cert");
         let sp_dir = dir.path().join("sp");
         let sp_keys = keys::generate(&sp_dir, KeyKind::Rsa, false).expect("SP key");
+        let sp_enc = encrypting.then(|| {
+            let enc_dir = dir.path().join("sp-enc");
+            let set = keys::generate(&enc_dir, KeyKind::Rsa, false).expect("SP encryption key");
+            SpEncKey {
+                key: enc_dir.join("idp-signing.key"),
+                cert: enc_dir.join("idp-signing.crt"),
+                cert_pem: set.active.cert_pem,
+            }
+        });
         let sp = Sp::start(
             &md_file,
             &sp_dir.join("idp-signing.key"),
             &sp_dir.join("idp-signing.crt"),
+            sp_enc.as_ref(),
         );
         let changes = SsoChanges {
             sp_entity_id: Some(sp.entity_id()),
@@ -366,6 +405,7 @@ impl World {
             sp,
             cert,
             sp_keys,
+            sp_enc,
             _dir: dir,
             _db: db,
         }

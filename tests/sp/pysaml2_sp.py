@@ -4,6 +4,10 @@
 Started by the Rust test harness on a loopback port:
 
     pysaml2_sp.py --idp-metadata FILE --key FILE --cert FILE [--port 0]
+                  [--enc-key FILE --enc-cert FILE]
+
+With --enc-key and --enc-cert the SP holds that encryption key pair (pysaml2's
+encryption_keypairs) and decrypts EncryptedAssertions with it (through xmlsec1).
 
 It prints its base URL on the first line of stdout, then serves JSON:
 
@@ -13,7 +17,8 @@ It prints its base URL on the first line of stdout, then serves JSON:
             (what a browser would be told to do; the test acts as the browser)
     POST /acs   (SAMLResponse, RelayState as a form, as the browser posts them)
          -> {"ok": true, "name_id": ..., "attributes": {...}, "relay_state": ...,
-             "in_response_to": ..., "session_index": ..., "authn_context": ...}
+             "in_response_to": ..., "session_index": ..., "authn_context": ...,
+             "encrypted": whether the Response carried an EncryptedAssertion}
          or {"ok": false, "error": "..."} with status 400
     GET  /logout?name_id=VALUE&binding=redirect|post&sign=0|1
          -> the instruction that sends this user's LogoutRequest to the IdP (SP-initiated
@@ -26,6 +31,7 @@ It prints its base URL on the first line of stdout, then serves JSON:
 """
 
 import argparse
+import base64
 import html
 import json
 import re
@@ -48,8 +54,12 @@ SESSIONS = {}
 
 def make_client(base, args):
     conf = SPConfig()
+    extra = {}
+    if args.enc_key:
+        extra["encryption_keypairs"] = [{"key_file": args.enc_key, "cert_file": args.enc_cert}]
     conf.load(
         {
+            **extra,
             "entityid": f"{base}/sp",
             "service": {
                 "sp": {
@@ -219,12 +229,15 @@ class Handler(BaseHTTPRequestHandler):
             )
             if resp is None:
                 raise ValueError("pysaml2 returned no response")
+            if resp.assertion is None:
+                raise ValueError("pysaml2 found no assertion it could read")
         except StatusError as e:
             return self.reply(400, {"ok": False, "status_error": type(e).__name__, "error": str(e)})
         except Exception as e:  # noqa: BLE001 - the test reads the reason
             return self.reply(400, {"ok": False, "error": f"{type(e).__name__}: {e}"})
         authn = resp.assertion.authn_statement[0]
         SESSIONS[resp.name_id.text] = resp.name_id
+        encrypted = b"EncryptedAssertion" in base64.b64decode(form["SAMLResponse"])
         self.reply(
             200,
             {
@@ -237,6 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                 "session_index": authn.session_index,
                 "authn_context": authn.authn_context.authn_context_class_ref.text,
                 "issuer": resp.issuer(),
+                "encrypted": encrypted,
             },
         )
 
@@ -247,7 +261,11 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--enc-key")
+    p.add_argument("--enc-cert")
     args = p.parse_args()
+    if bool(args.enc_key) != bool(args.enc_cert):
+        p.error("--enc-key and --enc-cert go together")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     Handler.client = make_client(base, args)

@@ -10,6 +10,7 @@ use crate::auth::csrf::random_token;
 use crate::directory::{access, User};
 use crate::saml::attributes;
 use crate::saml::context;
+use crate::saml::encrypt::Seal;
 use crate::saml::response::{self, Grant};
 use crate::saml::settings::{NameIdFormat, NameIdSource};
 use crate::saml::validate::Pending;
@@ -159,7 +160,11 @@ pub(super) async fn answer(
         now,
     };
     let keys = idp.keys.for_app(&t.app.slug);
-    let xml = response::success(&grant, &keys.active)
+    // Encrypted to the SP when the app says so; a stored certificate that cannot be used
+    // stops the answer rather than send the assertion readable.
+    let seal = Seal::for_app(&t.row)
+        .map_err(|e| FlowError::Internal(format!("SP encryption certificate {e}")))?;
+    let xml = response::success_sealed(&grant, &keys.active, seal.as_ref())
         .map_err(|e| FlowError::Internal(format!("signing: {e}")))?;
     let mut detail = base;
     detail["acs_url"] = json!(acs_url);

@@ -8,6 +8,7 @@ use crate::directory::catalog::Template as AppTemplate;
 use crate::directory::groups::GroupDetail;
 use crate::directory::users::UserDetail;
 use crate::directory::{App, Group, User};
+use crate::saml::encrypt::Encryption;
 use crate::saml::preview::Preview;
 use crate::scim::control::PlanLine;
 use crate::scim::inventory::Candidate;
@@ -84,6 +85,9 @@ pub struct SsoPage {
     pub acs_text: String,
     pub attrs_text: String,
     pub sp_certs: usize,
+    /// The SP encryption certificate in words (subject, end of validity, fingerprint).
+    pub encryption_cert: Option<String>,
+    pub encryptions: &'static [Encryption],
     pub formats: &'static [&'static str],
     pub sources: &'static [&'static str],
     pub usernames: Vec<String>,

@@ -11,6 +11,7 @@ use super::{done, on, AdminUser, AnyForm};
 use crate::app::AppState;
 use crate::directory::users;
 use crate::error::AppError;
+use crate::saml::encrypt::{Encryption, SpEncryptionCert};
 use crate::saml::keys::KeyKind;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, fetch, metadata, preview};
@@ -85,6 +86,10 @@ pub async fn show(
             .join("\n"),
         attrs_text,
         sp_certs: row.sp_cert_count(),
+        encryption_cert: SpEncryptionCert::load(&row.sp_encryption_cert)
+            .ok()
+            .map(|c| c.summary(chrono::Utc::now())),
+        encryptions: &Encryption::ALL,
         formats: FORMATS,
         sources: SOURCES,
         usernames,
@@ -116,6 +121,12 @@ pub struct SsoForm {
     require_signed_requests: Option<String>,
     allow_sha1: Option<String>,
     require_mfa: Option<String>,
+    /// `off`, `aes256-gcm` or `legacy`; absent leaves it.
+    encryption: Option<String>,
+    /// PEM of the SP's encryption certificate; empty keeps the one registered.
+    #[serde(default)]
+    sp_encryption_certificate: String,
+    remove_sp_encryption_certificate: Option<String>,
     sp_certificate: String,
     /// The same as a file (the form is multipart then).
     sp_certificate_file: Option<String>,
@@ -155,6 +166,11 @@ pub async fn update(
             .or(Some(f.sp_certificate))
             .filter(|p| !p.trim().is_empty())
     };
+    let encryption_cert = if on(&f.remove_sp_encryption_certificate) {
+        Some(String::new())
+    } else {
+        Some(f.sp_encryption_certificate).filter(|p| !p.trim().is_empty())
+    };
     let changes = SsoChanges {
         sp_entity_id: Some(f.sp_entity_id.trim().to_string()),
         // Keeps the SP's own ACS indexes (from metadata) when the list is as it was.
@@ -173,6 +189,8 @@ pub async fn update(
         slo_url: f.slo_url.map(|u| u.trim().to_string()),
         slo_response_url: f.slo_response_url.map(|u| u.trim().to_string()),
         slo_binding: f.slo_binding,
+        encryption: f.encryption,
+        sp_encryption_cert_pem: encryption_cert,
     };
     let r = settings::update(&state.db, &admin.actor(), &slug, &changes)
         .await
