@@ -205,6 +205,11 @@ async fn the_portal_sign_out_logs_out_of_every_sp() {
     }
     assert_eq!(page.location(), Some("/login?logged_out=1"));
     assert!(signed_out_of_sesame(&mut b).await);
+    let complete = events(&w, "slo_complete").await;
+    assert_eq!(complete.len(), 1, "{complete:?}");
+    assert_eq!(complete[0]["outcome"], "success");
+    assert_eq!(complete[0]["detail"]["initiated"], "idp");
+    assert_eq!(events(&w, "slo_propagate").await.len(), 2);
 }
 
 #[tokio::test]

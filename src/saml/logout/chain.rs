@@ -81,7 +81,7 @@ async fn outcome(
     }
     let detail = json!({ "reason": reason });
     let user = Some(chain.username.as_str()).filter(|u| !u.is_empty());
-    event(idp, "slo_propagate", t, user, ok, detail).await
+    event(idp, "slo_propagate", Some(t), user, ok, detail).await
 }
 
 /// Sends the browser to the next SP that can be reached, or finishes.
@@ -140,7 +140,11 @@ pub(super) async fn start(idp: &Idp, mut chain: Chain) -> Result<Logout, FlowErr
 /// confirm, Core §3.2.2.2), or the sign-out page for a logout from the portal.
 async fn finish(idp: &Idp, chain: Chain) -> Result<Logout, FlowError> {
     let partial = !chain.failed.is_empty();
+    let user = Some(chain.username.as_str()).filter(|u| !u.is_empty());
     let Some(init) = chain.initiator else {
+        // From the portal's Sign out: no SP to answer.
+        let detail = json!({ "initiated": "idp", "failed": chain.failed });
+        event(idp, "slo_complete", None, user, !partial, detail).await?;
         return Ok(Logout::Finished {
             failed: chain.failed,
         });
@@ -151,10 +155,9 @@ async fn finish(idp: &Idp, chain: Chain) -> Result<Logout, FlowError> {
         });
     };
     let status = (STATUS_SUCCESS, partial.then_some(STATUS_PARTIAL_LOGOUT));
-    let user = Some(chain.username.as_str()).filter(|u| !u.is_empty());
-    let detail = json!({ "request_id": init.request_id, "failed": chain.failed,
+    let detail = json!({ "initiated": "sp", "request_id": init.request_id, "failed": chain.failed,
                          "status": status.1.unwrap_or(status.0) });
-    event(idp, "slo_complete", &t, user, !partial, detail).await?;
+    event(idp, "slo_complete", Some(&t), user, !partial, detail).await?;
     let slo = &t.row.slo;
     let to = if slo.response_url.is_empty() {
         &slo.url

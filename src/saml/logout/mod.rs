@@ -98,7 +98,7 @@ pub async fn from_portal(
 async fn event(
     idp: &Idp,
     name: &'static str,
-    t: &Target,
+    t: Option<&Target>,
     user: Option<&str>,
     ok: bool,
     detail: serde_json::Value,
@@ -107,7 +107,7 @@ async fn event(
         .group(Small::Event(NewEvent {
             name,
             actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
-            app_slug: Some(t.app.slug.clone()),
+            app_slug: t.map(|t| t.app.slug.clone()),
             username: user.map(str::to_string),
             outcome: if ok { "success" } else { "failure" },
             status: None,
@@ -125,7 +125,7 @@ async fn refuse(
 ) -> Result<Logout, FlowError> {
     tracing::info!(app = %t.app.slug, %reason, "SAML LogoutRequest refused");
     let detail = json!({ "request_id": request_id, "reason": reason });
-    event(idp, "slo_request", t, None, false, detail).await?;
+    event(idp, "slo_request", Some(t), None, false, detail).await?;
     Ok(Logout::Refused(reason))
 }
 
