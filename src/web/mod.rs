@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login/passkey/finish", post(passkey::auth_finish))
         .route("/static/passkey.js", get(passkey_js))
         .route("/static/idm.js", get(idm_js))
+        .route("/static/copy.js", get(copy_js))
         .route(
             "/saml2/{slug}",
             get(sso::redirect_binding).post(sso::post_binding),
@@ -124,6 +125,16 @@ pub async fn passkey_js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         include_str!("../../static/passkey.js"),
+    )
+}
+
+pub async fn copy_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../static/copy.js"),
     )
 }
 

@@ -51,6 +51,9 @@ pub struct PortalPage {
     pub user: User,
     pub csrf: String,
     pub tiles: Vec<App>,
+    /// The search (shown once there are more than a few tiles), and how many there are in all.
+    pub q: String,
+    pub total: usize,
 }
 
 #[derive(Template)]

@@ -1,6 +1,6 @@
 //! `/`: the portal of tiles, sign-out, and the stylesheets the pages use.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -55,15 +55,41 @@ pub async fn posting_user(
     }
 }
 
-pub async fn show(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+#[derive(Deserialize)]
+pub struct TileSearch {
+    #[serde(default)]
+    q: String,
+}
+
+/// The portal: the user's tiles, narrowed by a search in their names and descriptions.
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(search): Query<TileSearch>,
+) -> Result<Response, AppError> {
     let user = match require_user(&state, &session, "/").await {
         Ok(u) => u,
         Err(instead) => return Ok(instead),
     };
     let mut conn = state.db.read().await?;
-    let tiles = access::tiles_for(&mut conn, user.id).await?;
+    let mut tiles = access::tiles_for(&mut conn, user.id).await?;
+    let total = tiles.len();
+    let q = search.q.trim().to_string();
+    if !q.is_empty() {
+        let needle = q.to_lowercase();
+        tiles.retain(|a| {
+            a.label.to_lowercase().contains(&needle)
+                || a.description.to_lowercase().contains(&needle)
+        });
+    }
     let csrf = session::csrf_token(&session).await?;
-    Ok(render(&PortalPage { user, csrf, tiles }))
+    Ok(render(&PortalPage {
+        user,
+        csrf,
+        tiles,
+        q,
+        total,
+    }))
 }
 
 pub async fn confirm_logout(

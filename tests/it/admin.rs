@@ -1250,6 +1250,32 @@ async fn assertion_preview_explains_the_checks_and_shows_the_response() {
     // alice is in eng, which is bound to wiki.
     let page = b.get("/admin/apps/wiki/sso?preview=alice").await;
     assert_eq!(page.status, 200, "{}", page.body);
+    // The preview form brings the admin to its result, which is focusable; the tab's
+    // sections are linked from its top, import first; the values to copy have buttons.
+    assert!(page
+        .body
+        .contains("action=\"/admin/apps/wiki/sso#preview-result\""));
+    assert!(page.body.contains("id=\"preview-result\" tabindex=\"-1\""));
+    let order: Vec<usize> = [
+        "id=\"import\"",
+        "id=\"give-sp\"",
+        "id=\"sp-settings\"",
+        "id=\"preview-card\"",
+    ]
+    .iter()
+    .map(|id| page.body.find(id).unwrap_or_else(|| panic!("{id}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    for target in ["idp-url", "idp-entity-id", "idp-slo-url"] {
+        assert!(
+            page.body.contains(&format!("data-copy=\"{target}\"")),
+            "{target}"
+        );
+    }
+    assert!(page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
     let checks = preview_checks(&page);
     let labels: Vec<&str> = checks.iter().map(|c| c.0.as_str()).collect();
     for l in [

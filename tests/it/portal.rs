@@ -705,3 +705,69 @@ async fn users_list_and_end_their_sessions_and_admins_sign_them_out() {
     assert_eq!(n, 1);
     assert_ne!(a.get("/").await.status, 200);
 }
+
+#[tokio::test]
+async fn the_portal_searches_many_tiles_and_an_empty_one_says_where_to_add_apps() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    server.user("alice", PW).await;
+    let sys = Actor::system();
+    // An admin with no app yet is told where to add one; a user is told whom to ask.
+    let fields = users::UserFields {
+        is_admin: Some(true),
+        ..users::UserFields::default()
+    };
+    users::update(&server.db, &sys, "alice", &fields)
+        .await
+        .unwrap();
+    let mut b = Browser::new(&server);
+    b.login("alice", PW).await;
+    let empty = b.get("/").await;
+    assert!(empty.body.contains("id=\"portal-empty\""), "{}", empty.body);
+    assert!(empty.body.contains("href=\"/admin/apps\""));
+    assert!(
+        !empty.body.contains("id=\"tile-q\""),
+        "no search for no tiles"
+    );
+
+    groups::add(&server.db, &sys, "eng", "").await.unwrap();
+    groups::set_member(&server.db, &sys, "eng", "alice", true)
+        .await
+        .unwrap();
+    for (slug, label, desc) in [
+        ("wiki", "Wiki", "team pages"),
+        ("chat", "Chat", "talk"),
+        ("mail", "Mail", "email"),
+        ("crm", "CRM", "customers"),
+        ("hr", "People", "holidays and payslips"),
+        ("ci", "Builds", "continuous integration"),
+        ("docs", "Docs", "shared documents"),
+    ] {
+        let changes = AppChanges {
+            label: Some(label.into()),
+            description: Some(desc.into()),
+            ..AppChanges::default()
+        };
+        app(&server, slug, changes).await;
+        apps::set_binding(&server.db, &sys, slug, "eng", true)
+            .await
+            .unwrap();
+    }
+    let all = b.get("/").await;
+    assert!(
+        all.body.contains("id=\"tile-q\""),
+        "seven tiles get a search"
+    );
+    assert_eq!(tile_slugs(&all).len(), 7);
+    // By label or description, whatever the case.
+    assert_eq!(tile_slugs(&b.get("/?q=PAYSLIP").await), vec!["hr"]);
+    assert_eq!(tile_slugs(&b.get("/?q=docs").await), vec!["docs"]);
+    let none = b.get("/?q=nothing-like-it").await;
+    assert!(tile_slugs(&none).is_empty());
+    assert!(
+        none.body.contains("id=\"portal-no-match\""),
+        "{}",
+        none.body
+    );
+    server.stop().await;
+}

@@ -65,7 +65,7 @@ pub async fn show(
     } else {
         attributes::items(&attributes::decode(&row.attributes)).join("\n")
     };
-    Ok(render(&SsoPage {
+    Ok(crate::web::pages::with_script(render(&SsoPage {
         c: Chrome::new(&admin, "apps").await,
         idp_url: settings::sso_url(base, &app.slug),
         idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
@@ -98,7 +98,7 @@ pub async fn show(
         app,
         row,
         tab: "sso",
-    }))
+    })))
 }
 
 fn kind_name(k: KeyKind) -> &'static str {
