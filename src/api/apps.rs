@@ -105,6 +105,7 @@ pub async fn delete(
     Path(slug): Path<String>,
 ) -> ApiResult {
     apps::delete(&state.db, &admin.actor, &slug).await?;
+    crate::saml::rollover::forget_app(state.keys.dir(), &slug);
     no_content()
 }
 

@@ -294,6 +294,7 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
         }
         AppCommand::Delete { slug } => {
             apps::delete(db, &actor, &slug).await?;
+            crate::saml::rollover::forget_app(&config.certs_dir, &slug);
             println!("deleted app {slug}");
         }
         AppCommand::Sso(a) => {

@@ -18,14 +18,32 @@ pub enum KeyScope {
     App(String),
 }
 
+/// Whether `slug` can name a directory under `certs_dir/apps`: app slugs are `[a-z0-9-]`,
+/// but a slug here may come straight from a URL (`..` decoded from `%2E%2E`), so it is
+/// checked again where a path is made of it.
+fn safe_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl KeyScope {
-    /// The directory of this scope's key files. Slugs are `[a-z0-9-]` (checked when an app
-    /// is created), so an app's directory stays inside `certs_dir`.
-    pub fn dir(&self, certs_dir: &Path) -> PathBuf {
+    /// The directory of this scope's key files; `None` for a slug that is not one.
+    pub fn dir_checked(&self, certs_dir: &Path) -> Option<PathBuf> {
         match self {
-            KeyScope::Shared => certs_dir.to_path_buf(),
-            KeyScope::App(slug) => certs_dir.join("apps").join(slug),
+            KeyScope::Shared => Some(certs_dir.to_path_buf()),
+            KeyScope::App(slug) if safe_slug(slug) => Some(certs_dir.join("apps").join(slug)),
+            KeyScope::App(_) => None,
         }
+    }
+
+    /// The directory of this scope's key files. A slug that is not one maps to a directory
+    /// that cannot exist (a NUL byte is in no file name), never outside `certs_dir`.
+    pub fn dir(&self, certs_dir: &Path) -> PathBuf {
+        self.dir_checked(certs_dir)
+            .unwrap_or_else(|| certs_dir.join("apps").join("\0invalid"))
     }
 
     /// How events and pages name it.
@@ -147,6 +165,22 @@ impl LiveKeys {
 mod tests {
     use super::*;
     use crate::saml::keys::{self, KeyKind};
+
+    #[test]
+    fn a_slug_that_is_a_path_names_no_directory() {
+        let certs = Path::new("/srv/certs");
+        for bad in ["..", "x/../..", "", "A", "a b", "a\0"] {
+            let scope = KeyScope::App(bad.into());
+            assert_eq!(scope.dir_checked(certs), None, "{bad:?}");
+            assert!(scope.dir(certs).starts_with("/srv/certs/apps"), "{bad:?}");
+            assert_ne!(scope.dir(certs), certs.join("apps"));
+        }
+        let ok = KeyScope::App("blue-jeans2".into());
+        assert_eq!(
+            ok.dir_checked(certs),
+            Some(certs.join("apps").join("blue-jeans2"))
+        );
+    }
 
     #[test]
     fn an_app_key_written_by_another_process_signs_at_once() {

@@ -183,14 +183,24 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
         path: path.into(),
         source,
     };
-    let tmp = path.with_extension("tmp");
+    // One temporary file per target (a key's and a certificate's never share one), and its
+    // mode set again after opening: a leftover from a crash keeps its old mode otherwise.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    let mut f = options.open(&tmp).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io)?;
+    }
     #[cfg(not(unix))]
     let _ = mode;
-    let mut f = options.open(&tmp).map_err(io)?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
 }

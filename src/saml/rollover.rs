@@ -66,13 +66,13 @@ pub async fn stage_next(
     scope: &KeyScope,
     kind: KeyKind,
 ) -> Result<KeySet, RolloverError> {
-    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+    if KeySet::load(&dir_of(scope, certs_dir)?)?.is_none() {
         return Err(RolloverError::State(format!(
             "{} signs with the shared IdP key; give it its own key first",
             scope.label()
         )));
     }
-    let set = keys::stage_next(&scope.dir(certs_dir), kind)?;
+    let set = keys::stage_next(&dir_of(scope, certs_dir)?, kind)?;
     record(db, actor, "key_stage_next", scope, Some(&set)).await?;
     Ok(set)
 }
@@ -84,15 +84,34 @@ pub async fn activate_next(
     actor: &Actor,
     scope: &KeyScope,
 ) -> Result<KeySet, RolloverError> {
-    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+    if KeySet::load(&dir_of(scope, certs_dir)?)?.is_none() {
         return Err(RolloverError::State(format!(
             "{} signs with the shared IdP key; it has no next key",
             scope.label()
         )));
     }
-    let set = keys::activate_next(&scope.dir(certs_dir))?;
+    let set = keys::activate_next(&dir_of(scope, certs_dir)?)?;
     record(db, actor, "key_activate_next", scope, Some(&set)).await?;
     Ok(set)
+}
+
+/// The scope's directory, refusing a slug that is not one (it may come from a URL).
+fn dir_of(scope: &KeyScope, certs_dir: &Path) -> Result<std::path::PathBuf, RolloverError> {
+    scope
+        .dir_checked(certs_dir)
+        .ok_or_else(|| RolloverError::State("there is no application by that name".into()))
+}
+
+/// Removes a deleted app's own key files, so that a new app with its slug starts on the
+/// shared key rather than the old private key.
+pub fn forget_app(certs_dir: &Path, slug: &str) {
+    if let Ok(dir) = dir_of(&KeyScope::App(slug.to_string()), certs_dir) {
+        if dir.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(app = slug, error = %e, "could not remove the deleted app's key files");
+            }
+        }
+    }
 }
 
 /// Gives an app its own key (it stops signing with the shared one at once: its SP must get
@@ -105,7 +124,7 @@ pub async fn own_key(
     kind: KeyKind,
 ) -> Result<KeySet, RolloverError> {
     let scope = KeyScope::App(slug.to_string());
-    let set = keys::generate(&scope.dir(certs_dir), kind, false)?;
+    let set = keys::generate(&dir_of(&scope, certs_dir)?, kind, false)?;
     record(db, actor, "key_app_own", &scope, Some(&set)).await?;
     Ok(set)
 }
@@ -118,12 +137,12 @@ pub async fn shared_key(
     slug: &str,
 ) -> Result<(), RolloverError> {
     let scope = KeyScope::App(slug.to_string());
-    if KeySet::load(&scope.dir(certs_dir))?.is_none() {
+    if KeySet::load(&dir_of(&scope, certs_dir)?)?.is_none() {
         return Err(RolloverError::State(format!(
             "app {slug} already signs with the shared IdP key"
         )));
     }
-    let dir = scope.dir(certs_dir);
+    let dir = dir_of(&scope, certs_dir)?;
     std::fs::remove_dir_all(&dir).map_err(|source| {
         RolloverError::Keys(KeyError::Io {
             path: dir.clone(),

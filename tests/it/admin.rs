@@ -1880,3 +1880,45 @@ async fn an_admin_unlocks_a_locked_account_from_any_surface() {
         .count();
     assert_eq!(unlocks, 1);
 }
+
+/// An app's key forms take the slug from the URL: one that decodes to `x/../..` must not reach
+/// the key directory (it would be `certs_dir` itself), and a deleted app's own key is gone
+/// with it, so a new app with its slug does not sign with the old private key.
+#[tokio::test]
+async fn app_key_forms_refuse_a_slug_that_is_a_path_and_deleting_an_app_forgets_its_key() {
+    let c = Console::start().await;
+    let (mut b, csrf) = c.admin().await;
+    let certs = c.server.config.certs_dir.clone();
+    let shared = certs.join("idp-signing.key");
+    assert!(shared.exists());
+    for path in ["shared", "stage-next", "activate-next", "own"] {
+        let res = post(
+            &mut b,
+            &format!("/admin/apps/x%2F..%2F../keys/{path}"),
+            &form(&[("kind", "rsa")]),
+            Some(&csrf),
+        )
+        .await;
+        assert_eq!(res.status, 404, "{path}: {}", res.body);
+        assert!(shared.exists(), "{path}: the shared key is still there");
+    }
+    submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/apps/wiki/keys/own",
+        &form(&[("kind", "rsa")]),
+    )
+    .await;
+    let own = certs.join("apps/wiki/idp-signing.key");
+    assert!(own.exists());
+    submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/apps/wiki/delete",
+        &form(&[("confirm", "wiki")]),
+    )
+    .await;
+    assert!(!own.exists(), "the deleted app's key is removed");
+    assert!(shared.exists());
+    c.server.stop().await;
+}

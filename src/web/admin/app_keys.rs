@@ -53,6 +53,7 @@ pub async fn shared(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
+    crate::directory::apps::get(&state.db, &slug).await?;
     let r = rollover::shared_key(&state.db, state.keys.dir(), &admin.actor(), &slug)
         .await
         .map(|_| "This app signs with the shared IdP key again.".to_string())
@@ -66,6 +67,7 @@ pub async fn stage_next(
     Path(slug): Path<String>,
     HtmlForm(f): HtmlForm<KindForm>,
 ) -> Result<Response, AppError> {
+    crate::directory::apps::get(&state.db, &slug).await?;
     let scope = KeyScope::App(slug.clone());
     let r = rollover::stage_next(
         &state.db,
@@ -85,6 +87,7 @@ pub async fn activate_next(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
+    crate::directory::apps::get(&state.db, &slug).await?;
     let scope = KeyScope::App(slug.clone());
     let r = rollover::activate_next(&state.db, state.keys.dir(), &admin.actor(), &scope)
         .await

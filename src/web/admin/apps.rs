@@ -138,7 +138,11 @@ pub async fn delete(
 ) -> Result<Response, AppError> {
     let here = format!("/admin/apps/{slug}");
     let actor = admin.actor();
-    let delete = apps::delete(&state.db, &actor, &slug);
+    let delete = async {
+        apps::delete(&state.db, &actor, &slug).await?;
+        crate::saml::rollover::forget_app(state.keys.dir(), &slug);
+        Ok(())
+    };
     let what = (f.confirm.as_str(), slug.as_str(), "the application");
     Ok(confirmed_delete(&admin.session, what, (&here, "/admin/apps"), delete).await)
 }
