@@ -16,17 +16,29 @@ use super::xml::{self, ParseError, XmlWriter};
 /// is activated.
 pub const CACHE_DURATION: &str = "PT1H";
 
-/// `validUntil` (Metadata §2.3.2): the end of the shortest-lived published certificate;
-/// the metadata cannot be good for longer than the keys in it.
-fn valid_until(keys: &KeySet) -> Option<String> {
+/// How long a signed copy of the metadata is good for: a signed document is trusted by
+/// whoever holds it, so one captured before a key rollover must not outlive it by long.
+pub const SIGNED_VALIDITY: Duration = Duration::days(7);
+
+/// `validUntil` (Metadata §2.3.2): the end of the shortest-lived published certificate (the
+/// metadata cannot be good for longer than the keys in it), and for a signed document at
+/// most `SIGNED_VALIDITY` from now. An unsigned copy is fetched again by SPs that refresh
+/// (`cacheDuration`); many SPs load it once from a file, which a short `validUntil` would
+/// break.
+fn valid_until(keys: &KeySet, signed: bool) -> Option<String> {
     let now = Utc::now();
     let today = openssl::asn1::Asn1Time::from_unix(now.timestamp()).ok()?;
-    keys.published()
+    let certs = keys
+        .published()
         .iter()
         .filter_map(|k| today.diff(k.cert.not_after()).ok())
         .map(|d| now + Duration::days(i64::from(d.days)) + Duration::seconds(i64::from(d.secs)))
-        .min()
-        .map(instant)
+        .min()?;
+    Some(instant(if signed {
+        certs.min(now + SIGNED_VALIDITY)
+    } else {
+        certs
+    }))
 }
 
 /// The `EntityDescriptor` an SP loads: every published key (active and staged next), the
@@ -42,7 +54,7 @@ pub fn idp_metadata(
 ) -> Result<String, openssl::error::ErrorStack> {
     let slo_url = format!("{sso_url}/slo");
     let id = new_id();
-    let until = valid_until(keys);
+    let until = valid_until(keys, sign_with.is_some());
     let mut attrs = vec![
         ("xmlns:md", ns::MD),
         ("ID", id.as_str()),
@@ -455,6 +467,10 @@ mod tests {
         )
         .unwrap();
         let doc = roxmltree::Document::parse(&xml).unwrap();
+        let until = doc.root_element().attribute("validUntil").unwrap();
+        let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
+        let days = (until.with_timezone(&Utc) - Utc::now()).num_hours();
+        assert!((7 * 24 - 1..=7 * 24).contains(&days), "a week: {until}");
         let first = doc.root_element().first_element_child().unwrap();
         assert!(first.has_tag_name((ns::DS, "Signature")), "the first child");
         dsig::verify_enveloped(&doc, std::slice::from_ref(&keys.active.cert), false).unwrap();

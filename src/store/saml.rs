@@ -125,7 +125,8 @@ pub async fn sweep(conn: &mut Conn) -> Result<u64, StoreError> {
 }
 
 /// An SP that was sent an assertion in a portal session, as a LogoutRequest must name the
-/// user to it (Core §3.7.1): the session's `SessionIndex` and the NameID it was given.
+/// user to it (Core §3.7.1): the portal session's index, the NameID and the `SessionIndex`
+/// that SP was given.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Participant {
     pub session_index: String,
@@ -133,62 +134,74 @@ pub struct Participant {
     pub user_id: i64,
     pub name_id: String,
     pub name_id_format: String,
+    pub sp_session_index: String,
 }
 
 /// Records (or refreshes: a transient NameID changes each time) a session participant.
 pub async fn join(conn: &mut Conn, p: &Participant, expires_at: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO saml_participants (session_index, app_id, user_id, name_id, name_id_format, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_index, app_id) DO UPDATE \
+         sp_session_index, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (session_index, app_id) DO UPDATE \
          SET user_id = excluded.user_id, name_id = excluded.name_id, \
-         name_id_format = excluded.name_id_format, expires_at = excluded.expires_at",
+         name_id_format = excluded.name_id_format, sp_session_index = excluded.sp_session_index, \
+         expires_at = excluded.expires_at",
     )
     .bind(&p.session_index)
     .bind(p.app_id)
     .bind(p.user_id)
     .bind(&p.name_id)
     .bind(&p.name_id_format)
+    .bind(&p.sp_session_index)
     .bind(expires_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-type ParticipantRow = (String, i64, i64, String, String);
+type ParticipantRow = (String, i64, i64, String, String, String);
 
 fn participants(rows: Vec<ParticipantRow>) -> Vec<Participant> {
     rows.into_iter()
         .map(
-            |(session_index, app_id, user_id, name_id, name_id_format)| Participant {
-                session_index,
-                app_id,
-                user_id,
-                name_id,
-                name_id_format,
+            |(session_index, app_id, user_id, name_id, name_id_format, sp_session_index)| {
+                Participant {
+                    session_index,
+                    app_id,
+                    user_id,
+                    name_id,
+                    name_id_format,
+                    sp_session_index,
+                }
             },
         )
         .collect()
 }
 
-const PARTICIPANT_COLUMNS: &str = "session_index, app_id, user_id, name_id, name_id_format";
+const PARTICIPANT_COLUMNS: &str =
+    "session_index, app_id, user_id, name_id, name_id_format, sp_session_index";
 
-/// The SPs of one portal session.
+/// At most this many sessions one LogoutRequest can name (the work it can cause is bounded).
+pub const MAX_NAMED: i64 = 32;
+
+/// The SPs of one portal session. Rows are not filtered by age: a portal session lives as
+/// long as it is used, and its SPs with it (`expires_at` only lets the sweep drop rows
+/// nobody will ask for).
 pub async fn participants_of(
     conn: &mut Conn,
     session_index: &str,
 ) -> Result<Vec<Participant>, StoreError> {
     let rows = sqlx::query_as(&format!(
         "SELECT {PARTICIPANT_COLUMNS} FROM saml_participants \
-         WHERE session_index = $1 AND expires_at > $2 ORDER BY app_id"
+         WHERE session_index = $1 ORDER BY app_id"
     ))
     .bind(session_index)
-    .bind(now_ms())
     .fetch_all(conn)
     .await?;
     Ok(participants(rows))
 }
 
-/// The sessions in which this app was given this NameID.
+/// The sessions in which this app was given this NameID (at most `MAX_NAMED`).
 pub async fn sessions_named(
     conn: &mut Conn,
     app_id: i64,
@@ -196,11 +209,10 @@ pub async fn sessions_named(
 ) -> Result<Vec<Participant>, StoreError> {
     let rows = sqlx::query_as(&format!(
         "SELECT {PARTICIPANT_COLUMNS} FROM saml_participants \
-         WHERE app_id = $1 AND name_id = $2 AND expires_at > $3"
+         WHERE app_id = $1 AND name_id = $2 ORDER BY expires_at DESC LIMIT {MAX_NAMED}"
     ))
     .bind(app_id)
     .bind(name_id)
-    .bind(now_ms())
     .fetch_all(conn)
     .await?;
     Ok(participants(rows))

@@ -2,6 +2,10 @@
 //! SP-initiated over both bindings reaching the other SP, PartialLogout when an SP is down,
 //! IdP-initiated from the portal, and signed, forged and replayed LogoutRequests.
 
+use std::io::Read;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::Value;
 use sesame::directory::{apps, Actor};
 use sesame::saml::keys::{self, KeyKind};
@@ -31,7 +35,7 @@ async fn second_app(w: &World, binding: &str) -> Sp {
     let mut b = w.browser();
     let md = dir.join("idp.xml");
     std::fs::write(&md, b.get("/saml2/other/metadata").await.body).expect("metadata");
-    keys::generate(&dir, KeyKind::Rsa, false).expect("SP key");
+    let sp_keys = keys::generate(&dir, KeyKind::Rsa, false).expect("SP key");
     let sp = Sp::start(
         &md,
         &dir.join("idp-signing.key"),
@@ -43,6 +47,8 @@ async fn second_app(w: &World, binding: &str) -> Sp {
         acs_urls: Some(vec![sp.acs()]),
         slo_url: Some(format!("{}/slo", sp.base)),
         slo_binding: Some(binding.into()),
+        // With its certificate registered, its logout messages must be signed.
+        sp_certs_pem: Some(sp_keys.active.cert_pem.clone()),
         ..SsoChanges::default()
     };
     settings::update(db, &actor, "other", &changes)
@@ -283,4 +289,114 @@ async fn idp_metadata_publishes_single_logout_and_sp_metadata_brings_it() {
     assert_eq!(row.slo.url, "https://sp.example/slo");
     assert_eq!(row.slo.response_url, "https://sp.example/slo-done");
     assert_eq!(row.slo.binding, "redirect");
+}
+
+/// The XML of the SAMLRequest or SAMLResponse in a Redirect-binding URL.
+fn redirect_xml(url: &str) -> String {
+    let (_, query) = url.split_once('?').expect("query");
+    let value = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "SAMLRequest" || k == "SAMLResponse")
+        .expect("a SAML message")
+        .1;
+    let raw = STANDARD.decode(value.as_bytes()).expect("base64");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&raw[..])
+        .read_to_string(&mut xml)
+        .expect("DEFLATE");
+    xml
+}
+
+fn attribute(xml: &str, name: &str) -> String {
+    let doc = roxmltree::Document::parse(xml).expect("xml");
+    doc.root_element().attribute(name).expect(name).to_string()
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn post_form(param: &str, xml: &str) -> Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert(param.into(), STANDARD.encode(xml).into());
+    serde_json::json!({ "method": "POST", "fields": fields })
+}
+
+#[tokio::test]
+async fn a_forged_logout_response_does_not_move_the_chain_on() {
+    let w = World::new().await;
+    with_slo(&w, "redirect").await;
+    let other = second_app(&w, "redirect").await;
+    let mut b = w.browser();
+    let name_id = sign_in_to_both(&w, &other, &mut b).await;
+    let ask = w.sp.logout(&name_id, "redirect", false).await;
+    let to_other = w.send(&mut b, &ask).await;
+    let our_request = redirect_xml(to_other.location().expect("to the other SP"));
+    let id = attribute(&our_request, "ID");
+
+    // Anyone who saw that URL forges "logged out" in the other SP's name, unsigned.
+    let forged = format!(
+        r#"<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_forged" Version="2.0" IssueInstant="{}" InResponseTo="{id}" Destination="http://{}/saml2/other/slo"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{SUCCESS}"/></samlp:Status></samlp:LogoutResponse>"#,
+        now(),
+        w.server.addr,
+        other.entity_id()
+    );
+    let mut instruction = post_form("SAMLResponse", &forged);
+    instruction["url"] = format!("http://{}/saml2/other/slo", w.server.addr).into();
+    let refused = w.send(&mut w.browser(), &instruction).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("not signed"), "{}", refused.body);
+    assert_eq!(
+        other.sessions().await,
+        vec![name_id.clone()],
+        "nobody told it"
+    );
+
+    // The real, signed answer still finds the chain waiting, and it completes.
+    let answer = other.deliver(&to_other).await;
+    let done = w.sp.deliver(&w.send(&mut b, &answer).await).await;
+    assert_eq!(done["status"], SUCCESS, "{done}");
+    assert_eq!(done["sub_status"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_unsigned_request_without_a_session_index_ends_only_the_browsers_own_session() {
+    let w = World::new().await;
+    with_slo(&w, "redirect").await;
+    let mut b = w.browser();
+    let (verdict, _) = w.sso(&mut b, &[("binding", "redirect")], "alice").await;
+    let name_id = verdict["name_id"].as_str().expect("name_id").to_string();
+    let request = |id: &str| {
+        format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{id}" Version="2.0" IssueInstant="{}" Destination="http://{}/saml2/demo/slo"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{}</saml:Issuer><saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{name_id}</saml:NameID></samlp:LogoutRequest>"#,
+            now(),
+            w.server.addr,
+            w.sp.entity_id()
+        )
+    };
+    let mut instruction = post_form("SAMLRequest", &request("_csrf1"));
+    instruction["url"] = format!("http://{}/saml2/demo/slo", w.server.addr).into();
+    // From another browser (a page that knows alice's e-mail): nothing ends, and the SP is
+    // told UnknownPrincipal.
+    let answer = w.send(&mut w.browser(), &instruction).await;
+    let told = w.sp.deliver(&answer).await;
+    // pysaml2 reads a status other than Success as an error, naming it.
+    let error = told["status_error"].as_str().unwrap_or_default();
+    assert!(error.contains("status:Requester"), "{told}");
+    assert!(error.contains("status:UnknownPrincipal"), "{told}");
+    assert!(
+        !signed_out_of_sesame(&mut b).await,
+        "alice is still signed in"
+    );
+    // Over the Redirect binding from alice's own browser: her session ends.
+    let xml = request("_own1");
+    let mut deflate =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut deflate, xml.as_bytes()).unwrap();
+    let q: String =
+        url::form_urlencoded::byte_serialize(STANDARD.encode(deflate.finish().unwrap()).as_bytes())
+            .collect();
+    let page = b.get(&format!("/saml2/demo/slo?SAMLRequest={q}")).await;
+    let done = w.sp.deliver(&page).await;
+    assert_eq!(done["status"], SUCCESS, "{done}");
+    assert!(signed_out_of_sesame(&mut b).await);
 }

@@ -72,6 +72,7 @@ def make_client(base, args):
                     },
                     "allow_unsolicited": True,
                     "want_assertions_signed": True,
+                    "logout_responses_signed": True,
                     "want_response_signed": False,
                     "authn_requests_signed": False,
                 }
@@ -138,7 +139,10 @@ class Handler(BaseHTTPRequestHandler):
             if resp is None:
                 return self.reply(400, {"kind": "response", "error": "not accepted"})
             code = resp.response.status.status_code
-            self.client.handle_logout_response(resp)
+            try:
+                self.client.handle_logout_response(resp)
+            except KeyError:  # an answer to a request this SP did not send (a test's own)
+                pass
             for text, nid in list(SESSIONS.items()):
                 try:
                     if not self.client.users.issuers_of_info(nid):
@@ -160,6 +164,7 @@ class Handler(BaseHTTPRequestHandler):
             name_id = SESSIONS.get(text, req.message.name_id)
             info = self.client.handle_logout_request(
                 params["SAMLRequest"], name_id, binding,
+                sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256,
                 relay_state=params.get("RelayState"),
                 sigalg=params.get("SigAlg"), signature=params.get("Signature"),
             )

@@ -73,7 +73,10 @@ pub(super) async fn answer(
     who: &SignedIn,
     pending: Option<&Pending>,
 ) -> Result<Decision, FlowError> {
-    let (user, auth_at, session_index) = (&who.user, who.auth_at, who.session_index.as_str());
+    let (user, auth_at) = (&who.user, who.auth_at);
+    // Each SP gets its own SessionIndex (Core §2.7.2.1), which its LogoutRequest names.
+    let sp_index = crate::saml::logout::sp_session_index(&who.session_index, t.app.id);
+    let session_index = sp_index.as_str();
     let initiated = if pending.is_some() { "sp" } else { "idp" };
     let mut conn = idp.db.read().await?;
     let allowed = access::may_use(&mut conn, user.id, t.app.id).await?;
@@ -173,7 +176,8 @@ pub(super) async fn answer(
     let fresh = pending.filter(|p| !p.recorded);
     let fresh_id = fresh.map(|p| p.request_id.as_str());
     let joined = Participant {
-        session_index: session_index.to_string(),
+        session_index: who.session_index.clone(),
+        sp_session_index: sp_index.clone(),
         app_id: t.app.id,
         user_id: user.id,
         name_id: name_id.clone(),

@@ -15,6 +15,9 @@ use crate::store::events::NewEvent;
 use crate::store::saml::{self as store, Participant};
 use crate::store::{now_ms, sha256_hex, Small};
 
+/// How long an SP is remembered as part of a portal session (at least).
+const PARTICIPANT_KEEP: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// How long a parked request waits for the user to sign in.
 const PARK_MS: i64 = 15 * 60 * 1000;
 
@@ -77,7 +80,10 @@ pub(super) async fn record_answer(
         status: None,
         detail,
     };
-    let lifetime = i64::try_from(idp.session_lifetime.as_millis()).unwrap_or(i64::MAX);
+    // Refreshed at every answer; a portal session in use for longer than this without
+    // signing in to the SP again is the one case where the SP is forgotten.
+    let keep = idp.session_lifetime.max(PARTICIPANT_KEEP);
+    let lifetime = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
     Ok(idp
         .db
         .group(Small::Answer {

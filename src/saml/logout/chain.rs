@@ -7,13 +7,13 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::message::{self, Outgoing, STATUS_PARTIAL_LOGOUT};
+use super::message::{self, Outgoing, STATUS_PARTIAL_LOGOUT, STATUS_UNKNOWN_PRINCIPAL};
 use super::send::{self, SloBinding};
 use super::{event, Logout};
 use crate::saml::binding::{Carried, Message};
 use crate::saml::flow::{self, FlowError, Idp, Target};
 use crate::saml::request;
-use crate::saml::response::STATUS_SUCCESS;
+use crate::saml::response::{STATUS_REQUESTER, STATUS_SUCCESS};
 use crate::saml::validate::{self, Binding};
 use crate::store::saml::{self as store, Participant};
 use crate::store::{apps, now_ms, sha256_hex};
@@ -27,6 +27,9 @@ pub struct Initiator {
     pub app_id: i64,
     pub request_id: String,
     pub relay_state: Option<String>,
+    /// The request named no session it may end: answered `UnknownPrincipal`.
+    #[serde(default)]
+    pub unknown: bool,
 }
 
 /// Where a logout stands: who, who asked, which SPs are still to be told, which did not
@@ -107,7 +110,7 @@ pub(super) async fn start(idp: &Idp, mut chain: Chain) -> Result<Logout, FlowErr
             destination: &slo.url,
             name_id: &p.name_id,
             name_id_format: &p.name_id_format,
-            session_index: &p.session_index,
+            session_index: &p.sp_session_index,
         };
         let enveloped = (binding == SloBinding::Post).then_some(key);
         let (id, xml) = message::logout_request(&out, Utc::now(), enveloped)
@@ -154,10 +157,22 @@ async fn finish(idp: &Idp, chain: Chain) -> Result<Logout, FlowError> {
             failed: chain.failed,
         });
     };
-    let status = (STATUS_SUCCESS, partial.then_some(STATUS_PARTIAL_LOGOUT));
+    let status = if init.unknown {
+        (STATUS_REQUESTER, Some(STATUS_UNKNOWN_PRINCIPAL))
+    } else {
+        (STATUS_SUCCESS, partial.then_some(STATUS_PARTIAL_LOGOUT))
+    };
     let detail = json!({ "initiated": "sp", "request_id": init.request_id, "failed": chain.failed,
                          "status": status.1.unwrap_or(status.0) });
-    event(idp, "slo_complete", Some(&t), user, !partial, detail).await?;
+    event(
+        idp,
+        "slo_complete",
+        Some(&t),
+        user,
+        !partial && !init.unknown,
+        detail,
+    )
+    .await?;
     let slo = &t.row.slo;
     let to = if slo.response_url.is_empty() {
         &slo.url
@@ -195,9 +210,46 @@ async fn finish(idp: &Idp, chain: Chain) -> Result<Logout, FlowError> {
     Ok(Logout::Send(sent))
 }
 
-/// An SP's LogoutResponse to our request: its chain taken (once), its status noted, and
-/// on to the next SP. A response that fails its checks counts as "did not confirm"; the
-/// chain goes on either way.
+/// The checks of a LogoutResponse from the SP whose answer a chain waits for, as strict as
+/// those of a request: it comes from that SP, its signature verifies (and one is required
+/// when the SP has a certificate registered: a forged "logged out" must not move a chain
+/// on), it is addressed to us, and it is recent.
+fn check_response(
+    t: &Target,
+    binding: Binding,
+    msg: &Message,
+    doc: &roxmltree::Document,
+    res: &message::LogoutResponse,
+) -> Result<(), String> {
+    if res.issuer != t.row.sp_entity_id {
+        return Err("The LogoutResponse does not come from this application's SP.".into());
+    }
+    let signed = validate::check_signature(msg, binding, doc, &t.row).map_err(|r| match r {
+        validate::Refusal::Page(m) => m,
+        validate::Refusal::Status { message, .. } => message,
+    })?;
+    if !signed && (t.row.require_signed_requests || !t.row.sp_certs.is_empty()) {
+        return Err(
+            "The LogoutResponse is not signed with the SP's registered certificate.".into(),
+        );
+    }
+    let ours = super::slo_url(t);
+    match &res.destination {
+        Some(d) if *d != ours => return Err(format!("Destination is not {ours}")),
+        None if signed => return Err("a signed LogoutResponse must carry Destination".into()),
+        _ => {}
+    }
+    let now = Utc::now();
+    let issued = res.issue_instant;
+    if issued < now - validate::MAX_AGE - validate::SKEW || issued > now + validate::SKEW {
+        return Err("IssueInstant is outside the accepted window".into());
+    }
+    Ok(())
+}
+
+/// An SP's LogoutResponse to our request: checked before anything else (a response that
+/// fails leaves the chain waiting for the real one), its chain taken once, its status noted,
+/// and on to the next SP.
 pub(super) async fn response(
     idp: &Idp,
     t: &Target,
@@ -213,30 +265,30 @@ pub(super) async fn response(
         Err(e) => return super::refuse(idp, t, None, e.to_string()).await,
     };
     let handle = sha256_hex(&res.in_response_to);
-    let payload = {
-        let mut conn = idp.db.write().await?;
-        let payload = store::parked(&mut conn, &handle, t.app.id).await?;
-        if payload.is_some() && !store::unpark(&mut conn, &handle).await? {
-            None
-        } else {
-            payload
-        }
-    };
-    let Some(mut chain) = payload.and_then(|p| serde_json::from_str::<Chain>(&p).ok()) else {
+    let parked = store::parked(&mut *idp.db.read().await?, &handle, t.app.id).await?;
+    let Some(mut chain) = parked.and_then(|p| serde_json::from_str::<Chain>(&p).ok()) else {
         let reason =
             "This sign-out has already finished or has expired. You are signed out of sesame.";
         return super::refuse(idp, t, Some(&res.in_response_to), reason.into()).await;
     };
-    let verdict = match validate::check_signature(msg, binding, &doc, &t.row) {
-        _ if res.issuer != t.row.sp_entity_id => Err("the response's Issuer is not this SP"),
-        Ok(false) if t.row.require_signed_requests => Err("the response is not signed"),
-        Ok(_) if res.status.0 != STATUS_SUCCESS => Err("the SP answered with an error status"),
-        Ok(_) => Ok(()),
-        Err(_) => Err("the response's signature does not verify"),
-    };
-    match verdict {
-        Ok(()) => outcome(idp, &mut chain, t, true, "logged out").await?,
-        Err(reason) => outcome(idp, &mut chain, t, false, reason).await?,
+    if let Err(reason) = check_response(t, binding, msg, &doc, &res) {
+        return super::refuse(idp, t, Some(&res.in_response_to), reason).await;
+    }
+    if !store::unpark(&mut *idp.db.write().await?, &handle).await? {
+        let reason = "This sign-out step was already answered.".to_string();
+        return super::refuse(idp, t, Some(&res.in_response_to), reason).await;
+    }
+    if res.status.0 == STATUS_SUCCESS {
+        outcome(idp, &mut chain, t, true, "logged out").await?;
+    } else {
+        outcome(
+            idp,
+            &mut chain,
+            t,
+            false,
+            "the SP answered with an error status",
+        )
+        .await?;
     }
     start(idp, chain).await
 }

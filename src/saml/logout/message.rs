@@ -15,6 +15,7 @@ use crate::saml::response::{instant, new_id};
 use crate::saml::xml::{self, XmlWriter};
 
 pub const STATUS_PARTIAL_LOGOUT: &str = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout";
+pub const STATUS_UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 /// How long a LogoutRequest we send is valid (`NotOnOrAfter`, Core §3.7.1).
 pub const VALID_FOR: Duration = Duration::seconds(300);
 

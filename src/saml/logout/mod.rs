@@ -52,6 +52,15 @@ pub struct Browser {
     pub session_index: String,
 }
 
+/// The `SessionIndex` an app is given for a portal session: derived from the session's own
+/// index and the app, so that it cannot correlate the user across SPs (Core §2.7.2.1) and an
+/// SP that knows its own cannot name the session to another app's logout endpoint.
+pub fn sp_session_index(portal_index: &str, app_id: i64) -> String {
+    let digest = openssl::sha::sha256(format!("{portal_index}:{app_id}").as_bytes());
+    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+    format!("_{hex}")
+}
+
 /// The Single Logout service URL of an app: where SPs send requests and responses.
 pub fn slo_url(t: &Target) -> String {
     format!("{}/slo", t.sso_url)
@@ -195,18 +204,21 @@ async fn request(
         let mut conn = idp.db.read().await?;
         store::sessions_named(&mut conn, t.app.id, &req.name_id).await?
     };
-    // Without a SessionIndex the request means every session of that NameID here (Core
-    // §3.7.3.2). An unsigned one must not end sessions of someone the sender merely names:
-    // it counts only with the browser's own session.
-    let browser_user = browser.as_ref().map(|b| b.user_id);
+    // Which sessions the request may end (Core §3.7.3.2). A SessionIndex names one session
+    // and only this SP holds it (each SP gets its own). Without one, a signed request means
+    // every session of that NameID here; an unsigned one, which anybody could send with a
+    // known NameID (an e-mail address), only the session of the browser it came with.
+    let own_browser = |p: &Participant| {
+        browser
+            .as_ref()
+            .is_some_and(|b| b.session_index == p.session_index)
+    };
     let matched: Vec<Participant> = named
         .into_iter()
-        .filter(|p| {
-            if req.session_indexes.is_empty() {
-                signed || Some(p.user_id) == browser_user
-            } else {
-                req.session_indexes.contains(&p.session_index)
-            }
+        .filter(|p| match (signed, req.session_indexes.is_empty()) {
+            (_, false) => req.session_indexes.contains(&p.sp_session_index),
+            (true, true) => true,
+            (false, true) => own_browser(p),
         })
         .collect();
     let username = match matched.first() {
@@ -240,33 +252,46 @@ async fn request(
         let reason = "this LogoutRequest was already used (replay)".to_string();
         return Ok((refuse(idp, t, Some(&req.id), reason).await?, false));
     }
-    let mut others = Vec::new();
-    let mut ended_browser = false;
-    {
-        let mut conn = idp.db.write().await?;
-        for p in &matched {
-            for o in store::participants_of(&mut conn, &p.session_index).await? {
-                if o.app_id != t.app.id && !others.contains(&o) {
-                    others.push(o);
-                }
-            }
-            store::leave_all(&mut conn, &p.session_index).await?;
-            for (key, data, _) in sessions::of_user(&mut conn, p.user_id).await? {
-                if data.get(SESSION_INDEX).and_then(|v| v.as_str()) == Some(&p.session_index) {
-                    sessions::end_one(&mut conn, p.user_id, &key).await?;
-                }
-            }
-            ended_browser |= browser
-                .as_ref()
-                .is_some_and(|b| b.session_index == p.session_index);
-        }
-    }
+    let others = end_sessions(idp, t, &matched).await?;
+    let ended_browser = matched.iter().any(own_browser);
     let initiator = chain::Initiator {
         app_id: t.app.id,
         request_id: req.id,
         relay_state: msg.relay_state.clone(),
+        // Nothing of the kind here: signed, it is already so (Success); unsigned, the sender
+        // learns nothing more than that (Core §3.7.3.2 UnknownPrincipal).
+        unknown: matched.is_empty() && !signed,
     };
     let who = username.unwrap_or_default();
     let logout = chain::start(idp, Chain::new(&who, Some(initiator), others)).await?;
     Ok((logout, ended_browser))
+}
+
+/// Ends the portal sessions of `matched` (and forgets their SPs), in one transaction;
+/// returns the other SPs of those sessions, to be told.
+async fn end_sessions(
+    idp: &Idp,
+    t: &Target,
+    matched: &[Participant],
+) -> Result<Vec<Participant>, FlowError> {
+    let mut others: Vec<Participant> = Vec::new();
+    if matched.is_empty() {
+        return Ok(others);
+    }
+    let mut tx = idp.db.begin().await?;
+    for p in matched {
+        for o in store::participants_of(&mut tx, &p.session_index).await? {
+            if o.app_id != t.app.id && !others.contains(&o) {
+                others.push(o);
+            }
+        }
+        store::leave_all(&mut tx, &p.session_index).await?;
+        for (key, data, _) in sessions::of_user(&mut tx, p.user_id).await? {
+            if data.get(SESSION_INDEX).and_then(|v| v.as_str()) == Some(&p.session_index) {
+                sessions::end_one(&mut tx, p.user_id, &key).await?;
+            }
+        }
+    }
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(others)
 }
