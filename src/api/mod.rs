@@ -4,10 +4,11 @@
 //! Errors are `{"error": {"code": "...", "message": "..."}}` with a stable code, unknown
 //! paths and methods included. Bodies are JSON only (a form post from another site cannot
 //! reach a handler), a change carried by the session cookie from another site is refused,
-//! unknown fields are refused, and a refused request changes nothing. The document is
-//! `openapi.json` here; `tests/it/api.rs` holds it to the router.
+//! unknown fields are refused, and a refused request changes nothing. The OpenAPI document
+//! at `/api/v1/openapi.json` is generated from the handlers (`document.rs`, `routes.rs`).
 
 pub mod apps;
+mod document;
 mod keys;
 mod people;
 mod routes;
@@ -23,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
 use tower_sessions::Session;
+use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::{session, tokens};
@@ -65,7 +66,12 @@ impl IntoResponse for ApiError {
         } else {
             self.message
         };
-        let body = Json(json!({ "error": { "code": self.code, "message": message } }));
+        let body = Json(document::ErrorBody {
+            error: document::ErrorDetail {
+                code: self.code,
+                message,
+            },
+        });
         let mut res = (self.status, body).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(
@@ -303,14 +309,6 @@ pub fn no_content() -> ApiResult {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
-    )
-        .into_response()
-}
-
 async fn not_found(_: Admin) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
 }
@@ -323,14 +321,23 @@ async fn method_not_allowed(method: Method) -> ApiError {
     )
 }
 
-#[derive(Deserialize)]
+/// Empty filters are ignored; any other query parameter is a 400.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// An app slug.
     app: Option<String>,
+    /// A username (as recorded).
     user: Option<String>,
+    /// An event name, e.g. app_create.
     name: Option<String>,
+    /// e.g. success, failure.
     outcome: Option<String>,
+    /// Only events with a larger id, oldest first (to follow).
     after: Option<i64>,
+    /// Clamped to 1..1000.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
 }
 
@@ -348,6 +355,18 @@ impl EventQuery {
     }
 }
 
+/// The audit trail
+///
+/// Without after: the last `limit` matching events, oldest first. Empty filters are
+/// ignored; any other query parameter is a 400.
+#[utoipa::path(
+    get, path = "/api/v1/events", operation_id = "listEvents", tag = "events",
+    params(EventQuery),
+    responses(
+        (status = 200, description = "OK", body = [events::Event]),
+        document::Invalid, document::Refusals,
+    ),
+)]
 async fn events_list(
     _: Admin,
     State(state): State<AppState>,

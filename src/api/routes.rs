@@ -1,12 +1,25 @@
-//! The admin API's operations as data: one table that the router is built from and that
-//! `tests/it/api.rs` holds `openapi.json` to (each operation documented, each documented
-//! one served, a `{action}` route documented action by action).
+//! The admin API's operations as data: one table, [`endpoints`], that the router is built
+//! from and the OpenAPI document is generated from (`document.rs`), and that
+//! `tests/it/api.rs` holds the served document to.
+//!
+//! An entry is made from a handler by `utoipa_axum::routes!`, which routes the handler at the
+//! path and method of its `#[utoipa::path]` and takes its operation from the same place: the
+//! table cannot serve one thing and document another. A route whose last segment is
+//! `{action}` is one handler for several actions, named in the entry; it is documented
+//! action by action, by the `#[utoipa::path]` of each action's function, and a test below
+//! holds those paths to the route and to the actions it takes.
 
 use axum::handler::Handler;
 use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::Router;
+use utoipa::openapi::path::{Operation, PathItem, Paths};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::OpenApi;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
-use super::{apps, events_list, keys, method_not_allowed, not_found, openapi, people, scim};
+use super::{apps, document, keys, method_not_allowed, not_found, people, scim};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -20,6 +33,8 @@ pub enum Verb {
 }
 
 impl Verb {
+    const ALL: [Verb; 5] = [Verb::Get, Verb::Post, Verb::Put, Verb::Patch, Verb::Delete];
+
     /// As OpenAPI writes it (`get`, `post`...).
     pub fn name(self) -> &'static str {
         match self {
@@ -40,111 +55,152 @@ impl Verb {
             Verb::Delete => MethodFilter::DELETE,
         }
     }
+
+    /// This method's operation in a path item.
+    fn operation(self, item: &PathItem) -> Option<&Operation> {
+        match self {
+            Verb::Get => item.get.as_ref(),
+            Verb::Post => item.post.as_ref(),
+            Verb::Put => item.put.as_ref(),
+            Verb::Patch => item.patch.as_ref(),
+            Verb::Delete => item.delete.as_ref(),
+        }
+    }
 }
+
+/// Schemas by name, as utoipa collects them.
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
 
 /// One operation: method, path (axum syntax, which is OpenAPI's), and for a route whose
-/// last segment is `{action}`, the actions it takes.
+/// last segment is `{action}`, the actions it takes; with the handler and its document.
 pub struct Endpoint {
     pub verb: Verb,
-    pub path: &'static str,
+    pub path: String,
     pub actions: Vec<&'static str>,
     handler: MethodRouter<AppState>,
+    /// The operation (or, for `{action}`, one per action) and the schemas it refers to.
+    paths: Paths,
+    schemas: Schemas,
 }
 
-fn op<H, T>(verb: Verb, path: &'static str, handler: H) -> Endpoint
+impl Endpoint {
+    /// The operations and schemas this endpoint adds to the document.
+    pub fn document(self) -> (Paths, Schemas) {
+        (self.paths, self.schemas)
+    }
+}
+
+/// An endpoint at the path and method of its handler's `#[utoipa::path]` (one of each).
+fn op(routed: UtoipaMethodRouter<AppState>) -> Endpoint {
+    let (schemas, paths, handler) = routed;
+    let (path, verb) = paths
+        .paths
+        .iter()
+        .find_map(|(path, item)| {
+            let verb = Verb::ALL
+                .into_iter()
+                .find(|v| v.operation(item).is_some())?;
+            Some((path.clone(), verb))
+        })
+        // None only for an annotation without a method, which the tests below refuse.
+        .unwrap_or((String::new(), Verb::Get));
+    Endpoint {
+        verb,
+        path,
+        actions: Vec::new(),
+        handler,
+        paths,
+        schemas,
+    }
+}
+
+/// A `{action}` route: one handler for `actions`, documented by `doc`, which holds an
+/// operation for each action at the route's path with the action in place of `{action}`.
+fn actions<H, T>(
+    verb: Verb,
+    path: &str,
+    handler: H,
+    actions: impl IntoIterator<Item = &'static str>,
+    doc: utoipa::openapi::OpenApi,
+) -> Endpoint
 where
     H: Handler<T, AppState>,
     T: 'static,
 {
     Endpoint {
         verb,
-        path,
-        actions: Vec::new(),
+        path: path.to_string(),
+        actions: actions.into_iter().collect(),
         handler: on(verb.filter(), handler),
-    }
-}
-
-impl Endpoint {
-    fn actions(mut self, names: impl IntoIterator<Item = &'static str>) -> Self {
-        self.actions = names.into_iter().collect();
-        self
+        paths: doc.paths,
+        schemas: doc
+            .components
+            .map(|c| c.schemas.into_iter().collect())
+            .unwrap_or_default(),
     }
 }
 
 /// Every operation of `/api/v1`.
 pub fn endpoints() -> Vec<Endpoint> {
-    use Verb::{Delete, Get, Patch, Post, Put};
+    use Verb::Post;
     vec![
-        op(Get, "/api/v1/openapi.json", openapi),
-        op(Get, "/api/v1/catalog", apps::catalog),
-        op(Get, "/api/v1/apps", apps::list),
-        op(Post, "/api/v1/apps", apps::create),
-        op(Get, "/api/v1/apps/{slug}", apps::show),
-        op(Patch, "/api/v1/apps/{slug}", apps::update),
-        op(Delete, "/api/v1/apps/{slug}", apps::delete),
-        op(Get, "/api/v1/apps/{slug}/sso", apps::sso),
-        op(Patch, "/api/v1/apps/{slug}/sso", apps::set_sso),
-        op(
-            Put,
-            "/api/v1/apps/{slug}/sso/metadata",
-            apps::import_metadata,
+        op(routes!(document::serve)),
+        op(routes!(apps::catalog)),
+        op(routes!(apps::list)),
+        op(routes!(apps::create)),
+        op(routes!(apps::show)),
+        op(routes!(apps::update)),
+        op(routes!(apps::delete)),
+        op(routes!(apps::sso)),
+        op(routes!(apps::set_sso)),
+        op(routes!(apps::import_metadata)),
+        op(routes!(apps::preview)),
+        op(routes!(apps::set_logo)),
+        op(routes!(apps::remove_logo)),
+        op(routes!(apps::bind)),
+        op(routes!(apps::unbind)),
+        op(routes!(scim::show)),
+        op(routes!(scim::set)),
+        op(routes!(scim::remove)),
+        op(routes!(scim::test)),
+        actions(
+            Post,
+            "/api/v1/apps/{slug}/scim/{action}",
+            scim::action,
+            scim::action_names(),
+            scim::Actions::openapi(),
         ),
-        op(Get, "/api/v1/apps/{slug}/sso/preview", apps::preview),
-        op(Put, "/api/v1/apps/{slug}/logo", apps::set_logo),
-        op(Delete, "/api/v1/apps/{slug}/logo", apps::remove_logo),
-        op(Put, "/api/v1/apps/{slug}/groups/{group}", apps::bind),
-        op(Delete, "/api/v1/apps/{slug}/groups/{group}", apps::unbind),
-        op(Get, "/api/v1/apps/{slug}/scim", scim::show),
-        op(Patch, "/api/v1/apps/{slug}/scim", scim::set),
-        op(Delete, "/api/v1/apps/{slug}/scim", scim::remove),
-        op(Post, "/api/v1/apps/{slug}/scim/test", scim::test),
-        op(Post, "/api/v1/apps/{slug}/scim/{action}", scim::action).actions(scim::action_names()),
-        op(Get, "/api/v1/apps/{slug}/scim/import", scim::import_list),
-        op(Post, "/api/v1/apps/{slug}/scim/import", scim::import),
-        op(Get, "/api/v1/users", people::users),
-        op(Post, "/api/v1/users", people::create_user),
-        op(Get, "/api/v1/users/{username}", people::user),
-        op(Patch, "/api/v1/users/{username}", people::update_user),
-        op(Delete, "/api/v1/users/{username}", people::delete_user),
-        op(
+        op(routes!(scim::import_list)),
+        op(routes!(scim::import)),
+        op(routes!(people::users)),
+        op(routes!(people::create_user)),
+        op(routes!(people::user)),
+        op(routes!(people::update_user)),
+        op(routes!(people::delete_user)),
+        actions(
             Post,
             "/api/v1/users/{username}/{action}",
             people::user_action,
-        )
-        .actions(people::USER_ACTIONS.iter().map(|a| a.name())),
-        op(Get, "/api/v1/groups", people::groups),
-        op(Post, "/api/v1/groups", people::create_group),
-        op(Get, "/api/v1/groups/{name}", people::group),
-        op(Delete, "/api/v1/groups/{name}", people::delete_group),
-        op(
-            Put,
-            "/api/v1/groups/{name}/members/{username}",
-            people::add_member,
+            people::USER_ACTIONS.iter().map(|a| a.name()),
+            people::Actions::openapi(),
         ),
-        op(
-            Delete,
-            "/api/v1/groups/{name}/members/{username}",
-            people::remove_member,
-        ),
-        op(Get, "/api/v1/settings/mfa", people::mfa_policy),
-        op(Put, "/api/v1/settings/mfa", people::set_mfa_policy),
-        op(Get, "/api/v1/events", events_list),
-        op(Get, "/api/v1/keys", keys::show),
-        op(Post, "/api/v1/keys/stage-next", keys::stage_next),
-        op(Post, "/api/v1/keys/activate-next", keys::activate_next),
-        op(Get, "/api/v1/apps/{slug}/keys", keys::app_show),
-        op(Put, "/api/v1/apps/{slug}/keys", keys::app_own),
-        op(Delete, "/api/v1/apps/{slug}/keys", keys::app_shared),
-        op(
-            Post,
-            "/api/v1/apps/{slug}/keys/stage-next",
-            keys::app_stage_next,
-        ),
-        op(
-            Post,
-            "/api/v1/apps/{slug}/keys/activate-next",
-            keys::app_activate_next,
-        ),
+        op(routes!(people::groups)),
+        op(routes!(people::create_group)),
+        op(routes!(people::group)),
+        op(routes!(people::delete_group)),
+        op(routes!(people::add_member)),
+        op(routes!(people::remove_member)),
+        op(routes!(people::mfa_policy)),
+        op(routes!(people::set_mfa_policy)),
+        op(routes!(super::events_list)),
+        op(routes!(keys::show)),
+        op(routes!(keys::stage_next)),
+        op(routes!(keys::activate_next)),
+        op(routes!(keys::app_show)),
+        op(routes!(keys::app_own)),
+        op(routes!(keys::app_shared)),
+        op(routes!(keys::app_stage_next)),
+        op(routes!(keys::app_activate_next)),
     ]
 }
 
@@ -152,10 +208,11 @@ pub fn endpoints() -> Vec<Endpoint> {
 pub const CATCH_ALL: [&str; 3] = ["/api/v1", "/api/v1/", "/api/v1/{*rest}"];
 
 pub fn router() -> Router<AppState> {
+    document::document();
     let mut router = Router::new();
     for e in endpoints() {
         // Routes on one path merge their methods.
-        router = router.route(e.path, e.handler);
+        router = router.route(&e.path, e.handler);
     }
     // Unknown paths under /api/v1 get a JSON 404 (after authentication). A fallback would
     // not do: this router is merged into the site's, whose fallback wins.
@@ -164,4 +221,50 @@ pub fn router() -> Router<AppState> {
     }
     // Last, so that it covers every route above: a JSON 405 (axum adds `Allow`).
     router.method_not_allowed_fallback(method_not_allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// The (path, method) pairs an endpoint documents.
+    fn documented(e: &Endpoint) -> BTreeSet<(String, Verb)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in &e.paths.paths {
+            for v in Verb::ALL {
+                if v.operation(item).is_some() {
+                    out.insert((path.clone(), v));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_endpoint_documents_what_it_routes() {
+        let mut seen = BTreeSet::new();
+        for e in endpoints() {
+            assert!(e.path.starts_with("/api/v1/"), "{}", e.path);
+            assert!(
+                seen.insert((e.path.clone(), e.verb)),
+                "{} {} twice",
+                e.verb.name(),
+                e.path
+            );
+            let expected: BTreeSet<(String, Verb)> = if e.path.ends_with("/{action}") {
+                assert!(!e.actions.is_empty(), "{}", e.path);
+                e.actions
+                    .iter()
+                    .map(|a| (e.path.replace("{action}", a), e.verb))
+                    .collect()
+            } else {
+                assert!(e.actions.is_empty(), "{}", e.path);
+                [(e.path.clone(), e.verb)].into()
+            };
+            assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
+        }
+        assert_eq!(seen.len(), 45);
+    }
 }

@@ -19,7 +19,7 @@ use crate::store::events::{self, NewEvent};
 use crate::store::{mfa as store, sha256_hex, Conn, Db};
 
 /// Who must have a second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     Optional,
@@ -79,7 +79,7 @@ pub async fn set_policy(db: &Db, actor: &Actor, p: Policy) -> Result<(), Directo
 }
 
 /// A user's second factors, as pages and the API show them.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Factors {
     /// An authenticator app is enrolled (and confirmed).
     pub totp: bool,

@@ -45,7 +45,7 @@ pub async fn search(db: &Db, q: &str) -> Result<Vec<App>, DirectoryError> {
 }
 
 /// An app with the groups bound to it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AppDetail {
     #[serde(flatten)]
     pub app: App,

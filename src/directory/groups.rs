@@ -26,7 +26,7 @@ pub(crate) async fn find(conn: &mut Conn, name: &str) -> Result<Group, Directory
 }
 
 /// A group with its members and the apps it is bound to.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct GroupDetail {
     #[serde(flatten)]
     pub group: Group,

@@ -394,7 +394,7 @@ pub async fn ensure_admin(
 }
 
 /// A user with their groups and the apps they may use (by slug).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: User,

@@ -34,7 +34,7 @@ pub enum KeyError {
     State(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub enum KeyKind {
     #[serde(rename = "RSA")]
     Rsa,

@@ -12,14 +12,14 @@ use super::response::{self, Grant};
 use crate::directory::{access, users};
 use crate::store::groups;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     pub label: &'static str,
     pub ok: bool,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     pub username: String,
     pub name_id: Option<String>,

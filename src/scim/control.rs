@@ -87,7 +87,7 @@ pub async fn live(db: &Db, key: &SealKey, slug: &str) -> Result<Live, DirectoryE
 }
 
 /// One user's line of a dry run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlanLine {
     pub user: String,
     pub plan: String,

@@ -17,7 +17,8 @@ use crate::store::Db;
 const PAGE: usize = 100;
 const MAX_PAGES: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Status {
     New,
     Linked,
@@ -55,7 +56,7 @@ impl serde::Serialize for Status {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Candidate {
     pub username: String,
     pub email: String,

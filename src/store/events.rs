@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use super::{now_ms, Conn, StoreError};
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub at: i64,

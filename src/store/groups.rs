@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::{now_ms, Conn, StoreError};
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Group {
     pub id: i64,
     pub name: String,

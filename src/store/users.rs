@@ -7,7 +7,7 @@ use sqlx::{FromRow, Row};
 
 use super::{flag, now_ms, Conn, StoreError};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,

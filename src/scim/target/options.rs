@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// How sesame authenticates to the target (`scim_targets.auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthKind {
     /// `Authorization: Bearer <token>`.
@@ -37,7 +37,7 @@ impl std::fmt::Display for AuthKind {
 
 /// What happens to the account of a user who loses access or is deleted
 /// (`scim_targets.deprovision`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Deprovision {
     /// `active: false` (RFC 7644 §3.5.2): the account stays, suspended.

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// Where a target stands. The words are the `scim_targets.state` column's and the API's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetState {
     /// Never activated, or deactivated: nothing is queued or sent.

@@ -304,7 +304,7 @@ pub async fn depth(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
 
 /// The most recent failure among an app's queued jobs: what it was, when, after how many
 /// attempts, and when the job is tried next.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Failing {
     pub error: String,
     pub at: i64,
