@@ -41,14 +41,18 @@ impl WdError {
     /// Errors that go away by waiting: the element is not there yet, was replaced by a
     /// re-render or navigation, or cannot take input yet.
     fn transient(&self) -> bool {
-        matches!(
+        let kind = matches!(
             self.error.as_str(),
             "no such element"
                 | "stale element reference"
                 | "element not interactable"
                 | "element click intercepted"
                 | "invalid element state"
-        )
+        );
+        // Chromium's way of saying "stale" while the page is being replaced (an
+        // auto-submitting form navigating away under the read).
+        kind || (self.error == "unknown error"
+            && self.message.contains("does not belong to the document"))
     }
 }
 
