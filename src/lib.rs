@@ -3,6 +3,7 @@
 //! - `directory`: users, groups, apps, bindings and the one access rule.
 //! - `auth`: passwords, login throttling, CSRF, the portal session.
 //! - `store`: the database (SQLite or PostgreSQL) and its migrations.
+//! - `backup`: one archive of the SQLite database and the key files, and restoring it.
 //! - `web`: the HTTP pages, thin over the above; `app`: the running server.
 //! - `cli`: the `sesame` command line.
 #![forbid(unsafe_code)]
@@ -10,6 +11,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod directory;

@@ -3,6 +3,7 @@
 //! stdin or a prompt, never from arguments.
 
 mod apps;
+mod backup;
 mod certs;
 mod events;
 mod groups;
@@ -63,6 +64,11 @@ enum Command {
     /// Manage the IdP signing keys under certs_dir (generation and rollover)
     #[command(subcommand)]
     Cert(certs::CertCommand),
+    /// Copy the database (consistently, while `serve` runs) and the key files into one
+    /// archive (SQLite; for PostgreSQL see the README)
+    Backup(backup::BackupArgs),
+    /// Put a `sesame backup` archive back into the database path and certs_dir
+    Restore(backup::RestoreArgs),
 }
 
 /// Parses the arguments, runs the command, and turns any error into one line on stderr.
@@ -148,6 +154,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
         Command::AdminToken(c) => tokens::run(&open(&config).await?, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,
+        Command::Backup(a) => backup::backup(&config, a).await,
+        Command::Restore(a) => backup::restore(&config, a).await,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod mfa;
 pub mod saml;
 pub mod scim;
 pub mod sessions;
+pub mod snapshot;
 pub mod sso;
 pub mod throttle;
 pub mod tokens;
@@ -436,11 +437,22 @@ async fn sqlite_pragmas(conn: &mut Conn, busy_ms: u64, read_only: bool) -> Resul
     Ok(())
 }
 
+/// The path and the query of a `sqlite:` URL.
+fn sqlite_parts(url: &str) -> (&str, &str) {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
+/// The file a `sqlite:` URL names; `None` for an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let (path, _) = sqlite_parts(url);
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
 /// Makes sure the SQLite file's directory exists and the file is created on first use.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path.is_empty() || path == ":memory:" {
+    let (path, query) = sqlite_parts(url);
+    if sqlite_file(url).is_none() {
         return Ok(url.to_string());
     }
     if let Some(dir) = std::path::Path::new(path).parent() {

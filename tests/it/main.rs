@@ -6,6 +6,7 @@ mod admin_browser;
 mod api;
 mod app_keys;
 mod availability;
+mod backup;
 mod browser;
 mod c14n_diff;
 mod cli;

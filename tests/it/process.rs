@@ -58,6 +58,11 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The server's folder: its database, `certs/` and log.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn db_file(&self) -> PathBuf {
         self.dir.path().join("sesame.db")
     }
