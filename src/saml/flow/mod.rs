@@ -11,6 +11,7 @@
 //! - `answer.rs`: the signed assertion for a user, and the refusals before it.
 
 mod answer;
+mod joined;
 mod steps;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct Idp {
     pub apps: Arc<AppCache>,
     /// How long a portal session lives: its SPs are remembered as long (Single Logout).
     pub session_lifetime: std::time::Duration,
+    /// The SPs recently recorded per portal session (written again at most once a day).
+    pub joined: Arc<joined::Joined>,
 }
 
 impl Idp {
@@ -55,6 +58,7 @@ impl Idp {
             base_url,
             apps: Arc::default(),
             session_lifetime,
+            joined: Arc::default(),
         }
     }
 }

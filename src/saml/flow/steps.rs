@@ -84,15 +84,33 @@ pub(super) async fn record_answer(
     // signing in to the SP again is the one case where the SP is forgotten.
     let keep = idp.session_lifetime.max(PARTICIPANT_KEEP);
     let lifetime = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-    Ok(idp
+    let now = now_ms();
+    if idp.joined.recent(&participant, now) {
+        // Already recorded for this session: only the event (and the request ID).
+        let small = match request_id {
+            Some(id) => Small::FirstSight {
+                app_id: t.app.id,
+                request_id: id.to_string(),
+                expires_at: replay_horizon(),
+                event,
+            },
+            None => Small::Event(event),
+        };
+        return Ok(idp.db.group(small).await?);
+    }
+    let written = idp
         .db
         .group(Small::Answer {
             first_sight: request_id.map(|id| (id.to_string(), replay_horizon())),
-            participant,
-            until: now_ms().saturating_add(lifetime),
+            participant: participant.clone(),
+            until: now.saturating_add(lifetime),
             event,
         })
-        .await?)
+        .await?;
+    if written {
+        idp.joined.remember(&participant, now);
+    }
+    Ok(written)
 }
 
 /// The answer to a request whose ID was already used.
