@@ -5,6 +5,7 @@
 //! - `store`: the database (SQLite or PostgreSQL) and its migrations.
 //! - `web`: the HTTP pages, thin over the above; `app`: the running server.
 //! - `cli`: the `sesame` command line.
+//! - `telemetry`: Prometheus metrics (`/metrics`).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -17,4 +18,5 @@ pub mod error;
 pub mod saml;
 pub mod scim;
 pub mod store;
+pub mod telemetry;
 pub mod web;

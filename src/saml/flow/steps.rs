@@ -49,6 +49,7 @@ pub(super) async fn record(
         detail,
     };
     idp.db.group(Small::Event(event)).await?;
+    crate::telemetry::sso_answer(&t.app.slug, ok);
     Ok(())
 }
 
@@ -78,7 +79,7 @@ pub(super) async fn record_answer(
         detail,
     };
     let lifetime = i64::try_from(idp.session_lifetime.as_millis()).unwrap_or(i64::MAX);
-    Ok(idp
+    let written = idp
         .db
         .group(Small::Answer {
             first_sight: request_id.map(|id| (id.to_string(), replay_horizon())),
@@ -86,7 +87,11 @@ pub(super) async fn record_answer(
             until: now_ms().saturating_add(lifetime),
             event,
         })
-        .await?)
+        .await?;
+    if written {
+        crate::telemetry::sso_answer(&t.app.slug, true);
+    }
+    Ok(written)
 }
 
 /// The answer to a request whose ID was already used.
