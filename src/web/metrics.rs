@@ -68,11 +68,13 @@ fn authorized(token: &crate::scim::secret::Secret, headers: &HeaderMap) -> bool 
     if token.is_empty() {
         return true;
     }
+    // RFC 6750 §2.1; the scheme's name is case-insensitive (RFC 9110 §11.1).
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, t)| t.trim());
     bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
 }
 
@@ -110,6 +112,7 @@ mod tests {
     fn the_token_is_a_bearer_token() {
         let token = Secret::new("0123456789abcdef-metrics");
         assert!(authorized(&token, &with("Bearer 0123456789abcdef-metrics")));
+        assert!(authorized(&token, &with("bearer 0123456789abcdef-metrics")));
         assert!(!authorized(&token, &with("Bearer 0123456789abcdef-metric")));
         assert!(!authorized(&token, &with("Basic 0123456789abcdef-metrics")));
         assert!(!authorized(&token, &HeaderMap::new()));
