@@ -9,10 +9,11 @@ mode=${1:-build}
 # Test: PostgreSQL for the store tests on the second backend; xmlsec1 and Python 3 with pip
 # for the real SAML service provider (pysaml2) the SSO tests sign in to; chromium and
 # chromium-driver (chromedriver) for the browser tests (tests/it/webdriver.rs); libxml2-utils
-# (xmllint) as the second canonicalizer of the differential c14n test (tests/it/c14n_diff.rs).
+# (xmllint) as the second canonicalizer of the differential c14n test (tests/it/c14n_diff.rs);
+# prometheus for `promtool check metrics` on every scrape of tests/it/metrics.rs.
 pkgs=(build-essential pkg-config libssl-dev ca-certificates)
 if [ "$mode" = test ]; then
-  pkgs+=(postgresql postgresql-client xmlsec1 libxml2-utils chromium chromium-driver)
+  pkgs+=(postgresql postgresql-client xmlsec1 libxml2-utils chromium chromium-driver prometheus)
   command -v python3 >/dev/null 2>&1 || pkgs+=(python3 python3-pip)
 fi
 

@@ -54,13 +54,15 @@ pub fn router(state: AppState) -> axum::Router {
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(lifetime));
-    crate::web::router(state)
+    crate::web::router(state.clone())
+        .merge(crate::web::metrics::public(state))
         .layer(sessions)
         .layer(middleware::from_fn(crate::web::session_save_failed))
         .layer(middleware::from_fn(crate::web::rejections::readable_errors))
         .layer(middleware::from_fn(crate::web::rejections::too_large))
         .layer(middleware::from_fn(crate::web::security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(crate::web::metrics::count))
 }
 
 /// How often the server looks for app changes made by another process (the CLI, another
@@ -70,6 +72,8 @@ const CHANGES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// A server started by [`start`]: its address, and a handle to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `metrics_listen` was bound, when set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background work (the provisioning worker, sweeps), stopped with the server.
@@ -129,6 +133,7 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
             &state_config.base_url,
         )),
     };
+    let (metrics_addr, metrics_task) = serve_metrics(&state).await?.unzip();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -144,18 +149,48 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         state_config.scim_concurrency,
         state_config.scim_reconcile_every,
     );
-    let workers = vec![
+    let mut workers = vec![
         tokio::spawn(engine.run()),
         tokio::spawn(sweep(db.clone())),
         tokio::spawn(db.watch_changes(CHANGES_EVERY)),
     ];
+    workers.extend(metrics_task);
     password::warm_up().await;
     Ok(Running {
         addr,
+        metrics_addr,
         stop,
         task,
         workers,
     })
+}
+
+/// With metrics on: installs the recorder, and serves `metrics_listen` (`/metrics` and the
+/// probes) when set: its address and task.
+async fn serve_metrics(state: &AppState) -> anyhow::Result<Option<(SocketAddr, JoinHandle<()>)>> {
+    let config = &state.config;
+    if !config.metrics_enabled() {
+        return Ok(None);
+    }
+    crate::telemetry::install()?;
+    let Some(listen) = config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (metrics_listen)"))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && config.metrics_token.is_empty() {
+        tracing::warn!(%addr, "metrics_listen is not a loopback address and metrics_token is empty: whoever reaches it reads the metrics");
+    }
+    let app = crate::web::metrics::private(state.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    tracing::info!(%addr, "metrics and probes are served here");
+    Ok(Some((addr, task)))
 }
 
 /// Deletes expired sessions, SSO replay records and parked requests every few minutes.

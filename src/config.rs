@@ -39,6 +39,12 @@ pub struct Config {
     /// Host names and networks SP metadata may be fetched from although not public
     /// (loopback, private, link-local...): by default only public addresses are fetched.
     pub metadata_fetch_allow: crate::saml::fetch::FetchAllow,
+    /// A listener of its own for `/metrics`, `/healthz` and `/readyz` (None: none).
+    pub metrics_listen: Option<SocketAddr>,
+    /// With a token, `/metrics` is also served on `listen` to `Authorization: Bearer
+    /// <token>`, and asks for it on `metrics_listen` too. Empty: not on `listen`.
+    #[serde(serialize_with = "redact_nonempty")]
+    pub metrics_token: crate::scim::secret::Secret,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -70,6 +76,8 @@ const KEYS: &[&str] = &[
     "database_wait",
     "password_min_length",
     "metadata_fetch_allow",
+    "metrics_listen",
+    "metrics_token",
 ];
 
 impl Config {
@@ -231,7 +239,27 @@ impl Config {
                 _ => Err(format!("{v:?} is not a whole number from 8 to 64")),
             },
         )?;
+        let metrics_listen = get(raw, "metrics_listen", None, |v| {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:9464 (or empty: off)"))
+        })?;
+        let metrics_token = get(raw, "metrics_token", Default::default(), |v| {
+            let ok = v.is_empty()
+                || (v.len() >= 16 && v.len() <= 256 && v.bytes().all(|b| b.is_ascii_graphic()));
+            if ok {
+                Ok(crate::scim::secret::Secret::new(v))
+            } else {
+                Err("must be 16 to 256 printable characters without spaces (openssl rand -hex 32), or empty".into())
+            }
+        })?;
         Ok(Config {
+            metrics_listen,
+            metrics_token,
             metadata_fetch_allow,
             scim_reconcile_every,
             database_wait,
@@ -256,6 +284,12 @@ impl Config {
             }
         }
         c
+    }
+
+    /// Whether this server serves `/metrics` (on a listener of its own, or on `listen` with
+    /// the token).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_listen.is_some() || !self.metrics_token.is_empty()
     }
 
     /// Whether cookies and HSTS may assume HTTPS.
@@ -400,6 +434,35 @@ mod tests {
             e.starts_with("metadata_fetch_allow (from SESAME_METADATA_FETCH_ALLOW):"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn metrics_are_off_the_public_port_by_default() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(c.metrics_listen, None);
+        assert!(c.metrics_token.is_empty() && !c.metrics_enabled());
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("SESAME_METRICS_LISTEN", "127.0.0.1:9464"),
+                ("SESAME_METRICS_TOKEN", "a-token-of-32-characters-or-so!!"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some(([127, 0, 0, 1], 9464).into()));
+        assert!(c.metrics_enabled());
+        let shown = serde_json::to_string(&c.redacted()).unwrap();
+        assert!(!shown.contains("a-token-of"), "{shown}");
+        for (key, bad) in [
+            ("SESAME_METRICS_LISTEN", "9464"),
+            ("SESAME_METRICS_TOKEN", "short"),
+            ("SESAME_METRICS_TOKEN", "sixteen chars with spaces"),
+        ] {
+            let e = Config::from_sources(None, &env(&[(key, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("(from {key})")), "{e}");
+        }
     }
 
     #[test]

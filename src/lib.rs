@@ -6,6 +6,7 @@
 //! - `backup`: one archive of the SQLite database and the key files, and restoring it.
 //! - `web`: the HTTP pages, thin over the above; `app`: the running server.
 //! - `cli`: the `sesame` command line.
+//! - `telemetry`: Prometheus metrics (`/metrics`).
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -19,4 +20,5 @@ pub mod error;
 pub mod saml;
 pub mod scim;
 pub mod store;
+pub mod telemetry;
 pub mod web;

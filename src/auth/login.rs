@@ -12,6 +12,7 @@ use super::throttle::{self, ThrottlePolicy};
 use crate::directory::{DirectoryError, User};
 use crate::store::events::{self, NewEvent};
 use crate::store::{users, Db};
+use crate::telemetry::{self, LoginOutcome as Counted};
 
 #[derive(Debug)]
 pub enum LoginOutcome {
@@ -47,6 +48,7 @@ pub async fn check(
             json!({ "reason": "locked", "ip": ip.to_string() }),
         )
         .await?;
+        telemetry::login(Counted::Locked);
         return Ok(LoginOutcome::Locked(left));
     }
     let found = if username.len() <= 256 {
@@ -80,6 +82,11 @@ pub async fn check(
                 json!({ "ip": ip.to_string() }),
             )
             .await?;
+            telemetry::login(if second {
+                Counted::SecondFactor
+            } else {
+                Counted::Success
+            });
             Ok(LoginOutcome::Success(Box::new(u)))
         }
         _ => {
@@ -101,8 +108,11 @@ pub async fn check(
             .await?;
             if locked {
                 record(db, "login_lockout", name, json!({ "ip": ip.to_string() })).await?;
+                telemetry::lockout(telemetry::LockStep::Password);
+                telemetry::login(Counted::Locked);
                 return Ok(LoginOutcome::Locked(policy.lockout));
             }
+            telemetry::login(Counted::Refused);
             Ok(LoginOutcome::Refused)
         }
     }

@@ -380,6 +380,7 @@ pub async fn verify(
     .await?;
     if last {
         throttle::lock(db, limits, &account).await?;
+        crate::telemetry::lockout(crate::telemetry::LockStep::SecondFactor);
         record(
             db,
             user,

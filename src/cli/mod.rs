@@ -216,6 +216,16 @@ fn check_config(config: &Config, json: bool) -> anyhow::Result<()> {
     } else {
         println!("metadata_fetch_allow   = {allow}");
     }
+    match shown.metrics_listen {
+        Some(addr) => println!("metrics_listen         = {addr}"),
+        None => println!("metrics_listen         = (off)"),
+    }
+    let token = if shown.metrics_token.is_empty() {
+        "(none: /metrics is not on listen)"
+    } else {
+        "REDACTED"
+    };
+    println!("metrics_token          = {token}");
     Ok(())
 }
 

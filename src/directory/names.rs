@@ -113,9 +113,9 @@ impl GroupName {
 
 /// Words a slug cannot be: they are route segments beside `{slug}` (`/admin/apps/new`) or
 /// would read as one of sesame's own paths.
-pub const RESERVED_SLUGS: [&str; 13] = [
+pub const RESERVED_SLUGS: [&str; 14] = [
     "new", "admin", "api", "static", "login", "logout", "account", "saml2", "logos", "metadata",
-    "healthz", "readyz", "sso",
+    "healthz", "readyz", "sso", "metrics",
 ];
 
 /// An app's slug: `[a-z0-9-]{1,63}`, not starting or ending with `-`, not a reserved word;

@@ -21,6 +21,8 @@ pub struct Client {
     base: String,
     auth: Auth,
     timeout: Duration,
+    /// The app's slug, as `/metrics` names the target (empty: `unknown`).
+    target: String,
 }
 
 /// One HTTP client for every target: building one loads the system's trust store, far too
@@ -148,7 +150,14 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             auth,
             timeout,
+            target: String::new(),
         }
+    }
+
+    /// Names the target in the metrics: the app's slug, as stored.
+    pub fn for_target(mut self, slug: &str) -> Client {
+        self.target = slug.to_string();
+        self
     }
 
     /// Sends one request; `path` starts with `/` and may carry an encoded query.
@@ -168,6 +177,7 @@ impl Client {
                 .body(b.to_string());
         }
         super::pace::slot(&self.base).await;
+        let start = std::time::Instant::now();
         let mut ex = Exchange {
             method: method.to_string(),
             path: path.to_string(),
@@ -198,6 +208,12 @@ impl Client {
             }
             Err(e) => ex.error = Some(describe(&e)),
         }
+        let target = if self.target.is_empty() {
+            "unknown"
+        } else {
+            &self.target
+        };
+        crate::telemetry::scim_request(target, method.as_str(), ex.status, start.elapsed());
         let throttled = matches!(ex.status, Some(429 | 503)) && ex.retry_after.is_some();
         super::pace::observe(&self.base, throttled);
         ex

@@ -144,12 +144,14 @@ async fn write_all(
     backend: Backend,
     smalls: &[&Small],
 ) -> Result<Vec<bool>, StoreError> {
+    let start = std::time::Instant::now();
     let mut tx = super::begin_on(writer.clone(), backend).await?;
     let mut out = Vec::with_capacity(smalls.len());
     for small in smalls {
         out.push(write(&mut tx, small).await?);
     }
     tx.commit().await?;
+    crate::telemetry::group_commit(smalls.len(), start.elapsed());
     Ok(out)
 }
 

@@ -32,6 +32,7 @@ pub mod throttle;
 pub mod tokens;
 mod tx;
 pub mod users;
+pub mod vitals;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -42,6 +43,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Connection, Executor};
+
+use crate::telemetry::Pool;
 
 pub use group::Small;
 pub use sqlx::AnyConnection as Conn;
@@ -259,13 +262,13 @@ impl Db {
 
     /// A connection for reading. On SQLite it refuses writes (`query_only`).
     pub async fn read(&self) -> Result<Pooled, StoreError> {
-        Ok(self.reader.acquire().await?)
+        timed(Pool::Reader, self.reader.acquire()).await
     }
 
     /// The writer, for a single statement that commits on its own. Hold it briefly: on
     /// SQLite every other write of the server waits for it.
     pub async fn write(&self) -> Result<Pooled, StoreError> {
-        Ok(self.writer.acquire().await?)
+        timed(Pool::Writer, self.writer.acquire()).await
     }
 
     /// A transaction on the writer. On SQLite it takes the write lock at once
@@ -278,9 +281,16 @@ impl Db {
     /// (a client that disconnects), on both backends. If the caller is gone by the time
     /// it finishes, the transaction is dropped there and rolls back.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let inner = tokio::spawn(begin_on(self.writer.clone(), self.backend))
-            .await
-            .map_err(|e| StoreError::Busy(format!("the transaction did not start: {e}")))??;
+        let started = tokio::spawn(begin_on(self.writer.clone(), self.backend));
+        let inner = timed(Pool::Writer, async {
+            match started.await {
+                Ok(begun) => begun.map_err(StoreError::from),
+                Err(e) => Err(StoreError::Busy(format!(
+                    "the transaction did not start: {e}"
+                ))),
+            }
+        })
+        .await?;
         Ok(Tx::new(inner, self.clone()))
     }
 
@@ -375,6 +385,21 @@ impl Db {
     pub fn writer_pool(&self) -> &AnyPool {
         &self.writer
     }
+}
+
+/// Waits for a connection (or the writer's transaction), counting the wait for `/metrics`.
+async fn timed<T, E>(
+    pool: Pool,
+    wait: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, StoreError>
+where
+    StoreError: From<E>,
+{
+    let start = std::time::Instant::now();
+    let got = wait.await.map_err(StoreError::from);
+    let busy = matches!(&got, Err(e) if e.is_busy());
+    crate::telemetry::db_wait(pool, start.elapsed(), busy);
+    got
 }
 
 /// How long opening the database may keep finding it busy (a loaded machine, another

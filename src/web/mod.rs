@@ -6,6 +6,7 @@ pub mod admin;
 pub mod form;
 pub mod health;
 pub mod login;
+pub mod metrics;
 pub mod mfa;
 pub mod pages;
 pub mod passkey;

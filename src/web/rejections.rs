@@ -65,8 +65,9 @@ async fn drain(mut body: Body) {
 pub async fn readable_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let api = wants_json(path);
-    // The probes answer in plain text on purpose (load balancers read them).
-    let probe = path == "/healthz" || path == "/readyz";
+    // The probes answer in plain text on purpose (load balancers read them), and so does
+    // `/metrics` (Prometheus does).
+    let probe = matches!(path, "/healthz" | "/readyz" | "/metrics");
     let res = next.run(req).await;
     let status = res.status();
     let plain = res

@@ -2,6 +2,8 @@
 //! of a parked request, and the IdP-initiated launch behind a portal tile. Handlers move
 //! HTTP in and out; `saml::flow` decides.
 
+use std::time::Instant;
+
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -62,8 +64,19 @@ pub(super) fn post_page(page: &PostPage) -> Response {
     res
 }
 
-/// The decision as HTTP: the auto-submit page, a page, or a redirect.
-fn respond(t: &Target, d: Decision) -> Response {
+/// The decision as HTTP: the auto-submit page, a page, or a redirect. Counted for
+/// `/metrics` with the time since the request came in.
+fn respond(t: &Target, d: Decision, since: Instant) -> Response {
+    let (word, answered) = match &d {
+        Decision::Post(_) => ("response", true),
+        Decision::Refused(_) => ("refused", false),
+        Decision::Continue(_) => ("continue", false),
+        Decision::ChangePassword { .. } => ("change_password", false),
+        Decision::SecondFactor { .. } => ("second_factor", false),
+        Decision::EnrolMfa { .. } => ("enrol_mfa", false),
+        Decision::SignIn { .. } => ("sign_in", false),
+    };
+    crate::telemetry::sso_decision(&t.app.slug, word, answered, since.elapsed());
     match d {
         Decision::Post(f) => sign_in_page(t, &f),
         Decision::Refused(r) => refused(r).into_response(),
@@ -126,6 +139,7 @@ pub async fn redirect_binding(
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
+    let since = Instant::now();
     let t = flow::target(&state.idp, &slug).await?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Err(AppError::BadRequest(format!(
@@ -136,7 +150,7 @@ pub async fn redirect_binding(
     let who = signed_in(&state, &session).await?;
     let decoded = binding::decode_redirect(&query);
     let d = flow::sp_request(&state.idp, &t, Binding::Redirect, decoded, who).await?;
-    Ok(respond(&t, d))
+    Ok(respond(&t, d, since))
 }
 
 /// HTTP-POST binding. The cross-site POST carries no Lax session cookie, so the checked
@@ -146,13 +160,14 @@ pub async fn post_binding(
     Path(slug): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
+    let since = Instant::now();
     let t = flow::target(&state.idp, &slug).await?;
     let decoded = body
         .map_err(|_| binding::BindingError::TooLarge("request body"))
         .and_then(|b| String::from_utf8(b.to_vec()).map_err(|_| binding::BindingError::NotUtf8))
         .and_then(|b| binding::decode_post(&b));
     let d = flow::sp_request(&state.idp, &t, Binding::Post, decoded, None).await?;
-    Ok(respond(&t, d))
+    Ok(respond(&t, d, since))
 }
 
 #[derive(Deserialize)]
@@ -167,11 +182,12 @@ pub async fn resume(
     Path(slug): Path<String>,
     Query(q): Query<ContinueQuery>,
 ) -> Result<Response, AppError> {
+    let since = Instant::now();
     let t = flow::target(&state.idp, &slug).await?;
     let handle = q.h.unwrap_or_default();
     let who = signed_in(&state, &session).await?;
     let d = flow::resume(&state.idp, &t, who, &handle).await?;
-    Ok(respond(&t, d))
+    Ok(respond(&t, d, since))
 }
 
 /// `/saml2/{slug}/launch`: IdP-initiated SSO with the app's configured RelayState only.
@@ -180,6 +196,7 @@ pub async fn launch(
     session: Session,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
+    let since = Instant::now();
     let here = format!("/saml2/{slug}/launch");
     let user = match require_user(&state, &session, &here).await {
         Ok(u) => u,
@@ -188,7 +205,7 @@ pub async fn launch(
     let t = flow::target(&state.idp, &slug).await?;
     let who = signed_in_as(&session, user).await?;
     let d = flow::launch(&state.idp, &t, &who).await?;
-    Ok(respond(&t, d))
+    Ok(respond(&t, d, since))
 }
 
 pub async fn autosubmit_js() -> impl IntoResponse {

@@ -13,6 +13,7 @@ mod cli;
 mod crash;
 mod hostile;
 mod malformed;
+mod metrics;
 mod mfa;
 mod passkeys;
 mod portal;

@@ -117,6 +117,11 @@ impl TestServer {
         }
     }
 
+    /// Where `metrics_listen` was bound, when the config set it.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr)
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("stop server");

@@ -52,6 +52,7 @@ pub(super) async fn record(
         detail,
     };
     idp.db.group(Small::Event(event)).await?;
+    crate::telemetry::sso_answer(&t.app.slug, ok);
     Ok(())
 }
 
@@ -96,7 +97,11 @@ pub(super) async fn record_answer(
             },
             None => Small::Event(event),
         };
-        return Ok(idp.db.group(small).await?);
+        let written = idp.db.group(small).await?;
+        if written {
+            crate::telemetry::sso_answer(&t.app.slug, true);
+        }
+        return Ok(written);
     }
     let written = idp
         .db
@@ -109,6 +114,7 @@ pub(super) async fn record_answer(
         .await?;
     if written {
         idp.joined.remember(&participant, now);
+        crate::telemetry::sso_answer(&t.app.slug, true);
     }
     Ok(written)
 }

@@ -322,7 +322,7 @@ pub async fn live(conn: &mut Conn, key: &SealKey, slug: &str) -> Result<Live, Di
     Ok(Live {
         connector: connector(&row.connector)?,
         excluded: excluded(&row),
-        client: Client::new(&row.base_url, auth, TIMEOUT),
+        client: Client::new(&row.base_url, auth, TIMEOUT).for_target(&app.slug),
         app,
         row,
     })
