@@ -32,7 +32,10 @@ impl Joined {
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
-        map.insert((p.session_index.clone(), p.app_id), (p.name_id.clone(), now));
+        map.insert(
+            (p.session_index.clone(), p.app_id),
+            (p.name_id.clone(), now),
+        );
     }
 }
 
@@ -57,7 +60,13 @@ mod tests {
         assert!(!j.recent(&p("ann"), 1_000));
         j.remember(&p("ann"), 1_000);
         assert!(j.recent(&p("ann"), 2_000));
-        assert!(!j.recent(&p("_transient2"), 2_000), "another NameID is written");
-        assert!(!j.recent(&p("ann"), 1_000 + REFRESH_MS), "a day later it is refreshed");
+        assert!(
+            !j.recent(&p("_transient2"), 2_000),
+            "another NameID is written"
+        );
+        assert!(
+            !j.recent(&p("ann"), 1_000 + REFRESH_MS),
+            "a day later it is refreshed"
+        );
     }
 }
