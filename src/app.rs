@@ -119,12 +119,15 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         .seal_key()
         .context("cannot load the key that protects stored SCIM credentials")?;
     let state = AppState {
-        idp: Idp::new(
-            db.clone(),
-            keys.clone(),
-            state_config.base_url.clone(),
-            state_config.session_lifetime,
-        ),
+        idp: Idp {
+            slo_reach_check: state_config.slo_reach_check,
+            ..Idp::new(
+                db.clone(),
+                keys.clone(),
+                state_config.base_url.clone(),
+                state_config.session_lifetime,
+            )
+        },
         db: db.clone(),
         config: state_config.clone(),
         keys,

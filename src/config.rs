@@ -45,6 +45,10 @@ pub struct Config {
     /// <token>`, and asks for it on `metrics_listen` too. Empty: not on `listen`.
     #[serde(serialize_with = "redact_nonempty")]
     pub metrics_token: crate::scim::secret::Secret,
+    /// Before sending the browser to an SP's logout URL, check that it accepts a connection
+    /// (2 s) and skip it if not, so an SP that is down does not stop a logout. Off where
+    /// sesame cannot reach its SPs itself (no outbound access): every SP would be skipped.
+    pub slo_reach_check: bool,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -78,6 +82,7 @@ const KEYS: &[&str] = &[
     "metadata_fetch_allow",
     "metrics_listen",
     "metrics_token",
+    "slo_reach_check",
 ];
 
 impl Config {
@@ -257,7 +262,13 @@ impl Config {
                 Err("must be 16 to 256 printable characters without spaces (openssl rand -hex 32), or empty".into())
             }
         })?;
+        let slo_reach_check = get(raw, "slo_reach_check", true, |v| match v.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("{v:?} is not true or false")),
+        })?;
         Ok(Config {
+            slo_reach_check,
             metrics_listen,
             metrics_token,
             metadata_fetch_allow,

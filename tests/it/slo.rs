@@ -400,3 +400,25 @@ async fn an_unsigned_request_without_a_session_index_ends_only_the_browsers_own_
     assert_eq!(done["status"], SUCCESS, "{done}");
     assert!(signed_out_of_sesame(&mut b).await);
 }
+
+#[tokio::test]
+async fn without_the_reach_check_the_browser_is_sent_to_an_sp_even_if_it_is_down() {
+    let db = crate::support::TestDb::sqlite();
+    let mut config = crate::support::test_config(&db.url);
+    config.slo_reach_check = false;
+    let w = World::with(db, config).await;
+    with_slo(&w, "redirect").await;
+    let other = second_app(&w, "redirect").await;
+    let mut b = w.browser();
+    let name_id = sign_in_to_both(&w, &other, &mut b).await;
+    let dead = other.base.clone();
+    drop(other);
+    let ask = w.sp.logout(&name_id, "redirect", false).await;
+    let page = w.send(&mut b, &ask).await;
+    let to = page.location().expect("a redirect");
+    assert!(to.starts_with(&format!("{dead}/slo?SAMLRequest=")), "{to}");
+    assert!(
+        events(&w, "slo_propagate").await.is_empty(),
+        "nothing decided yet"
+    );
+}

@@ -43,6 +43,9 @@ pub struct Idp {
     pub session_lifetime: std::time::Duration,
     /// The SPs recently recorded per portal session (written again at most once a day).
     pub joined: Arc<joined::Joined>,
+    /// Whether Single Logout checks that an SP's logout URL answers before sending the
+    /// browser there (config `slo_reach_check`).
+    pub slo_reach_check: bool,
 }
 
 impl Idp {
@@ -59,6 +62,7 @@ impl Idp {
             apps: Arc::default(),
             session_lifetime,
             joined: Arc::default(),
+            slo_reach_check: true,
         }
     }
 }
