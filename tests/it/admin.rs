@@ -153,7 +153,10 @@ fn post_routes() -> Vec<(String, Form)> {
         ),
         ("/admin/users/bob", profile("bob2@example.com")),
         ("/admin/users/alice", profile("alice@example.com")),
-        ("/admin/users/bob/suspend", Form::new()),
+        (
+            "/admin/users/bob/suspend",
+            form(&[("confirm_suspend", "on")]),
+        ),
         ("/admin/users/alice/activate", Form::new()),
         (
             "/admin/users/bob/password",
@@ -1041,7 +1044,7 @@ async fn every_console_change_is_an_event_by_the_admin() {
         (
             "user suspend",
             "/admin/users/dave/suspend",
-            Form::new(),
+            form(&[("confirm_suspend", "on")]),
             &["user_suspend"],
         ),
         (
@@ -1920,5 +1923,35 @@ async fn app_key_forms_refuse_a_slug_that_is_a_path_and_deleting_an_app_forgets_
     .await;
     assert!(!own.exists(), "the deleted app's key is removed");
     assert!(shared.exists());
+    c.server.stop().await;
+}
+
+/// Suspending deprovisions the user from every app: the console asks for a confirmation,
+/// and without it nothing changes.
+#[tokio::test]
+async fn suspending_a_user_in_the_console_needs_a_confirmation() {
+    let c = Console::start().await;
+    let (mut b, csrf) = c.admin().await;
+    let page = b.get("/admin/users/bob").await;
+    assert!(
+        page.body.contains("name=\"confirm_suspend\""),
+        "{}",
+        page.body
+    );
+    let (class, msg) = submit(&mut b, &csrf, "/admin/users/bob/suspend", &Form::new()).await;
+    assert_eq!(class, "error", "{msg}");
+    assert!(msg.contains("confirm"), "{msg}");
+    let bob = sesame::directory::users::get(&c.server.db, "bob")
+        .await
+        .unwrap();
+    assert!(bob.active, "not suspended without the confirmation");
+    let msg = submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/users/bob/suspend",
+        &form(&[("confirm_suspend", "on")]),
+    )
+    .await;
+    assert!(msg.contains("suspended"), "{msg}");
     c.server.stop().await;
 }

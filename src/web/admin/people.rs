@@ -190,6 +190,9 @@ pub struct ActionForm {
     group: String,
     #[serde(default)]
     username: String,
+    /// The suspend form's "I understand" box: suspending deprovisions the user.
+    #[serde(default)]
+    confirm_suspend: Option<String>,
 }
 
 /// suspend | activate | password | unlock | delete | join
@@ -205,6 +208,11 @@ pub async fn user_action(
         return Err(AppError::NotFound("There is no such action.".into()));
     };
     let r: Result<String, DirectoryError> = match action {
+        UserAction::Suspend if f.confirm_suspend.is_none() => Err(DirectoryError::Invalid(
+            "Tick the box to confirm: suspending ends the user's sessions and deprovisions them \
+             from every app that provisions them."
+                .into(),
+        )),
         UserAction::Suspend | UserAction::Activate => {
             let active = action == UserAction::Activate;
             users::set_active(db, &actor, &name, active).await.map(|u| {
