@@ -44,6 +44,24 @@ pub async fn search(db: &Db, q: &str) -> Result<Vec<App>, DirectoryError> {
     Ok(all)
 }
 
+/// The other apps with the same label as `slug` (whatever the case): two tiles a user cannot
+/// tell apart. A warning, not a refusal (two tenants of one vendor may both be "Jira").
+pub async fn same_label(db: &Db, slug: &str) -> Result<Vec<String>, DirectoryError> {
+    let all = list(db).await?;
+    let Some(label) = all
+        .iter()
+        .find(|a| a.slug == slug)
+        .map(|a| a.label.to_lowercase())
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(all
+        .into_iter()
+        .filter(|a| a.slug != slug && a.label.to_lowercase() == label)
+        .map(|a| a.slug)
+        .collect())
+}
+
 /// An app with the groups bound to it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AppDetail {

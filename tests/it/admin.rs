@@ -1955,3 +1955,38 @@ async fn suspending_a_user_in_the_console_needs_a_confirmation() {
     assert!(msg.contains("suspended"), "{msg}");
     c.server.stop().await;
 }
+
+/// Two apps with one label are allowed (two tenants of one vendor), but the console says so.
+#[tokio::test]
+async fn a_label_already_in_use_is_accepted_with_a_warning() {
+    let c = Console::start().await;
+    let (mut b, csrf) = c.admin().await;
+    let wiki = sesame::directory::apps::get(&c.server.db, "wiki")
+        .await
+        .unwrap();
+    let msg = submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/apps",
+        &form(&[
+            ("template", "generic"),
+            ("slug", "wiki-two"),
+            ("label", &wiki.label.to_uppercase()),
+        ]),
+    )
+    .await;
+    assert!(msg.contains("Note: app wiki is also labelled"), "{msg}");
+    let msg = submit_ok(
+        &mut b,
+        &csrf,
+        "/admin/apps/wiki-two",
+        &form(&[
+            ("label", "Something else"),
+            ("description", ""),
+            ("color", "#123456"),
+        ]),
+    )
+    .await;
+    assert!(!msg.contains("Note:"), "{msg}");
+    c.server.stop().await;
+}

@@ -75,6 +75,7 @@ pub async fn create(
         Ok(app) => {
             let to = format!("/admin/apps/{}/sso", app.slug);
             let msg = format!("{} added. Next: its SSO settings.", app.label);
+            let msg = msg + &label_warning(&state, &app.slug, &app.label).await?;
             Ok(done(&admin.session, Ok(msg), &to).await)
         }
         Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/apps/new").await),
@@ -118,11 +119,27 @@ pub async fn update(
         enabled: Some(on(&f.enabled)),
         sso_enabled: None,
     };
-    let r = apps::update(&state.db, &admin.actor(), &slug, &changes)
-        .await
-        .map(|a| format!("Saved {}.", a.label))
-        .map_err(|e| e.to_string());
+    let r = match apps::update(&state.db, &admin.actor(), &slug, &changes).await {
+        Ok(a) => Ok(format!("Saved {}.", a.label) + &label_warning(&state, &slug, &a.label).await?),
+        Err(e) => Err(e.to_string()),
+    };
     Ok(done(&admin.session, r, &format!("/admin/apps/{slug}")).await)
+}
+
+/// " Note: …" when other apps have the same label (users would see two alike tiles).
+async fn label_warning(state: &AppState, slug: &str, label: &str) -> Result<String, AppError> {
+    let same = apps::same_label(&state.db, slug).await?;
+    Ok(if same.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Note: {} also labelled “{label}”; users will see tiles they cannot tell apart.",
+            match same.as_slice() {
+                [one] => format!("app {one} is"),
+                many => format!("apps {} are", many.join(", ")),
+            }
+        )
+    })
 }
 
 #[derive(Deserialize)]
