@@ -20,6 +20,7 @@
         document.getElementById("idm-state").setAttribute("data-state", s.state);
         set("idm-queue", s.queue_text);
         set("idm-last-sync", s.last_sync);
+        set("idm-last-ok", s.last_ok);
         set("idm-failing", s.failing || "none");
         document.getElementById("idm-failing").className = s.failing ? "error" : "";
         set("idm-next-sync", s.next_sync);

@@ -47,6 +47,8 @@ pub struct Overview {
     pub in_scope: i64,
     /// The latest failure among the queued jobs, if any is failing.
     pub failing: Option<store::Failing>,
+    /// When a request to the target last succeeded (unix ms; 0: never).
+    pub last_ok_at: i64,
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
@@ -56,7 +58,9 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let linked = store::links(&mut conn, app.id).await?.len() as i64;
     let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
     let failing = store::failing(&mut conn, app.id).await?;
+    let last_ok_at = store::last_ok(&mut conn, app.id).await?;
     Ok(Overview {
+        last_ok_at,
         app,
         row,
         configured,
@@ -76,6 +80,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
     v["linked"] = o.linked.into();
     v["in_scope"] = o.in_scope.into();
     v["last_sync_at"] = o.row.last_sync_at.into();
+    v["last_ok_at"] = o.last_ok_at.into();
     v["paused_until"] = o.row.paused_until.into();
     v["failing"] = serde_json::to_value(&o.failing).unwrap_or_default();
     Ok(v)

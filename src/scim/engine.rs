@@ -38,7 +38,12 @@ pub struct Engine {
     slots: Arc<Semaphore>,
     targets: Arc<Mutex<HashMap<i64, Arc<Semaphore>>>>,
     live: Arc<Mutex<HashMap<i64, (store::TargetVersion, target::Live)>>>,
+    /// When each target's last success was written (at most once per `OK_EVERY_MS`, so a
+    /// busy queue does not pay a write per job for it).
+    ok_marked: Arc<Mutex<HashMap<i64, i64>>>,
 }
+
+const OK_EVERY_MS: i64 = 5_000;
 
 /// Exponential backoff with full jitter, at least `retry_after`.
 pub fn backoff_ms(attempts: i64, retry_after: Option<Duration>) -> i64 {
@@ -61,6 +66,7 @@ impl Engine {
             slots: Arc::new(Semaphore::new(64)),
             targets: Arc::default(),
             live: Arc::default(),
+            ok_marked: Arc::default(),
         }
     }
 
@@ -231,6 +237,19 @@ impl Engine {
             Ok(_) => {
                 if live.row.failures != 0 {
                     store::reset_failures(&mut conn, job.app_id).await?;
+                }
+                let now = now_ms();
+                let due = {
+                    let mut marked = self.ok_marked.lock().await;
+                    let last = marked.entry(job.app_id).or_insert(0);
+                    let due = now - *last >= OK_EVERY_MS;
+                    if due {
+                        *last = now;
+                    }
+                    due
+                };
+                if due {
+                    store::mark_ok(&mut conn, job.app_id, now).await?;
                 }
                 store::finish(&mut conn, job, &self.owner).await
             }

@@ -382,6 +382,12 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
         "{}",
         row.state_reason
     );
+    // Nothing has ever succeeded, and the status says so apart from the sync it started.
+    let status = sesame::scim::control::status(&server.db, "app")
+        .await
+        .unwrap();
+    assert_eq!(status["last_ok_at"], 0, "{status}");
+    assert!(status["last_sync_at"].as_i64().unwrap() > 0, "{status}");
     // Requests already in flight when it tripped finish; after that, silence.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let seen = broken.requests().len();
@@ -415,6 +421,10 @@ async fn repeated_failures_quarantine_the_target_and_resume_delivers_all() {
     names.dedup();
     assert_eq!(names.len(), 25);
     assert_eq!(healthy.users().await.len(), 25, "no duplicates");
+    let status = sesame::scim::control::status(&server.db, "app")
+        .await
+        .unwrap();
+    assert!(status["last_ok_at"].as_i64().unwrap() > 0, "{status}");
     server.stop().await;
 }
 

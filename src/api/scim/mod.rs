@@ -49,8 +49,11 @@ pub struct ScimStatus {
     linked: i64,
     /// Users who may use the app.
     in_scope: i64,
-    /// Milliseconds since the Unix epoch.
+    /// When the last full sync was started (queued), milliseconds since the Unix epoch.
     last_sync_at: i64,
+    /// When a request to the target last succeeded, milliseconds since the Unix epoch; 0:
+    /// never.
+    last_ok_at: i64,
     /// Milliseconds since the Unix epoch.
     paused_until: i64,
     /// The latest failure among the queued jobs: the error, when (unix ms), after how many
@@ -83,6 +86,7 @@ impl ScimStatus {
             linked: o.linked,
             in_scope: o.in_scope,
             last_sync_at: row.last_sync_at,
+            last_ok_at: o.last_ok_at,
             paused_until: row.paused_until,
             failing: o.failing,
         })

@@ -268,6 +268,27 @@ pub async fn finish(conn: &mut Conn, job: &Job, owner: &str) -> Result<(), Store
     Ok(())
 }
 
+/// Notes that a request to the app's target succeeded at `at` (the console's "last success").
+pub async fn mark_ok(conn: &mut Conn, app_id: i64, at: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE scim_targets SET last_ok_at = $2 WHERE app_id = $1 AND last_ok_at < $2")
+        .bind(app_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// When a request to the app's target last succeeded (unix ms; 0: never).
+pub async fn last_ok(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT last_ok_at FROM scim_targets WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
 /// Gives the job back to run at `not_before` (a retry, or a target that is not active).
 pub async fn retry(
     conn: &mut Conn,

@@ -35,6 +35,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         linked,
         in_scope,
         failing,
+        last_ok_at,
     } = control::overview(&state.db, slug).await?;
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
@@ -65,6 +66,11 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         linked,
         in_scope,
         last_sync,
+        last_ok: if last_ok_at > 0 {
+            crate::store::when(last_ok_at)
+        } else {
+            "never".into()
+        },
         next_sync,
         optional: PATHS
             .iter()
@@ -155,6 +161,7 @@ pub async fn status(
                 v.queued, v.linked, v.in_scope
             ),
             "last_sync": v.last_sync,
+            "last_ok": v.last_ok,
         "failing": v.failing,
             "next_sync": v.next_sync,
             "queued": v.queued,

@@ -117,6 +117,8 @@ pub struct IdmView {
     pub linked: i64,
     pub in_scope: i64,
     pub last_sync: String,
+    /// When a request to the target last succeeded ("never").
+    pub last_ok: String,
     pub next_sync: String,
     /// (attribute, excluded) for the connector's optional attributes.
     pub optional: Vec<(String, bool)>,
