@@ -257,18 +257,18 @@ async fn wait_sync(db: &Db, key: &SealKey, slug: &str, timeout: Duration) -> any
     let started = Instant::now();
     let mut last_left = i64::MAX;
     let mut stalled = Instant::now();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} users, {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("#>."),
+    );
     loop {
         let left = store::depth(&mut conn, app.id).await?;
         let done = (total as i64 - left).max(0);
-        let width = 30;
-        let filled = (done * width / total as i64).clamp(0, width) as usize;
-        eprint!(
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            ".".repeat(width as usize - filled)
-        );
+        bar.set_position(done as u64);
         if left == 0 {
-            eprintln!();
+            bar.finish();
             println!(
                 "{slug}: sync done in {:.1}s",
                 started.elapsed().as_secs_f64()
@@ -280,11 +280,11 @@ async fn wait_sync(db: &Db, key: &SealKey, slug: &str, timeout: Duration) -> any
             stalled = Instant::now();
         }
         if stalled.elapsed() > Duration::from_secs(30) {
-            eprintln!();
+            bar.abandon();
             anyhow::bail!("no progress for 30 s with {left} queued: is `sesame serve` running? (`sesame scim show {slug}` shows the state)");
         }
         if started.elapsed() > timeout {
-            eprintln!();
+            bar.abandon();
             anyhow::bail!("still {left} queued after {}s", timeout.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
