@@ -1,6 +1,7 @@
 //! One integration-test binary: the real server on a loopback port driven over HTTP, the
 //! CLI as a subprocess, and the store on SQLite and PostgreSQL.
 
+mod accessibility;
 mod admin;
 mod admin_browser;
 mod api;
