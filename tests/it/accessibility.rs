@@ -1,6 +1,7 @@
 //! An axe-core run (WCAG 2.0/2.1 A and AA rules) in real Chromium on every console and
 //! portal page, at a desktop width (1366 px) and phone widths (390 and 320 px): no serious or
-//! critical violation, and at phone width no page scrolls sideways (WCAG 1.4.10). Each page is also saved as a screenshot at both widths in
+//! critical violation, and at phone width no page scrolls sideways (WCAG 1.4.10); the same in
+//! dark mode (`prefers-color-scheme`). Each page is also saved as a screenshot at each width in
 //! `target/artifacts/screenshots/`.
 
 use serde_json::json;
@@ -58,6 +59,21 @@ async fn overflows(chrome: &Chrome) -> bool {
         .await
         .expect("script");
     v.as_bool().unwrap_or(true)
+}
+
+/// Makes the page see `prefers-color-scheme: dark` (or light), through Chromium's DevTools.
+async fn scheme(chrome: &Chrome, value: &str) {
+    chrome
+        .cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": value }] }
+            })),
+        )
+        .await
+        .expect("emulate the colour scheme");
 }
 
 async fn width(chrome: &Chrome, px: u32) {
@@ -170,6 +186,25 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
             );
         }
     }
+    // Dark mode, at both ends of the width range.
+    scheme(&chrome, "dark").await;
+    for px in [1366, 320] {
+        width(&chrome, px).await;
+        for page in pages {
+            chrome.goto(&format!("{base}{page}")).await;
+            chrome.find("main").await;
+            found.extend(
+                violations(&chrome)
+                    .await
+                    .into_iter()
+                    .map(|v| format!("{page} @{px} dark: {v}")),
+            );
+        }
+    }
+    chrome.goto(&format!("{base}/admin/apps/wiki/sso")).await;
+    chrome.find("main").await;
+    chrome.screenshot("admin-apps-wiki-sso-320-dark").await;
+    scheme(&chrome, "light").await;
     assert!(
         found.is_empty(),
         "serious or critical accessibility violations:\n{}",
