@@ -1236,7 +1236,7 @@ fn preview_checks(page: &Page) -> Vec<(String, String, String)> {
 }
 
 fn preview_xml(page: &Page) -> Option<String> {
-    let marker = "<pre class=\"xml\">";
+    let marker = "<pre class=\"xml\" tabindex=\"0\">";
     let start = page.body.find(marker)? + marker.len();
     let end = start + page.body[start..].find("</pre>")?;
     Some(unescape(&page.body[start..end]))

@@ -492,7 +492,7 @@ async fn metadata_import_fills_the_encryption_certificate_and_the_preview_says_s
         .contains("receives this assertion encrypted (AES-256-GCM"));
     let shown = page
         .body
-        .split("<pre class=\"xml\">")
+        .split("<pre class=\"xml\" tabindex=\"0\">")
         .nth(1)
         .expect("the XML");
     assert!(
