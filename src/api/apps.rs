@@ -201,8 +201,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> ApiResult {
-    apps::delete(&state.db, &admin.actor, &slug).await?;
-    crate::saml::rollover::forget_app(state.keys.dir(), &slug);
+    crate::saml::rollover::delete_app(&state.db, state.keys.dir(), &admin.actor, &slug).await?;
     no_content()
 }
 

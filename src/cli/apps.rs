@@ -293,8 +293,7 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
             println!("groups          {}", d.groups.join(", "));
         }
         AppCommand::Delete { slug } => {
-            apps::delete(db, &actor, &slug).await?;
-            crate::saml::rollover::forget_app(&config.certs_dir, &slug);
+            crate::saml::rollover::delete_app(db, &config.certs_dir, &actor, &slug).await?;
             println!("deleted app {slug}");
         }
         AppCommand::Sso(a) => {

@@ -102,9 +102,21 @@ fn dir_of(scope: &KeyScope, certs_dir: &Path) -> Result<std::path::PathBuf, Roll
         .ok_or_else(|| RolloverError::State("there is no application by that name".into()))
 }
 
-/// Removes a deleted app's own key files, so that a new app with its slug starts on the
-/// shared key rather than the old private key.
-pub fn forget_app(certs_dir: &Path, slug: &str) {
+/// Deletes an app (`directory::apps::delete`) and its own key files with it, so that a new
+/// app with its slug starts on the shared key rather than the old private key. The one way
+/// the console, the API and the CLI delete an app.
+pub async fn delete_app(
+    db: &Db,
+    certs_dir: &Path,
+    actor: &Actor,
+    slug: &str,
+) -> Result<(), crate::directory::DirectoryError> {
+    crate::directory::apps::delete(db, actor, slug).await?;
+    forget_app(certs_dir, slug);
+    Ok(())
+}
+
+fn forget_app(certs_dir: &Path, slug: &str) {
     if let Ok(dir) = dir_of(&KeyScope::App(slug.to_string()), certs_dir) {
         if dir.exists() {
             if let Err(e) = std::fs::remove_dir_all(&dir) {

@@ -34,6 +34,19 @@ pub(super) enum Received {
     Answered(Decision),
 }
 
+/// An `sso_auth` event for the app, by the user (or anonymous).
+fn sso_event(t: &Target, user: Option<&str>, ok: bool, detail: Value) -> NewEvent {
+    NewEvent {
+        name: "sso_auth",
+        actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
+        app_slug: Some(t.app.slug.clone()),
+        username: user.map(str::to_string),
+        outcome: if ok { "success" } else { "failure" },
+        status: None,
+        detail,
+    }
+}
+
 /// Writes an `sso_auth` event (in the next group commit, waiting until it is durable).
 pub(super) async fn record(
     idp: &Idp,
@@ -42,16 +55,9 @@ pub(super) async fn record(
     ok: bool,
     detail: Value,
 ) -> Result<(), FlowError> {
-    let event = NewEvent {
-        name: "sso_auth",
-        actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
-        app_slug: Some(t.app.slug.clone()),
-        username: user.map(str::to_string),
-        outcome: if ok { "success" } else { "failure" },
-        status: None,
-        detail,
-    };
-    idp.db.group(Small::Event(event)).await?;
+    idp.db
+        .group(Small::Event(sso_event(t, user, ok, detail)))
+        .await?;
     crate::telemetry::sso_answer(&t.app.slug, ok);
     Ok(())
 }
@@ -72,48 +78,35 @@ pub(super) async fn record_answer(
     request_id: Option<&str>,
     participant: Participant,
 ) -> Result<bool, FlowError> {
-    let event = NewEvent {
-        name: "sso_auth",
-        actor: format!("user:{user}"),
-        app_slug: Some(t.app.slug.clone()),
-        username: Some(user.to_string()),
-        outcome: "success",
-        status: None,
-        detail,
-    };
-    // Refreshed at every answer; a portal session in use for longer than this without
-    // signing in to the SP again is the one case where the SP is forgotten.
+    let event = sso_event(t, Some(user), true, detail);
+    // Refreshed at most daily while in use (`joined`); a portal session in use for longer
+    // than this without signing in to the SP again is the one case where it is forgotten.
     let keep = idp.session_lifetime.max(PARTICIPANT_KEEP);
     let lifetime = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
     let now = now_ms();
-    if idp.joined.recent(&participant, now) {
-        // Already recorded for this session: only the event (and the request ID).
-        let small = match request_id {
-            Some(id) => Small::FirstSight {
-                app_id: t.app.id,
-                request_id: id.to_string(),
-                expires_at: replay_horizon(),
-                event,
-            },
-            None => Small::Event(event),
-        };
-        let written = idp.db.group(small).await?;
-        if written {
-            crate::telemetry::sso_answer(&t.app.slug, true);
-        }
-        return Ok(written);
-    }
-    let written = idp
-        .db
-        .group(Small::Answer {
-            first_sight: request_id.map(|id| (id.to_string(), replay_horizon())),
+    let first_sight = request_id.map(|id| (id.to_string(), replay_horizon()));
+    let join = !idp.joined.recent(&participant, now);
+    let small = match (join, first_sight) {
+        (true, first_sight) => Small::Answer {
+            first_sight,
             participant: participant.clone(),
             until: now.saturating_add(lifetime),
             event,
-        })
-        .await?;
+        },
+        // Already recorded for this session: only the event (and the request ID).
+        (false, Some((request_id, expires_at))) => Small::FirstSight {
+            app_id: t.app.id,
+            request_id,
+            expires_at,
+            event,
+        },
+        (false, None) => Small::Event(event),
+    };
+    let written = idp.db.group(small).await?;
     if written {
-        idp.joined.remember(&participant, now);
+        if join {
+            idp.joined.remember(&participant, now);
+        }
         crate::telemetry::sso_answer(&t.app.slug, true);
     }
     Ok(written)

@@ -104,6 +104,25 @@ pub async fn from_portal(
     chain::start(idp, Chain::new(username, None, others)).await
 }
 
+/// An event of Single Logout, about the app (if any), by the user (or anonymous).
+fn slo_event(
+    name: &'static str,
+    t: Option<&Target>,
+    user: Option<&str>,
+    ok: bool,
+    detail: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        name,
+        actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
+        app_slug: t.map(|t| t.app.slug.clone()),
+        username: user.map(str::to_string),
+        outcome: if ok { "success" } else { "failure" },
+        status: None,
+        detail,
+    }
+}
+
 async fn event(
     idp: &Idp,
     name: &'static str,
@@ -113,15 +132,7 @@ async fn event(
     detail: serde_json::Value,
 ) -> Result<(), FlowError> {
     idp.db
-        .group(Small::Event(NewEvent {
-            name,
-            actor: user.map_or("anonymous".into(), |u| format!("user:{u}")),
-            app_slug: t.map(|t| t.app.slug.clone()),
-            username: user.map(str::to_string),
-            outcome: if ok { "success" } else { "failure" },
-            status: None,
-            detail,
-        }))
+        .group(Small::Event(slo_event(name, t, user, ok, detail)))
         .await?;
     Ok(())
 }
@@ -235,17 +246,7 @@ async fn request(
             app_id: t.app.id,
             request_id: req.id.clone(),
             expires_at: super::flow::replay_horizon(),
-            event: NewEvent {
-                name: "slo_request",
-                actor: username
-                    .as_deref()
-                    .map_or("anonymous".into(), |u| format!("user:{u}")),
-                app_slug: Some(t.app.slug.clone()),
-                username: username.clone(),
-                outcome: "success",
-                status: None,
-                detail,
-            },
+            event: slo_event("slo_request", Some(t), username.as_deref(), true, detail),
         })
         .await?;
     if !first {

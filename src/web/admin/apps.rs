@@ -155,11 +155,7 @@ pub async fn delete(
 ) -> Result<Response, AppError> {
     let here = format!("/admin/apps/{slug}");
     let actor = admin.actor();
-    let delete = async {
-        apps::delete(&state.db, &actor, &slug).await?;
-        crate::saml::rollover::forget_app(state.keys.dir(), &slug);
-        Ok(())
-    };
+    let delete = crate::saml::rollover::delete_app(&state.db, state.keys.dir(), &actor, &slug);
     let what = (f.confirm.as_str(), slug.as_str(), "the application");
     Ok(confirmed_delete(&admin.session, what, (&here, "/admin/apps"), delete).await)
 }
