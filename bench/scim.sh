@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SCIM bridge benchmark (BENCHMARKS.md). Needs scim2-server (make test installs it) and
-# tests/scim/faulty_scim.py. Two runs of the in-process bridge (bench/scim_bench.rs):
+# tests/scim/target.py. Two runs of the in-process bridge (bench/scim_bench.rs):
 #  1. initial sync of USERS users to a target allowing RATE requests/s: achieved share of
 #     the allowed rate, nothing lost or duplicated; then propagation latency of single changes;
 #  2. the same against an unlimited target: requests per CPU-second of the bridge.
@@ -9,14 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-10000}
 rate=${2:-200}
-tool=tests/scim/faulty_scim.py
+tool=tests/scim/target.py
 cargo build --release --quiet --example scim_bench
 bin=$PWD/target/release/examples/scim_bench
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start_target() { # $1: log name, rest: faulty_scim flags; sets $url (not in a subshell,
+start_target() { # $1: log name, rest: target.py flags; sets $url (not in a subshell,
   # so the trap knows the pid and stops the target)
   local name=$1; shift
   python3 "$tool" --port 0 --token bench-token "$@" >"$work/$name.out" 2>&1 &

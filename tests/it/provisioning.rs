@@ -1,4 +1,4 @@
-//! The SCIM bridge against a real target (scim2-server behind faulty_scim.py): the user
+//! The SCIM bridge against a real target (scim2-server behind tests/scim/target.py): the user
 //! lifecycle with the exact requests, linking instead of duplicating, 404 on update,
 //! throttling with Retry-After, 401, quarantine and resume, the BlueJeans limit, basic auth,
 //! and the token kept out of the database and the logs.
@@ -809,10 +809,7 @@ async fn a_409_on_create_is_resolved_by_looking_up_and_linking() {
     // A target whose search lags behind its writes: the look-up misses an account that
     // exists, the create answers 409, and the bridge must find and link it, not duplicate.
     let (_db, server) = setup("generic").await;
-    let peer = ScimPeer::start_script(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/stale_search.py"),
-        &["--stale-ms", "1500"],
-    );
+    let peer = ScimPeer::start(&["--stale-ms", "1500"]);
     let existing = peer.create("lena").await;
     add_user(&server, "lena", true).await;
     connect(&server.db, &server.config, "app", &peer, Changes::default()).await;

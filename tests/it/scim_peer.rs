@@ -1,5 +1,5 @@
 //! The real SCIM target for provisioning tests: `scim2-server` (strict, in memory) behind
-//! `tests/scim/faulty_scim.py`, on a loopback port, logging every request it gets.
+//! `tests/scim/target.py`, on a loopback port, logging every request it gets.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -25,17 +25,10 @@ pub struct ScimPeer {
 }
 
 impl ScimPeer {
-    /// Starts the target with faulty_scim.py flags (`--rate`, `--throttle-every`, ...).
+    /// Starts the target with the faults its flags name (`--rate`, `--throttle-every`, ...;
+    /// the list is at the top of tests/scim/target.py).
     pub fn start(flags: &[&str]) -> ScimPeer {
-        Self::start_script(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/faulty_scim.py"),
-            flags,
-        )
-    }
-
-    /// Starts another scim2-server wrapper taking the same `--port/--token/--log` flags.
-    pub fn start_script(script: &str, flags: &[&str]) -> ScimPeer {
-        assert!(std::path::Path::new(script).exists(), "{script} is missing");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scim/target.py");
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("requests.jsonl");
         let mut child = Command::new("python3")
