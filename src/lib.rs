@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod declare;
 pub mod directory;
 pub mod error;
 pub mod saml;

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use super::{apps, document, keys, method_not_allowed, not_found, people, scim};
+use super::{apps, config, document, keys, method_not_allowed, not_found, people, scim};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -201,6 +201,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(keys::app_shared)),
         op(routes!(keys::app_stage_next)),
         op(routes!(keys::app_activate_next)),
+        op(routes!(config::export)),
+        op(routes!(config::plan)),
+        op(routes!(config::apply)),
     ]
 }
 

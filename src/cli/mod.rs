@@ -5,6 +5,7 @@
 mod apps;
 mod backup;
 mod certs;
+mod declare;
 mod events;
 mod groups;
 mod output;
@@ -69,6 +70,11 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a `sesame backup` archive back into the database path and certs_dir
     Restore(backup::RestoreArgs),
+    /// Make the directory match a declaration file (apps, SSO and SCIM settings, groups,
+    /// bindings, admins): show the plan, then apply it
+    Apply(declare::ApplyArgs),
+    /// Write apps, groups, bindings and admins as a declaration `apply` takes (no secrets)
+    Export(declare::ExportArgs),
 }
 
 /// Parses the arguments, runs the command, and turns any error into one line on stderr.
@@ -156,6 +162,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(a) => events::run(&open(&config).await?, a).await,
         Command::Backup(a) => backup::backup(&config, a).await,
         Command::Restore(a) => backup::restore(&config, a).await,
+        Command::Apply(a) => declare::apply(&config, a).await,
+        Command::Export(a) => declare::export(&config, a).await,
     }
 }
 

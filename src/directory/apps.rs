@@ -77,7 +77,33 @@ pub async fn show(db: &Db, slug: &str) -> Result<AppDetail, DirectoryError> {
     Ok(AppDetail { app, groups })
 }
 
-fn apply(mut s: AppSettings, c: &AppChanges) -> Result<AppSettings, DirectoryError> {
+/// The settings an app has now.
+pub fn settings_of(app: &App) -> AppSettings {
+    AppSettings {
+        label: app.label.clone(),
+        description: app.description.clone(),
+        color: app.color.clone(),
+        show_in_portal: app.show_in_portal,
+        enabled: app.enabled,
+        sso_enabled: app.sso_enabled,
+    }
+}
+
+/// The settings a new app starts with: its template's.
+pub fn template_settings(template: &str) -> Result<AppSettings, DirectoryError> {
+    let t = catalog::template(template)?;
+    Ok(AppSettings {
+        label: t.label.to_string(),
+        description: t.description.to_string(),
+        color: t.color.to_string(),
+        show_in_portal: true,
+        enabled: true,
+        sso_enabled: true,
+    })
+}
+
+/// `s` with `c` applied and checked, without storing anything (`apply`'s plan uses it).
+pub fn revise(mut s: AppSettings, c: &AppChanges) -> Result<AppSettings, DirectoryError> {
     if let Some(label) = &c.label {
         let label = text("label", label, 100)?;
         if label.is_empty() {
@@ -106,15 +132,7 @@ pub async fn add(
 ) -> Result<App, DirectoryError> {
     let slug = Slug::parse(slug)?;
     let t = catalog::template(template)?;
-    let defaults = AppSettings {
-        label: t.label.to_string(),
-        description: t.description.to_string(),
-        color: t.color.to_string(),
-        show_in_portal: true,
-        enabled: true,
-        sso_enabled: true,
-    };
-    let settings = apply(defaults, changes)?;
+    let settings = revise(template_settings(template)?, changes)?;
     let mut tx = db.begin().await?;
     if apps::by_slug(&mut tx, slug.as_str()).await?.is_some() {
         return Err(DirectoryError::Duplicate(format!(
@@ -145,15 +163,8 @@ pub async fn update(
 ) -> Result<App, DirectoryError> {
     let mut tx = db.begin().await?;
     let app = find(&mut tx, slug).await?;
-    let before = AppSettings {
-        label: app.label.clone(),
-        description: app.description.clone(),
-        color: app.color.clone(),
-        show_in_portal: app.show_in_portal,
-        enabled: app.enabled,
-        sso_enabled: app.sso_enabled,
-    };
-    let after = apply(before.clone(), changes)?;
+    let before = settings_of(&app);
+    let after = revise(before.clone(), changes)?;
     if after != before {
         apps::update(&mut tx, app.id, &after).await?;
         if after.enabled != before.enabled {

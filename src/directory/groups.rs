@@ -76,6 +76,33 @@ pub async fn add(
     Ok(group)
 }
 
+/// Changes the description; the same text again writes no event.
+pub async fn set_description(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    description: &str,
+) -> Result<Group, DirectoryError> {
+    let description = super::names::text("description", description, 500)?;
+    let mut tx = db.begin().await?;
+    let group = find(&mut tx, name).await?;
+    if group.description != description {
+        groups::set_description(&mut tx, group.id, &description).await?;
+        audit(
+            &mut tx,
+            actor,
+            "group_update",
+            None,
+            None,
+            json!({ "group": group.name, "description": { "from": group.description, "to": description } }),
+        )
+        .await?;
+    }
+    let group = find(&mut tx, name).await?;
+    tx.commit().await?;
+    Ok(group)
+}
+
 pub async fn delete(db: &Db, actor: &Actor, name: &str) -> Result<(), DirectoryError> {
     let mut tx = db.begin().await?;
     let group = find(&mut tx, name).await?;

@@ -199,7 +199,8 @@ pub fn encryption(s: &str) -> Result<Encryption, DirectoryError> {
     })
 }
 
-fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
+/// `row` with `c` applied and checked, without storing anything (`apply`'s plan uses it).
+pub fn revise(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
     if let Some(v) = &c.sp_entity_id {
         row.sp_entity_id = entity_id("SP entity id", v)?;
     }
@@ -312,7 +313,8 @@ fn apply(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError> {
     Ok(row)
 }
 
-fn defaults() -> SsoRow {
+/// The settings of an app whose SSO was never configured.
+pub fn defaults() -> SsoRow {
     SsoRow {
         nameid_format: "email".into(),
         nameid_source: "email".into(),
@@ -341,7 +343,7 @@ pub async fn update(
     let mut tx = db.begin().await?;
     let app = apps::find(&mut tx, slug).await?;
     let before = sso::get(&mut tx, app.id).await?.unwrap_or_else(defaults);
-    let after = apply(before.clone(), changes)?;
+    let after = revise(before.clone(), changes)?;
     if after != before {
         sso::put(&mut tx, app.id, &after).await?;
         let mut shown = json!(after);
@@ -405,7 +407,7 @@ mod tests {
             acs_urls: Some(vec!["https://a/1".into(), "https://a/2".into()]),
             ..Default::default()
         };
-        let row = apply(defaults(), &c).unwrap();
+        let row = revise(defaults(), &c).unwrap();
         assert_eq!(
             row.acs,
             vec![
@@ -417,13 +419,13 @@ mod tests {
             acs_urls: Some(vec!["https://a/1".into(), "https://a/1".into()]),
             ..Default::default()
         };
-        assert!(apply(defaults(), &twice).is_err());
+        assert!(revise(defaults(), &twice).is_err());
         let unsigned = SsoChanges {
             require_signed_requests: Some(true),
             ..Default::default()
         };
         assert!(
-            apply(defaults(), &unsigned).is_err(),
+            revise(defaults(), &unsigned).is_err(),
             "signed requests need a certificate"
         );
         assert!(relay_state("a\r\nSet-Cookie: x").is_err());
@@ -446,7 +448,7 @@ mod tests {
             sp_encryption_cert_pem: cert.map(str::to_string),
             ..Default::default()
         };
-        let err = |c: &SsoChanges| apply(defaults(), c).unwrap_err().to_string();
+        let err = |c: &SsoChanges| revise(defaults(), c).unwrap_err().to_string();
         assert!(err(&on(None)).contains("need the SP encryption certificate"));
         assert!(err(&on(Some("-----BEGIN CERTIFICATE-----\nxx")))
             .contains("The SP encryption certificate is not a PEM certificate"));
@@ -454,7 +456,7 @@ mod tests {
         assert!(
             err(&on(Some(&ec.cert_pem))).contains("The SP encryption certificate has an EC key")
         );
-        let row = apply(defaults(), &on(Some(&rsa.cert_pem))).unwrap();
+        let row = revise(defaults(), &on(Some(&rsa.cert_pem))).unwrap();
         assert_eq!(row.encryption, Encryption::Aes256Gcm);
         assert_eq!(row.sp_encryption_cert, rsa.cert_pem);
         let removed = SsoChanges {
@@ -462,14 +464,14 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            apply(row.clone(), &removed).is_err(),
+            revise(row.clone(), &removed).is_err(),
             "not while encrypting"
         );
         let off = SsoChanges {
             encryption: Some("off".into()),
             ..removed
         };
-        let row = apply(row, &off).unwrap();
+        let row = revise(row, &off).unwrap();
         assert_eq!(
             (row.encryption, row.sp_encryption_cert.as_str()),
             (Encryption::Off, "")
@@ -484,6 +486,6 @@ mod tests {
             sp_encryption_cert: ec.cert_pem.clone(),
             ..defaults()
         };
-        assert!(apply(kept, &on(None)).is_err());
+        assert!(revise(kept, &on(None)).is_err());
     }
 }

@@ -51,6 +51,19 @@ pub async fn insert(
     .await?)
 }
 
+pub async fn set_description(
+    conn: &mut Conn,
+    id: i64,
+    description: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE groups SET description = $1 WHERE id = $2")
+        .bind(description)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM groups WHERE id = $1")
         .bind(id)

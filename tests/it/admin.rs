@@ -87,6 +87,8 @@ const GET_ROUTES: &[&str] = &[
     "/admin/events",
     "/admin/events?app=wiki&user=alice&name=app_create&outcome=success",
     "/admin/keys",
+    "/admin/config",
+    "/admin/config/export.toml",
 ];
 
 /// Every POST route of the console, each with a form that would change something for an
@@ -106,6 +108,13 @@ fn post_routes() -> Vec<(String, Form)> {
     };
     let mut routes: Vec<(&str, Form)> = vec![
         ("/admin/mfa-policy", form(&[("policy", "optional")])),
+        (
+            "/admin/config",
+            form(&[
+                ("toml", "[[group]]\nname = \"declared\"\n"),
+                ("action", "apply"),
+            ]),
+        ),
         (
             "/admin/apps",
             form(&[

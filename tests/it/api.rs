@@ -413,6 +413,17 @@ fn every_family() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::PUT, "/api/v1/groups/staff/members/bob", None),
         (Method::DELETE, "/api/v1/groups/staff/members/bob", None),
         (Method::GET, "/api/v1/events", None),
+        (Method::GET, "/api/v1/config", None),
+        (
+            Method::POST,
+            "/api/v1/config/plan",
+            Some(json!({"toml": "[[group]]\nname = \"declared\"\n"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/config/apply",
+            Some(json!({"toml": "[[group]]\nname = \"declared\"\n"})),
+        ),
         (Method::GET, "/api/v1/no-such-endpoint", None),
     ]
 }

@@ -12,6 +12,7 @@ mod browser;
 mod c14n_diff;
 mod cli;
 mod crash;
+mod declare;
 mod hostile;
 mod malformed;
 mod metrics;

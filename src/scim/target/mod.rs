@@ -132,9 +132,14 @@ pub fn excluded(row: &TargetRow) -> Vec<String> {
 }
 
 fn new_row(app: &App) -> TargetRow {
-    let connector = connector(&app.template).map_or("generic", |c| c.name);
+    blank(app.id, &app.template)
+}
+
+/// The settings of a target never configured, for an app made from `template`.
+pub fn blank(app_id: i64, template: &str) -> TargetRow {
+    let connector = connector(template).map_or("generic", |c| c.name);
     TargetRow {
-        app_id: app.id,
+        app_id,
         connector: connector.to_string(),
         base_url: String::new(),
         auth: AuthKind::Bearer,
@@ -166,6 +171,20 @@ pub async fn get(conn: &mut Conn, slug: &str) -> Result<(App, TargetRow, bool), 
     }
 }
 
+/// The credential the target has now (unsealed), if any.
+pub fn credential(key: &SealKey, row: &TargetRow) -> Result<Option<Credential>, DirectoryError> {
+    if row.secret.is_empty() {
+        return Ok(None);
+    }
+    let secret = key
+        .open(&row.secret, &context(row.app_id))
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Some(match row.auth {
+        AuthKind::Bearer => Credential::Bearer(secret),
+        AuthKind::Basic => Credential::Basic(row.basic_user.clone(), secret),
+    }))
+}
+
 /// What `scim show` and events print: the settings, never the credential.
 pub fn describe(row: &TargetRow) -> Value {
     json!({
@@ -192,6 +211,41 @@ pub async fn update(
 ) -> Result<TargetRow, DirectoryError> {
     let mut tx = db.begin().await?;
     let (app, before, _) = get(&mut tx, slug).await?;
+    let row = revise(&before, c, &|s| seal(key, s, app.id))?;
+    let reauth = c.credential.is_some();
+    if row != before {
+        store::put_target(&mut tx, &row).await?;
+        let name = if reauth {
+            "idm_integration_reauth"
+        } else {
+            "idm_integration_update"
+        };
+        audit(
+            &mut tx,
+            actor,
+            name,
+            Some(slug),
+            None,
+            json!({ "settings": describe(&row) }),
+        )
+        .await?;
+        // New exclusions or a new mapping change what every linked user should look like.
+        let remap = row.excluded != before.excluded || row.push_groups != before.push_groups;
+        if remap && row.state.queues_changes() {
+            store::enqueue_app(&mut tx, app.id).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// `before` with `c` applied and checked, without storing anything; `seal` seals a new
+/// credential (`apply`'s plan passes one that only checks).
+pub fn revise(
+    before: &TargetRow,
+    c: &Changes,
+    seal: &dyn Fn(&Secret) -> Result<String, DirectoryError>,
+) -> Result<TargetRow, DirectoryError> {
     let mut row = before.clone();
     if let Some(name) = &c.connector {
         row.connector = connector(name)?.name.to_string();
@@ -204,7 +258,6 @@ pub async fn update(
             row.base_url = u.to_string();
         }
     }
-    let reauth = c.credential.is_some();
     match &c.credential {
         Some(Credential::Bearer(t)) => {
             if t.is_empty() {
@@ -212,7 +265,7 @@ pub async fn update(
             }
             row.auth = AuthKind::Bearer;
             row.basic_user = String::new();
-            row.secret = seal(key, t, app.id)?;
+            row.secret = seal(t)?;
         }
         Some(Credential::Basic(user, p)) => {
             if user.is_empty() || p.is_empty() {
@@ -220,7 +273,7 @@ pub async fn update(
             }
             row.auth = AuthKind::Basic;
             row.basic_user = user.clone();
-            row.secret = seal(key, p, app.id)?;
+            row.secret = seal(p)?;
         }
         None => {}
     }
@@ -262,29 +315,6 @@ pub async fn update(
             row.connector
         )));
     }
-    if row != before {
-        store::put_target(&mut tx, &row).await?;
-        let name = if reauth {
-            "idm_integration_reauth"
-        } else {
-            "idm_integration_update"
-        };
-        audit(
-            &mut tx,
-            actor,
-            name,
-            Some(slug),
-            None,
-            json!({ "settings": describe(&row) }),
-        )
-        .await?;
-        // New exclusions or a new mapping change what every linked user should look like.
-        let remap = row.excluded != before.excluded || row.push_groups != before.push_groups;
-        if remap && row.state.queues_changes() {
-            store::enqueue_app(&mut tx, app.id).await?;
-        }
-    }
-    tx.commit().await?;
     Ok(row)
 }
 

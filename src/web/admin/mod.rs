@@ -5,6 +5,7 @@
 
 mod app_keys;
 mod apps;
+mod config;
 mod events;
 mod idm;
 mod keys;
@@ -79,6 +80,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{name}", get(people::group))
         .route("/admin/groups/{name}/{action}", post(people::group_action))
         .route("/admin/events", get(events::list))
+        .route("/admin/config", get(config::show).post(config::submit))
+        .route("/admin/config/export.toml", get(config::export))
         .route("/admin/keys", get(keys::show))
         .route("/admin/keys/stage-next", post(keys::stage_next))
         .route("/admin/keys/activate-next", post(keys::activate_next))

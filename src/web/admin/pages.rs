@@ -208,6 +208,20 @@ pub struct EventsPage {
 }
 
 #[derive(Template)]
+#[template(path = "admin/config.html")]
+pub struct ConfigPage {
+    pub c: Chrome,
+    /// The declaration as submitted (kept on every answer).
+    pub toml: String,
+    pub prune: bool,
+    pub error: Option<String>,
+    /// The plan, as `sesame apply` prints it.
+    pub plan: Option<String>,
+    /// Whether `plan` was applied.
+    pub applied: bool,
+}
+
+#[derive(Template)]
 #[template(path = "admin/keys.html")]
 pub struct KeysPage {
     pub c: Chrome,
