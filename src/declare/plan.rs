@@ -415,9 +415,19 @@ async fn scim_steps(
         deprovision: s.deprovision.clone(),
         push_groups: s.push_groups,
         deletion_threshold: s.deletion_threshold,
+        // Exactly the declared list: every other optional attribute is included.
         exclude: s.exclude.clone().unwrap_or_default(),
-        include: Vec::new(),
-        restore_defaults: s.exclude.is_some(),
+        include: match &s.exclude {
+            Some(list) => crate::scim::mapping::PATHS
+                .iter()
+                .filter(|(p, optional)| {
+                    *optional && !list.iter().any(|x| x.eq_ignore_ascii_case(p))
+                })
+                .map(|(p, _)| p.to_string())
+                .collect(),
+            None => Vec::new(),
+        },
+        restore_defaults: false,
     };
     let after = target::revise(&before, &changes, &|_| Ok("(new credential)".into()))?;
     let what = format!("app {slug} scim");

@@ -10,6 +10,7 @@ mod availability;
 mod backup;
 mod browser;
 mod c14n_diff;
+mod catalog;
 mod cli;
 mod crash;
 mod declare;

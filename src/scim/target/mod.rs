@@ -34,6 +34,9 @@ pub struct Connector {
     pub basic_auth: bool,
     /// The longest userName the target accepts (BlueJeans: 30).
     pub max_username: Option<usize>,
+    /// Optional attributes not in the vendor's attribute set: excluded when the target is
+    /// set up, and again by "restore defaults".
+    pub default_excluded: &'static [&'static str],
 }
 
 pub const CONNECTORS: &[Connector] = &[
@@ -42,24 +45,29 @@ pub const CONNECTORS: &[Connector] = &[
         default_url: None,
         basic_auth: false,
         max_username: None,
+        default_excluded: &[],
     },
     Connector {
         name: "bluejeans",
         default_url: Some("https://api.bluejeans.com/v2/scim"),
         basic_auth: false,
         max_username: Some(30),
+        // JumpCloud's BlueJeans attribute table has no manager.
+        default_excluded: &["manager"],
     },
     Connector {
         name: "thousandeyes",
         default_url: None,
         basic_auth: false,
         max_username: None,
+        default_excluded: &[],
     },
     Connector {
         name: "jive",
         default_url: None,
         basic_auth: true,
         max_username: None,
+        default_excluded: &[],
     },
 ];
 
@@ -127,6 +135,12 @@ fn check_url(u: &str) -> Result<String, DirectoryError> {
     Ok(u.trim_end_matches('/').to_string())
 }
 
+/// The stored exclusion list a connector starts with.
+fn defaults_of(connector_name: &str) -> String {
+    let list = connector(connector_name).map_or(&[][..], |c| c.default_excluded);
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
 pub fn excluded(row: &TargetRow) -> Vec<String> {
     serde_json::from_str(&row.excluded).unwrap_or_default()
 }
@@ -145,7 +159,7 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         auth: AuthKind::Bearer,
         basic_user: String::new(),
         secret: String::new(),
-        excluded: "[]".into(),
+        excluded: defaults_of(connector),
         deprovision: Deprovision::Deactivate,
         push_groups: false,
         deletion_threshold: 0,
@@ -293,7 +307,10 @@ pub fn revise(
         row.deletion_threshold = n;
     }
     let mut ex = if c.restore_defaults {
-        Vec::new()
+        serde_json::from_str(&defaults_of(profile.name)).unwrap_or_default()
+    } else if c.connector.is_some() && row.connector != before.connector {
+        // Another vendor: its attribute set.
+        serde_json::from_str(&defaults_of(profile.name)).unwrap_or_default()
     } else {
         excluded(&row)
     };

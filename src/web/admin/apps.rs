@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{AppsPage, CatalogPage, Chrome, GeneralPage, GroupsTab};
+use super::pages::{AppsPage, CatalogEntry, CatalogPage, Chrome, GeneralPage, GroupsTab};
 use super::{confirmed_delete, done, on, AdminUser};
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
@@ -38,7 +38,19 @@ pub async fn catalog(
     State(state): State<AppState>,
     Query(s): Query<Search>,
 ) -> Result<Response, AppError> {
-    let templates = catalog::search(&s.q);
+    let taken: Vec<String> = apps::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|a| a.slug)
+        .collect();
+    let templates = catalog::search(&s.q)
+        .into_iter()
+        .map(|t| CatalogEntry {
+            slug: catalog::free_slug(t, &taken),
+            provisioning: catalog::provisioning_facts(t),
+            t,
+        })
+        .collect();
     Ok(render(&CatalogPage {
         c: Chrome::new(&admin, "apps").await,
         q: s.q,

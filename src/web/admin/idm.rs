@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 
-use super::pages::{Chrome, IdmPage, IdmView};
+use super::pages::{Chrome, IdmPage, IdmView, VendorGuide};
 use super::{done, AdminUser};
 use crate::api::scim::ScimPatch;
 use crate::app::AppState;
@@ -116,6 +116,7 @@ pub async fn show(
         .collect();
     Ok(crate::web::pages::with_script(render(&IdmPage {
         c,
+        guide: VendorGuide::of(&app),
         app,
         tab: "idm",
         v,

@@ -48,8 +48,15 @@ pub struct AppsPage {
 pub struct CatalogPage {
     pub c: Chrome,
     pub q: String,
-    pub templates: Vec<&'static AppTemplate>,
+    pub templates: Vec<CatalogEntry>,
     pub base_url: String,
+}
+
+/// A catalog template with a slug no app has yet, and what its provisioning brings.
+pub struct CatalogEntry {
+    pub t: &'static AppTemplate,
+    pub slug: String,
+    pub provisioning: String,
 }
 
 #[derive(Template)]
@@ -76,6 +83,7 @@ pub struct SsoPage {
     pub c: Chrome,
     pub app: App,
     pub tab: &'static str,
+    pub guide: VendorGuide,
     pub row: SsoRow,
     pub idp_url: String,
     pub idp_entity_id: String,
@@ -134,6 +142,7 @@ pub struct IdmPage {
     pub c: Chrome,
     pub app: App,
     pub tab: &'static str,
+    pub guide: VendorGuide,
     pub v: IdmView,
     pub connectors: Vec<&'static str>,
     pub usernames: Vec<String>,
@@ -205,6 +214,28 @@ pub struct EventsPage {
     pub name: String,
     pub outcome: String,
     pub events: Vec<EventView>,
+}
+
+/// The vendor's set-up steps for an app's template (`directory::catalog::Guide`), and how
+/// the page names the vendor.
+pub struct VendorGuide {
+    pub vendor: &'static str,
+    pub steps: &'static crate::directory::catalog::Guide,
+}
+
+impl VendorGuide {
+    pub fn of(app: &App) -> Self {
+        let t = crate::directory::catalog::template(&app.template)
+            .unwrap_or(&crate::directory::catalog::TEMPLATES[0]);
+        VendorGuide {
+            vendor: if t.name == "generic" {
+                "the application"
+            } else {
+                t.label
+            },
+            steps: &t.guide,
+        }
+    }
 }
 
 #[derive(Template)]

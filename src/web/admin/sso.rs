@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{Chrome, EventView, OwnKey, SsoPage};
+use super::pages::{Chrome, EventView, OwnKey, SsoPage, VendorGuide};
 use super::{done, on, AdminUser, AnyForm};
 use crate::app::AppState;
 use crate::directory::users;
@@ -67,6 +67,7 @@ pub async fn show(
     };
     Ok(crate::web::pages::with_script(render(&SsoPage {
         c: Chrome::new(&admin, "apps").await,
+        guide: VendorGuide::of(&app),
         idp_url: settings::sso_url(base, &app.slug),
         idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
         fingerprint: state.keys.for_app(&app.slug).active.fingerprint.clone(),

@@ -1,0 +1,175 @@
+//! Catalog templates bring what the vendor guides document: a free slug filled in, the
+//! provisioning facts on the card, the vendor's set-up steps on the SSO and Identity
+//! Management tabs, and BlueJeans' attribute set (no manager) against the real SCIM target,
+//! restored by "restore defaults".
+
+use sesame::directory::apps::{self, AppChanges};
+use sesame::directory::users::{self, UserFields};
+use sesame::directory::{groups, Actor};
+use sesame::scim::mapping::ENTERPRISE;
+use sesame::scim::target::{self, Changes};
+
+use crate::scim_peer::{connect, settle, ScimPeer};
+use crate::support::{Browser, TestDb, TestServer};
+
+const ROOT_PW: &str = "a long admin passphrase 12345";
+
+async fn console() -> (TestDb, TestServer, Browser) {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let fields = UserFields {
+        email: Some("root@example.com".into()),
+        is_admin: Some(true),
+        ..UserFields::default()
+    };
+    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
+    users::add(&server.db, &Actor::system(), "root", &fields, Some(&pw))
+        .await
+        .unwrap();
+    let mut b = Browser::new(&server);
+    assert_eq!(b.login("root", ROOT_PW).await.status, 303);
+    (db, server, b)
+}
+
+/// The value of the input with this id on the page.
+fn value_of(body: &str, id: &str) -> Option<String> {
+    let at = body.find(&format!("id=\"{id}\""))?;
+    let tag = &body[at..at + body[at..].find('>')?];
+    let v = tag.split("value=\"").nth(1)?;
+    Some(v[..v.find('"')?].to_string())
+}
+
+#[tokio::test]
+async fn the_catalog_fills_in_a_free_slug_and_says_what_provisioning_brings() {
+    let (_db, server, mut b) = console().await;
+    let page = b.get("/admin/apps/new").await;
+    assert_eq!(
+        value_of(&page.body, "slug-bluejeans").as_deref(),
+        Some("bluejeans")
+    );
+    assert_eq!(value_of(&page.body, "slug-generic").as_deref(), Some("app"));
+    assert!(
+        page.body.contains("SCIM at https://api.bluejeans.com/v2/scim, bearer token, userNames up to 30 characters, manager not sent"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("HTTP basic authentication"),
+        "Jive's card"
+    );
+
+    apps::add(
+        &server.db,
+        &Actor::system(),
+        "bluejeans",
+        "bluejeans",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    let page = b.get("/admin/apps/new").await;
+    assert_eq!(
+        value_of(&page.body, "slug-bluejeans").as_deref(),
+        Some("bluejeans-2"),
+        "a slug no app has"
+    );
+
+    // The vendor's own steps, on the tab where they are needed.
+    let sso = b.get("/admin/apps/bluejeans/sso").await;
+    assert!(sso.body.contains("id=\"vendor-steps\""));
+    assert!(sso.body.contains("SAML Single Sign On"), "{}", sso.body);
+    assert!(sso.body.contains("RelayState value BlueJeans shows"));
+    let idm = b.get("/admin/apps/bluejeans/idm").await;
+    assert!(idm.body.contains("Generate Token"), "{}", idm.body);
+    assert!(idm.body.contains("longer than 30 characters"));
+    apps::add(
+        &server.db,
+        &Actor::system(),
+        "jive",
+        "jive",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    let jive = b.get("/admin/apps/jive/idm").await;
+    assert!(
+        jive.body.contains("System Administrator profile"),
+        "{}",
+        jive.body
+    );
+}
+
+#[tokio::test]
+async fn bluejeans_gets_its_attribute_set_and_restore_defaults_brings_it_back() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let sys = Actor::system();
+    groups::add(&server.db, &sys, "staff", "").await.unwrap();
+    apps::add(
+        &server.db,
+        &sys,
+        "meet",
+        "bluejeans",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    apps::set_binding(&server.db, &sys, "meet", "staff", true)
+        .await
+        .unwrap();
+    for (name, manager) in [("boss", None), ("worker", Some("boss"))] {
+        let f = UserFields {
+            email: Some(format!("{name}@example.com")),
+            first_name: Some("F".into()),
+            last_name: Some("L".into()),
+            title: Some("Engineer".into()),
+            manager: manager.map(str::to_string),
+            ..UserFields::default()
+        };
+        users::add(&server.db, &sys, name, &f, None).await.unwrap();
+        groups::set_member(&server.db, &sys, "staff", name, true)
+            .await
+            .unwrap();
+    }
+    let peer = ScimPeer::start(&["--max-username", "30"]);
+    connect(
+        &server.db,
+        &server.config,
+        "meet",
+        &peer,
+        Changes::default(),
+    )
+    .await;
+    settle(&server.db, "meet", 30).await;
+    let worker = peer.user("worker").await.expect("worker provisioned");
+    assert_eq!(worker["title"], "Engineer", "in BlueJeans' set: {worker}");
+    assert!(
+        worker.get(ENTERPRISE).is_none(),
+        "no manager for BlueJeans: {worker}"
+    );
+
+    // Included by the admin, the manager goes out; restore defaults takes it away again.
+    let key = server.config.seal_key().unwrap();
+    let include = Changes {
+        include: vec!["manager".into()],
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &sys, "meet", &include)
+        .await
+        .unwrap();
+    settle(&server.db, "meet", 30).await;
+    let worker = peer.user("worker").await.unwrap();
+    assert!(
+        worker[ENTERPRISE]["manager"]["value"].is_string(),
+        "{worker}"
+    );
+    let restore = Changes {
+        restore_defaults: true,
+        ..Changes::default()
+    };
+    let row = target::update(&server.db, &key, &sys, "meet", &restore)
+        .await
+        .unwrap();
+    assert_eq!(target::excluded(&row), ["manager"]);
+    server.stop().await;
+}
