@@ -31,4 +31,5 @@ mod sso_security;
 mod ssrf;
 mod store;
 mod support;
+mod tls;
 mod webdriver;
