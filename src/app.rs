@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> axum::Router {
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(lifetime));
+    let proxies = Arc::new(state.config.proxy_rule());
     crate::web::router(state.clone())
         .merge(crate::web::metrics::public(state))
         .layer(sessions)
@@ -61,6 +62,11 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(middleware::from_fn(crate::web::rejections::readable_errors))
         .layer(middleware::from_fn(crate::web::rejections::too_large))
         .layer(middleware::from_fn(crate::web::security_headers))
+        // Outside the security headers: they read the client's scheme it works out (HSTS).
+        .layer(middleware::from_fn_with_state(
+            proxies,
+            crate::web::client::remember,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(crate::web::metrics::count))
 }
@@ -74,6 +80,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Where `metrics_listen` was bound, when set.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where `http_listen` (the redirect to HTTPS) was bound, when set.
+    pub http_addr: Option<SocketAddr>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     /// Background work (the provisioning worker, sweeps), stopped with the server.
@@ -137,15 +145,15 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         )),
     };
     let (metrics_addr, metrics_task) = serve_metrics(&state).await?.unzip();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    for warning in crate::serve::base_url_warnings(&state.config) {
+        tracing::warn!(base_url = %state.config.base_url, "{warning}");
+    }
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let main = crate::serve::main_listener(&state_config, listener, router(state), stopped)?;
+    let (http_addr, redirect_task) = crate::serve::redirect_listener(&state_config)
+        .await?
+        .unzip();
+    let task = main.task;
     let engine = crate::scim::engine::Engine::new(
         db.clone(),
         key,
@@ -158,10 +166,13 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         tokio::spawn(db.watch_changes(CHANGES_EVERY)),
     ];
     workers.extend(metrics_task);
+    workers.extend(main.watcher);
+    workers.extend(redirect_task);
     password::warm_up().await;
     Ok(Running {
         addr,
         metrics_addr,
+        http_addr,
         stop,
         task,
         workers,

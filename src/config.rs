@@ -11,6 +11,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::auth::throttle::ThrottlePolicy;
+use crate::serve::proxy::{ProxyRule, TrustedProxies};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
@@ -49,6 +50,16 @@ pub struct Config {
     /// (2 s) and skip it if not, so an SP that is down does not stop a logout. Off where
     /// sesame cannot reach its SPs itself (no outbound access): every SP would be skipped.
     pub slo_reach_check: bool,
+    /// HTTPS on `listen` (rustls): the certificate chain (leaf first) and its private key,
+    /// PEM. Both or neither; reloaded when the files change (`serve::cert`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// With TLS: a plain listener that redirects every request to HTTPS (`/healthz` apart).
+    pub http_listen: Option<SocketAddr>,
+    /// A reverse proxy terminates HTTPS in front of sesame: `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` are believed from `trusted_proxies`, and no one else.
+    pub behind_proxy: bool,
+    pub trusted_proxies: TrustedProxies,
 }
 
 fn redact_nonempty<S: serde::Serializer>(
@@ -83,6 +94,11 @@ const KEYS: &[&str] = &[
     "metrics_listen",
     "metrics_token",
     "slo_reach_check",
+    "tls_cert",
+    "tls_key",
+    "http_listen",
+    "behind_proxy",
+    "trusted_proxies",
 ];
 
 impl Config {
@@ -127,6 +143,19 @@ impl Config {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
                     toml::Value::Boolean(b) => b.to_string(),
+                    // A list (`trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]`) is read as
+                    // the comma-separated string the environment variable holds.
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            ConfigError(format!(
+                                "{}: {k} must be a list of strings",
+                                path.display()
+                            ))
+                        })?
+                        .join(","),
                     _ => {
                         return Err(ConfigError(format!(
                             "{}: {k} must be a string or a number",
@@ -267,7 +296,64 @@ impl Config {
             "false" => Ok(false),
             _ => Err(format!("{v:?} is not true or false")),
         })?;
+        let path = |v: &str| -> Result<Option<PathBuf>, String> {
+            Ok((!v.trim().is_empty()).then(|| PathBuf::from(v.trim())))
+        };
+        let tls_cert = get(raw, "tls_cert", None, path)?;
+        let tls_key = get(raw, "tls_key", None, path)?;
+        match (&tls_cert, &tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "tls_key: must be set with tls_cert (the private key of that certificate)"
+                        .into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "tls_cert: must be set with tls_key (the certificate of that key)".into(),
+                ))
+            }
+            _ => {}
+        }
+        let http_listen = get(raw, "http_listen", None, |v| {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{v:?} is not an address like 0.0.0.0:80 (or empty: off)"))
+        })?;
+        if http_listen.is_some() && tls_cert.is_none() {
+            return Err(ConfigError(
+                "http_listen: only redirects to HTTPS, so it needs tls_cert and tls_key".into(),
+            ));
+        }
+        let behind_proxy = get(raw, "behind_proxy", false, |v| match v.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(format!("{v:?} is not true or false")),
+        })?;
+        let trusted_proxies = get(
+            raw,
+            "trusted_proxies",
+            TrustedProxies::default(),
+            TrustedProxies::parse,
+        )?;
+        if behind_proxy && trusted_proxies.is_empty() {
+            return Err(ConfigError("behind_proxy: needs trusted_proxies, the addresses of the proxies whose X-Forwarded-For to believe".into()));
+        }
+        if !behind_proxy && !trusted_proxies.is_empty() {
+            return Err(ConfigError(
+                "trusted_proxies: is used only with behind_proxy = true".into(),
+            ));
+        }
         Ok(Config {
+            tls_cert,
+            tls_key,
+            http_listen,
+            behind_proxy,
+            trusted_proxies,
             slo_reach_check,
             metrics_listen,
             metrics_token,
@@ -306,6 +392,19 @@ impl Config {
     /// Whether cookies and HSTS may assume HTTPS.
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
+    }
+
+    /// The certificate and key files, when sesame serves HTTPS itself.
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        self.tls_cert.as_deref().zip(self.tls_key.as_deref())
+    }
+
+    /// How the main listener learns who a request comes from (`serve::proxy`).
+    pub fn proxy_rule(&self) -> ProxyRule {
+        ProxyRule {
+            tls: self.tls_files().is_some(),
+            trusted: self.behind_proxy.then(|| self.trusted_proxies.clone()),
+        }
     }
 }
 
@@ -474,6 +573,50 @@ mod tests {
                 .to_string();
             assert!(e.contains(&format!("(from {key})")), "{e}");
         }
+    }
+
+    #[test]
+    fn tls_and_proxy_settings_are_checked_together() {
+        let c = Config::from_sources(None, &env(&[])).unwrap();
+        assert!(c.tls_files().is_none() && c.http_listen.is_none() && !c.behind_proxy);
+        let c = Config::from_sources(
+            None,
+            &env(&[
+                ("SESAME_TLS_CERT", "/etc/sesame/fullchain.pem"),
+                ("SESAME_TLS_KEY", "/etc/sesame/privkey.pem"),
+                ("SESAME_HTTP_LISTEN", "0.0.0.0:80"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.tls_files().is_some() && c.proxy_rule().tls);
+        assert_eq!(c.http_listen, Some(([0, 0, 0, 0], 80).into()));
+        for (pairs, key) in [
+            (&[("SESAME_TLS_CERT", "c.pem")][..], "tls_key:"),
+            (&[("SESAME_TLS_KEY", "k.pem")][..], "tls_cert:"),
+            (&[("SESAME_HTTP_LISTEN", "0.0.0.0:80")][..], "http_listen:"),
+            (&[("SESAME_BEHIND_PROXY", "true")][..], "behind_proxy:"),
+            (
+                &[("SESAME_TRUSTED_PROXIES", "10.0.0.0/8")][..],
+                "trusted_proxies:",
+            ),
+            (&[("SESAME_BEHIND_PROXY", "yes")][..], "behind_proxy (from"),
+        ] {
+            let e = Config::from_sources(None, &env(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(key) && !e.contains('\n'), "{e}");
+        }
+        // A list in the file, as the environment's comma-separated string.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sesame.toml");
+        std::fs::write(
+            &path,
+            "behind_proxy = true\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(Some(&path), &env(&[])).unwrap();
+        assert_eq!(c.trusted_proxies.to_string(), "10.0.0.0/8,127.0.0.1/32");
+        assert!(c.proxy_rule().trusted.is_some());
     }
 
     #[test]

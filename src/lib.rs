@@ -4,7 +4,8 @@
 //! - `auth`: passwords, login throttling, CSRF, the portal session.
 //! - `store`: the database (SQLite or PostgreSQL) and its migrations.
 //! - `backup`: one archive of the SQLite database and the key files, and restoring it.
-//! - `web`: the HTTP pages, thin over the above; `app`: the running server.
+//! - `web`: the HTTP pages, thin over the above; `app`: the running server; `serve`: its
+//!   listeners (HTTPS with certificate reload, the redirect to it, who is behind a proxy).
 //! - `cli`: the `sesame` command line.
 //! - `telemetry`: Prometheus metrics (`/metrics`).
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod directory;
 pub mod error;
 pub mod saml;
 pub mod scim;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod web;

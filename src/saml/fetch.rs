@@ -185,8 +185,8 @@ impl FetchAllow {
     }
 }
 
-/// `ip` with the bits after the first `len` cleared.
-fn masked(ip: IpAddr, len: u8) -> IpAddr {
+/// `ip` with the bits after the first `len` cleared (also `serve::proxy`'s networks).
+pub(crate) fn masked(ip: IpAddr, len: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let keep = u32::MAX

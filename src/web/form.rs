@@ -1,6 +1,6 @@
 //! A form extractor whose rejection is an HTML error page rather than axum's plain text.
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -39,10 +39,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+        let ip = super::client::origin(parts)
+            .map(|o| o.ip.to_string())
             .unwrap_or_default();
         Ok(ClientInfo(crate::auth::session::Client { user_agent, ip }))
     }

@@ -1,13 +1,12 @@
 //! `/login`: the sign-in form and its submission (PRODUCT §3.2, SECURITY 11–12).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::client::ClientAddr;
 use super::form::{safe_next, ClientInfo, HtmlForm};
 use super::pages::{render, LoginPage};
 use crate::app::AppState;
@@ -63,7 +62,7 @@ pub struct LoginForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     session: Session,
     ClientInfo(client): ClientInfo,
     HtmlForm(form): HtmlForm<LoginForm>,
@@ -78,7 +77,7 @@ pub async fn submit(
         &state.config.login,
         form.username.trim(),
         &password,
-        peer.ip(),
+        ip,
     )
     .await?;
     let (status, error) = match outcome {

@@ -2,14 +2,13 @@
 //! when an app asks for more than the session has), and `/account/mfa`, where a user sets up
 //! an authenticator app, sees and renews recovery codes, or removes it. `auth::mfa` decides.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::client::ClientAddr;
 use super::form::{safe_next, ClientInfo, HtmlForm};
 use super::pages::{render, AccountMfaPage, LoginMfaPage};
 use super::passkey::with_script;
@@ -70,7 +69,7 @@ pub struct CodeForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     session: Session,
     ClientInfo(client): ClientInfo,
     HtmlForm(form): HtmlForm<CodeForm>,
@@ -83,7 +82,7 @@ pub async fn submit(
     };
     let code: String = form.code.chars().take(64).collect();
     let limits = &state.config.login;
-    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &code, peer.ip()).await?;
+    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &code, ip).await?;
     let next = match session::awaiting_second_factor(&session, &state.db).await? {
         Some((_, n)) => safe_next(Some(&n)),
         None => safe_next(form.next.as_deref()),
@@ -267,7 +266,7 @@ pub async fn regenerate(
 /// left open cannot turn the second factor off.
 pub async fn remove(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     session: Session,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, AppError> {
@@ -276,7 +275,7 @@ pub async fn remove(
         Err(instead) => return Ok(instead),
     };
     let limits = &state.config.login;
-    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &form.code, peer.ip()).await?;
+    let verdict = mfa::verify(&state.db, &state.seal, limits, &user, &form.code, ip).await?;
     let messages = match verdict {
         Verdict::Passed(_) => {
             mfa::remove_totp(&state.db, &user).await?;

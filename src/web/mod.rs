@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod client;
 pub mod form;
 pub mod health;
 pub mod login;
@@ -99,9 +100,16 @@ pub async fn session_save_failed(req: Request, next: Next) -> Response {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// A year, this host only: subdomains may be other services on plain HTTP.
+const HSTS: &str = "max-age=31536000";
+
 /// Security headers on every response (the outermost layer, so error pages get them too).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
+    let https = req
+        .extensions()
+        .get::<crate::serve::proxy::ClientOrigin>()
+        .is_some_and(|o| o.https);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
@@ -115,6 +123,10 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(h, header::REFERRER_POLICY, "same-origin");
     if !is_static {
         set(h, header::CACHE_CONTROL, "no-store");
+    }
+    // RFC 6797 §7.2: only over a secure transport (our TLS, or a trusted proxy's).
+    if https {
+        set(h, header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     res
 }

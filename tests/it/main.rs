@@ -33,4 +33,5 @@ mod sso_security;
 mod ssrf;
 mod store;
 mod support;
+mod tls;
 mod webdriver;

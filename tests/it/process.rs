@@ -54,8 +54,25 @@ impl Server {
         }
     }
 
+    /// `https://` when the server was given `SESAME_TLS_CERT`.
     pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sets (or replaces) one variable of the server's environment before it starts, for a
+    /// value that needs the port (`SESAME_BASE_URL=https://127.0.0.1:{port}/`).
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    fn tls(&self) -> bool {
+        self.env.iter().any(|(k, _)| k == "SESAME_TLS_CERT")
     }
 
     /// The server's folder: its database, `certs/` and log.
@@ -98,8 +115,10 @@ impl Server {
             .spawn()
             .expect("start sesame serve");
         self.child = Some(child);
+        // Whether it answers, not whom: a TLS test checks the certificate itself.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
+            .danger_accept_invalid_certs(self.tls())
             .build()
             .expect("client");
         let deadline = Instant::now() + Duration::from_secs(30);
