@@ -9,9 +9,9 @@ use super::output;
 use super::read_secret;
 use crate::config::Config;
 use crate::directory::Actor;
+use crate::scim::control;
 use crate::scim::secret::{SealKey, Secret};
 use crate::scim::target::{self, Changes, Credential, Switch};
-use crate::scim::{control, probe};
 use crate::store::scim as store;
 use crate::store::Db;
 
@@ -139,12 +139,19 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
         }
         ScimCommand::Show { slug, json } => show(db, &slug, json).await,
         ScimCommand::Test { slug } => {
-            let live = live(db, &key, &slug).await?;
-            let summary = probe::probe(&live).await.map_err(anyhow::Error::msg)?;
+            let summary = control::test(db, &key, &slug).await?;
             println!("ok: {summary}");
             Ok(())
         }
-        ScimCommand::Activate { slug } => state(db, &actor, &slug, Switch::Activate).await,
+        ScimCommand::Activate { slug } => {
+            if control::overview(db, &slug).await?.tested_at == 0 {
+                eprintln!(
+                    "warning: Test connection has not passed since the settings changed \
+                     (sesame scim test {slug})"
+                );
+            }
+            state(db, &actor, &slug, Switch::Activate).await
+        }
         ScimCommand::Deactivate { slug } => state(db, &actor, &slug, Switch::Deactivate).await,
         ScimCommand::Resume { slug } => state(db, &actor, &slug, Switch::Resume).await,
         ScimCommand::Sync {

@@ -49,6 +49,8 @@ pub struct Overview {
     pub failing: Option<store::Failing>,
     /// When a request to the target last succeeded (unix ms; 0: never).
     pub last_ok_at: i64,
+    /// When Test connection last passed with these settings (unix ms; 0: not since).
+    pub tested_at: i64,
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
@@ -59,8 +61,10 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
     let failing = store::failing(&mut conn, app.id).await?;
     let last_ok_at = store::last_ok(&mut conn, app.id).await?;
+    let tested_at = store::tested(&mut conn, app.id).await?;
     Ok(Overview {
         last_ok_at,
+        tested_at,
         app,
         row,
         configured,
@@ -81,9 +85,22 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
     v["in_scope"] = o.in_scope.into();
     v["last_sync_at"] = o.row.last_sync_at.into();
     v["last_ok_at"] = o.last_ok_at.into();
+    v["tested_at"] = o.tested_at.into();
     v["paused_until"] = o.row.paused_until.into();
     v["failing"] = serde_json::to_value(&o.failing).unwrap_or_default();
     Ok(v)
+}
+
+/// Test connection: probes the target read-only (`probe`) and, when it answers like a SCIM
+/// service, records that the current settings passed (Activate asks for that).
+pub async fn test(db: &Db, key: &SealKey, slug: &str) -> Result<String, ControlError> {
+    let t = live(db, key, slug).await?;
+    let summary = super::probe::probe(&t)
+        .await
+        .map_err(ControlError::Remote)?;
+    let mut conn = db.write().await?;
+    store::set_tested(&mut conn, t.app.id, crate::store::now_ms()).await?;
+    Ok(summary)
 }
 
 pub async fn live(db: &Db, key: &SealKey, slug: &str) -> Result<Live, DirectoryError> {

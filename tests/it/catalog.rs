@@ -1,7 +1,7 @@
 //! Catalog templates bring what the vendor guides document: a free slug filled in, the
 //! provisioning facts on the card, the vendor's set-up steps on the SSO and Identity
 //! Management tabs, and BlueJeans' attribute set (no manager) against the real SCIM target,
-//! restored by "restore defaults".
+//! restored by "restore defaults"; Activate waits for a passed Test connection.
 
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
@@ -172,4 +172,100 @@ async fn bluejeans_gets_its_attribute_set_and_restore_defaults_brings_it_back() 
         .unwrap();
     assert_eq!(target::excluded(&row), ["manager"]);
     server.stop().await;
+}
+
+/// The flash message of the page a console form redirects to.
+async fn flash_after(b: &mut Browser, path: &str, form: &[(&str, &str)]) -> String {
+    let res = b.post(path, form).await;
+    assert_eq!(res.status, 303, "POST {path}: {}", res.body);
+    let page = b.get(res.location().unwrap()).await;
+    let at = page.body.find("id=\"flash\"").expect("a flash message");
+    let text = &page.body[at..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    text[..text.find("</p>").unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn activate_waits_for_a_passed_test_connection_or_a_confirmation() {
+    let (_db, server, mut b) = console().await;
+    apps::add(
+        &server.db,
+        &Actor::system(),
+        "wiki",
+        "generic",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    let csrf = b.get("/admin/apps/wiki/idm").await.csrf();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/scim", l.local_addr().unwrap())
+    };
+    let settings = |url: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("connector", "generic".to_string()),
+            ("url", url.to_string()),
+            ("token", crate::scim_peer::TOKEN.to_string()),
+            ("deprovision", "deactivate".to_string()),
+            ("deletion_threshold", "0".to_string()),
+        ]
+    };
+    let form = settings(&dead);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = flash_after(&mut b, "/admin/apps/wiki/idm", &pairs).await;
+    assert!(saved.contains("saved"), "{saved}");
+    let idm = b.get("/admin/apps/wiki/idm").await;
+    assert!(idm.body.contains("not passed since the settings changed"));
+    assert!(idm.body.contains("id=\"confirm-untested\""));
+
+    let refused = flash_after(&mut b, "/admin/apps/wiki/idm/activate", &[("csrf", &csrf)]).await;
+    assert!(
+        refused.contains("Test connection has not passed"),
+        "{refused}"
+    );
+    let state = |b: String| b.contains("data-state=\"inactive\"");
+    assert!(
+        state(b.get("/admin/apps/wiki/idm").await.body),
+        "still inactive"
+    );
+    let failed = flash_after(&mut b, "/admin/apps/wiki/idm/test", &[("csrf", &csrf)]).await;
+    assert!(failed.starts_with("Test connection failed"), "{failed}");
+    let forced = flash_after(
+        &mut b,
+        "/admin/apps/wiki/idm/activate",
+        &[("csrf", &csrf), ("confirm_untested", "on")],
+    )
+    .await;
+    assert_eq!(forced, "Identity Management is active.");
+    flash_after(
+        &mut b,
+        "/admin/apps/wiki/idm/deactivate",
+        &[("csrf", &csrf)],
+    )
+    .await;
+
+    // A passed test lets Activate through; new settings need a new test.
+    let peer = ScimPeer::start(&[]);
+    let form = settings(&peer.url);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    flash_after(&mut b, "/admin/apps/wiki/idm", &pairs).await;
+    let works = flash_after(&mut b, "/admin/apps/wiki/idm/test", &[("csrf", &csrf)]).await;
+    assert!(works.starts_with("Connection works"), "{works}");
+    assert!(b
+        .get("/admin/apps/wiki/idm")
+        .await
+        .body
+        .contains("passed 20"));
+    let active = flash_after(&mut b, "/admin/apps/wiki/idm/activate", &[("csrf", &csrf)]).await;
+    assert_eq!(active, "Identity Management is active.");
+    let form = settings(&dead);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    flash_after(&mut b, "/admin/apps/wiki/idm", &pairs).await;
+    assert!(b
+        .get("/admin/apps/wiki/idm")
+        .await
+        .body
+        .contains("not passed since the settings changed"));
 }

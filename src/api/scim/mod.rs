@@ -16,7 +16,6 @@ use crate::app::AppState;
 use crate::directory::DirectoryError;
 use crate::scim::control;
 use crate::scim::inventory::Candidate;
-use crate::scim::probe;
 use crate::scim::secret::Secret;
 use crate::scim::target::{self, AuthKind, Changes, Credential, Deprovision, TargetState};
 use crate::store::scim::Failing;
@@ -233,11 +232,8 @@ pub struct ScimTest {
     ),
 )]
 pub async fn test(_: Admin, State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult {
-    let t = control::live(&state.db, &state.seal, &slug).await?;
-    match probe::probe(&t).await {
-        Ok(summary) => ok(ScimTest { ok: true, summary }),
-        Err(m) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "target_error", m)),
-    }
+    let summary = control::test(&state.db, &state.seal, &slug).await?;
+    ok(ScimTest { ok: true, summary })
 }
 
 /// The target's users, each marked new, linked, in_sesame or suspended

@@ -229,6 +229,17 @@ pub async fn update(
     let reauth = c.credential.is_some();
     if row != before {
         store::put_target(&mut tx, &row).await?;
+        let reached_otherwise = (&row.base_url, &row.connector, row.auth, &row.basic_user)
+            != (
+                &before.base_url,
+                &before.connector,
+                before.auth,
+                &before.basic_user,
+            );
+        if reached_otherwise || reauth {
+            // Test connection must pass again before the console activates it.
+            store::set_tested(&mut tx, app.id, 0).await?;
+        }
         let name = if reauth {
             "idm_integration_reauth"
         } else {

@@ -278,6 +278,28 @@ pub async fn mark_ok(conn: &mut Conn, app_id: i64, at: i64) -> Result<(), StoreE
     Ok(())
 }
 
+/// Notes when Test connection passed (`at`), or that it must pass again (0: the URL,
+/// connector or credential changed).
+pub async fn set_tested(conn: &mut Conn, app_id: i64, at: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE scim_targets SET tested_at = $2 WHERE app_id = $1")
+        .bind(app_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// When Test connection last passed with the current settings (unix ms; 0: not since).
+pub async fn tested(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT tested_at FROM scim_targets WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
 /// When a request to the app's target last succeeded (unix ms; 0: never).
 pub async fn last_ok(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
     Ok(

@@ -16,7 +16,6 @@ use crate::directory::users;
 use crate::error::AppError;
 use crate::scim::control;
 use crate::scim::mapping::PATHS;
-use crate::scim::probe;
 use crate::scim::target::{self, Switch, CONNECTORS};
 use crate::web::pages::render;
 
@@ -36,6 +35,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         in_scope,
         failing,
         last_ok_at,
+        tested_at,
     } = control::overview(&state.db, slug).await?;
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
@@ -72,6 +72,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
             "never".into()
         },
         next_sync,
+        tested: (tested_at > 0).then(|| crate::store::when(tested_at)),
         optional: PATHS
             .iter()
             .filter(|(_, opt)| *opt)
@@ -277,13 +278,21 @@ pub async fn action(
     };
     let here = format!("/admin/apps/{slug}/idm");
     let r: Result<String, String> = match action {
-        Action::Test => match control::live(db, key, &slug).await {
-            Ok(t) => probe::probe(&t)
-                .await
-                .map(|s| format!("Connection works: {s}"))
-                .map_err(|e| format!("Test connection failed: {e}")),
+        Action::Test => match control::test(db, key, &slug).await {
+            Ok(s) => Ok(format!("Connection works: {s}")),
+            Err(control::ControlError::Remote(e)) => Err(format!("Test connection failed: {e}")),
             Err(e) => Err(e.to_string()),
         },
+        Action::Switch(Switch::Activate)
+            if !values("confirm_untested").iter().any(|v| v == "on")
+                && control::overview(db, &slug).await?.tested_at == 0 =>
+        {
+            Err(
+                "Test connection has not passed since the settings changed: press Test \
+                 connection first, or tick \"Activate without a passed test\"."
+                    .into(),
+            )
+        }
         Action::Switch(switch) => target::set_state(db, &actor, &slug, switch)
             .await
             .map(|row| format!("Identity Management is {}.", row.state))

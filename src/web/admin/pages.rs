@@ -128,6 +128,8 @@ pub struct IdmView {
     /// When a request to the target last succeeded ("never").
     pub last_ok: String,
     pub next_sync: String,
+    /// When Test connection passed with the current settings; None: not since they changed.
+    pub tested: Option<String>,
     /// (attribute, excluded) for the connector's optional attributes.
     pub optional: Vec<(String, bool)>,
     pub progress_max: i64,
