@@ -329,7 +329,7 @@ async fn method_not_allowed(method: Method) -> ApiError {
 pub struct EventQuery {
     /// An app slug.
     app: Option<String>,
-    /// A username (as recorded).
+    /// A username, in any case.
     user: Option<String>,
     /// An event name, e.g. app_create.
     name: Option<String>,
@@ -337,22 +337,42 @@ pub struct EventQuery {
     outcome: Option<String>,
     /// Only events with a larger id, oldest first (to follow).
     after: Option<i64>,
+    /// Only events with a smaller id, the newest of them (to page back).
+    before: Option<i64>,
+    /// Only events at or after this time, UTC: 2026-12-01, 2026-12-01T10:30 or RFC 3339.
+    since: Option<String>,
+    /// Only events before this time, UTC (a date alone includes that day).
+    until: Option<String>,
     /// Clamped to 1..1000.
     #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
 }
 
 impl EventQuery {
-    pub fn filter(self) -> EventFilter {
+    /// The store's filter, the username as given; a time that does not parse is a 400.
+    pub fn filter(self) -> Result<EventFilter, ApiError> {
         let some = |s: Option<String>| s.filter(|v| !v.is_empty());
-        EventFilter {
+        let time = |s: Option<String>, end: bool| match some(s) {
+            None => Ok(None),
+            Some(t) => crate::store::parse_when(&t, end).map(Some).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    format!("{t:?} is not a time (2026-12-01, 2026-12-01T10:30 or RFC 3339)"),
+                )
+            }),
+        };
+        Ok(EventFilter {
             app_slug: some(self.app),
             username: some(self.user),
             name: some(self.name),
             outcome: some(self.outcome),
             after: self.after,
+            before: self.before,
+            since: time(self.since, false)?,
+            until: time(self.until, true)?,
             limit: self.limit.unwrap_or(100).clamp(1, 1000),
-        }
+        })
     }
 }
 
@@ -373,6 +393,11 @@ async fn events_list(
     State(state): State<AppState>,
     Params(q): Params<EventQuery>,
 ) -> ApiResult {
+    let mut filter = q.filter()?;
+    // Usernames compare case-insensitively, as in the directory.
+    if let Some(u) = &filter.username {
+        filter.username = Some(crate::directory::users::recorded_name(&state.db, u).await?);
+    }
     let mut conn = state.db.read().await?;
-    ok(events::list(&mut conn, &q.filter()).await?)
+    ok(events::list(&mut conn, &filter).await?)
 }

@@ -20,6 +20,12 @@ pub struct EventsArgs {
     /// Only events with this outcome (success, failure, ...)
     #[arg(long)]
     outcome: Option<String>,
+    /// Only events at or after this time, UTC (2026-12-01, 2026-12-01T10:30 or RFC 3339)
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events before this time, UTC (a date alone includes that day)
+    #[arg(long)]
+    until: Option<String>,
     /// How many of the newest events to show
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     limit: i64,
@@ -32,13 +38,27 @@ pub struct EventsArgs {
 }
 
 pub async fn run(db: &Db, a: EventsArgs) -> anyhow::Result<()> {
+    let time = |s: Option<String>, end: bool| -> anyhow::Result<Option<i64>> {
+        s.map(|t| {
+            crate::store::parse_when(&t, end).ok_or_else(|| {
+                anyhow::anyhow!("{t:?} is not a time (2026-12-01, 2026-12-01T10:30 or RFC 3339)")
+            })
+        })
+        .transpose()
+    };
+    let username = match a.user {
+        Some(u) => Some(crate::directory::users::recorded_name(db, &u).await?),
+        None => None,
+    };
     let mut filter = EventFilter {
         app_slug: a.app,
-        username: a.user,
+        username,
         name: a.name,
         outcome: a.outcome,
-        after: None,
+        since: time(a.since, false)?,
+        until: time(a.until, true)?,
         limit: a.limit,
+        ..EventFilter::default()
     };
     let mut conn = db.read().await?;
     let first = events::list(&mut conn, &filter).await?;

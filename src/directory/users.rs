@@ -25,6 +25,19 @@ pub struct UserFields {
     pub is_admin: Option<bool>,
 }
 
+/// The username as events record it, for a name typed in any case (usernames compare
+/// case-insensitively); the text as typed when no user has it (a deleted or unknown one).
+pub async fn recorded_name(db: &Db, typed: &str) -> Result<String, DirectoryError> {
+    let typed = typed.trim();
+    if typed.len() > 256 {
+        return Ok(typed.to_string());
+    }
+    let mut conn = db.read().await?;
+    Ok(users::by_key(&mut conn, &typed.to_lowercase())
+        .await?
+        .map_or_else(|| typed.to_string(), |u| u.username))
+}
+
 pub async fn get(db: &Db, username: &str) -> Result<User, DirectoryError> {
     let mut conn = db.read().await?;
     find(&mut conn, username).await

@@ -53,7 +53,9 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent) -> Result<i64, StoreError> {
     .await?)
 }
 
-/// Filters for listing events; `after` pages forward (used by `--follow`).
+/// Filters for listing events. `after` pages forward (oldest first: `--follow`, "newer"),
+/// `before` backward (the newest before that id: "older"); `since`/`until` bound the time
+/// (unix ms, `until` excluded).
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub app_slug: Option<String>,
@@ -61,7 +63,19 @@ pub struct EventFilter {
     pub name: Option<String>,
     pub outcome: Option<String>,
     pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
     pub limit: i64,
+}
+
+/// The event names recorded so far, sorted (the console's filter list).
+pub async fn names(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT name FROM events ORDER BY name")
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// Newest-last list of the events matching the filter (the last `limit` of them, or the
@@ -72,7 +86,7 @@ pub async fn list(conn: &mut Conn, f: &EventFilter) -> Result<Vec<Event>, StoreE
         "SELECT id, at, name, actor, app_slug, username, outcome, status, detail FROM events \
          WHERE ($1 IS NULL OR app_slug = $1) AND ($2 IS NULL OR username = $2) \
            AND ($3 IS NULL OR name = $3) AND ($4 IS NULL OR outcome = $4) AND id > $5 \
-         ORDER BY id {order} LIMIT $6"
+         AND id < $6 AND at >= $7 AND at < $8 ORDER BY id {order} LIMIT $9"
     );
     let mut rows: Vec<Event> = sqlx::query_as(&sql)
         .bind(&f.app_slug)
@@ -80,6 +94,9 @@ pub async fn list(conn: &mut Conn, f: &EventFilter) -> Result<Vec<Event>, StoreE
         .bind(&f.name)
         .bind(&f.outcome)
         .bind(f.after.unwrap_or(0))
+        .bind(f.before.unwrap_or(i64::MAX))
+        .bind(f.since.unwrap_or(0))
+        .bind(f.until.unwrap_or(i64::MAX))
         .bind(f.limit)
         .fetch_all(conn)
         .await?;

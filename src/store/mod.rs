@@ -517,6 +517,29 @@ pub fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A time an admin typed (UTC): `2026-12-01`, `2026-12-01T10:30`, `2026-12-01 10:30:15`
+/// or RFC 3339, as unix ms. A date alone is its midnight, or with `end_of_day` the next
+/// midnight (an inclusive "until" date).
+pub fn parse_when(s: &str, end_of_day: bool) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    let day = if end_of_day { day.succ_opt()? } else { day };
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }

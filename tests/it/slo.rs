@@ -96,8 +96,8 @@ async fn events(w: &World, name: &str) -> Vec<Value> {
         app_slug: None,
         username: None,
         outcome: None,
-        after: None,
         limit: 100,
+        ..Default::default()
     };
     sesame::store::events::list(&mut conn, &filter)
         .await

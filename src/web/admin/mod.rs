@@ -80,6 +80,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{name}", get(people::group))
         .route("/admin/groups/{name}/{action}", post(people::group_action))
         .route("/admin/events", get(events::list))
+        .route("/admin/events/{file}", get(events::export))
         .route("/admin/config", get(config::show).post(config::submit))
         .route("/admin/config/export.toml", get(config::export))
         .route("/admin/keys", get(keys::show))

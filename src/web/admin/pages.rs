@@ -211,11 +211,18 @@ impl From<Event> for EventView {
 #[template(path = "admin/events.html")]
 pub struct EventsPage {
     pub c: Chrome,
-    pub app: String,
-    pub user: String,
-    pub name: String,
-    pub outcome: String,
+    /// The filter as submitted.
+    pub f: super::events::Filter,
+    /// Newest first.
     pub events: Vec<EventView>,
+    /// The export links' query string (the filter, no cursor), with its `?`.
+    pub export: String,
+    pub older: Option<String>,
+    pub newer: Option<String>,
+    /// The event names recorded, the apps (slug, label) and usernames to choose from.
+    pub names: Vec<String>,
+    pub app_choices: Vec<(String, String)>,
+    pub usernames: Vec<String>,
 }
 
 /// The vendor's set-up steps for an app's template (`directory::catalog::Guide`), and how
