@@ -313,6 +313,112 @@ pub fn revise(mut row: SsoRow, c: &SsoChanges) -> Result<SsoRow, DirectoryError>
     Ok(row)
 }
 
+/// Which setting of `c` `revise` refuses, found by trying each alone on `before` (the
+/// console marks that field); None when only their combination is refused.
+pub fn field_at_fault(before: &SsoRow, c: &SsoChanges) -> Option<&'static str> {
+    let none = SsoChanges::default();
+    let alone: [(&'static str, SsoChanges); 13] = [
+        (
+            "sp_entity_id",
+            SsoChanges {
+                sp_entity_id: c.sp_entity_id.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "acs_urls",
+            SsoChanges {
+                acs_urls: c.acs_urls.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "nameid_format",
+            SsoChanges {
+                nameid_format: c.nameid_format.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "nameid_source",
+            SsoChanges {
+                nameid_source: c.nameid_source.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "attributes",
+            SsoChanges {
+                attributes: c.attributes.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "relay_state",
+            SsoChanges {
+                relay_state: c.relay_state.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "idp_entity_id",
+            SsoChanges {
+                idp_entity_id: c.idp_entity_id.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "sp_certificate",
+            SsoChanges {
+                sp_certs_pem: c.sp_certs_pem.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "slo_url",
+            SsoChanges {
+                slo_url: c.slo_url.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "slo_response_url",
+            SsoChanges {
+                slo_response_url: c.slo_response_url.clone(),
+                slo_url: c.slo_url.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "sp_encryption_certificate",
+            SsoChanges {
+                sp_encryption_cert_pem: c.sp_encryption_cert_pem.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "encryption",
+            SsoChanges {
+                encryption: c.encryption.clone(),
+                sp_encryption_cert_pem: c.sp_encryption_cert_pem.clone(),
+                ..none.clone()
+            },
+        ),
+        (
+            "require_signed_requests",
+            SsoChanges {
+                require_signed_requests: c.require_signed_requests,
+                sp_certs_pem: c.sp_certs_pem.clone(),
+                ..none.clone()
+            },
+        ),
+    ];
+    alone
+        .into_iter()
+        .find(|(_, one)| revise(before.clone(), one).is_err())
+        .map(|(field, _)| field)
+}
+
 /// The settings of an app whose SSO was never configured.
 pub fn defaults() -> SsoRow {
     SsoRow {

@@ -82,3 +82,43 @@ mod tests {
         assert_eq!(safe_next(None), "/");
     }
 }
+
+/// A refused form's message, tied to the field it is about (when known): the page is shown
+/// again with what was typed, the field marked `aria-invalid`, described by the message,
+/// and focused (WCAG 3.3.1).
+#[derive(Debug, Clone, Default)]
+pub struct Invalid {
+    /// The field's `name` (also its `id`); empty when the message is about the whole form.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: Option<&'static str>, message: impl Into<String>) -> Self {
+        Invalid {
+            field: field.unwrap_or(""),
+            message: message.into(),
+        }
+    }
+
+    /// The attributes of the field `name`: marked, described by its message (`err-` + the
+    /// name) and focused when it is the one at fault. `name` is the template's own literal,
+    /// so the page prints this unescaped.
+    pub fn attrs(&self, name: &str) -> String {
+        if !self.field.is_empty() && self.field == name {
+            format!(r#" aria-invalid="true" aria-describedby="err-{name}" autofocus"#)
+        } else {
+            String::new()
+        }
+    }
+
+    /// The message, under the field `name` when it is the one at fault.
+    pub fn says(&self, name: &str) -> Option<&str> {
+        (!self.message.is_empty() && self.field == name).then_some(self.message.as_str())
+    }
+
+    /// The message when it names no field (shown above the form).
+    pub fn general(&self) -> Option<&str> {
+        (!self.message.is_empty() && self.field.is_empty()).then_some(self.message.as_str())
+    }
+}

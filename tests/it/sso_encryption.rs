@@ -364,13 +364,20 @@ async fn a_wrong_certificate_is_refused_when_configured_in_api_console_and_cli()
         let f = form("aes256-gcm", pem.to_string());
         let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let res = b.post("/admin/apps/demo/sso", &pairs).await;
-        assert_eq!(res.status, 303, "{}", res.body);
-        let page = b.get(res.location().unwrap()).await;
-        let msg = flash(&page.body);
+        // Shown again in place, the certificate field marked, the text kept.
+        assert_eq!(res.status, 400, "{}", res.body);
+        let at = res
+            .body
+            .find("id=\"err-sp_encryption_certificate\"")
+            .expect("the message at the certificate field");
+        let msg = flash(&res.body[at - 30..].replacen("err-sp_encryption_certificate", "flash", 1));
         assert!(
             msg.contains("The SP encryption certificate") && msg.contains(why),
             "{why}: {msg}"
         );
+        assert!(res
+            .body
+            .contains("aria-describedby=\"err-sp_encryption_certificate\""));
     }
     let (_, row) = settings::get(&server.db, "demo").await.unwrap();
     assert_eq!(row.sp_encryption_cert, good.cert_pem, "unchanged");

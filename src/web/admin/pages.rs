@@ -81,6 +81,10 @@ pub struct GroupsTab {
 #[template(path = "admin/app_sso.html")]
 pub struct SsoPage {
     pub c: Chrome,
+    /// A refused settings form: the message, and the field it is about.
+    pub invalid: crate::web::form::Invalid,
+    /// The certificate texts of a refused form (signing, encryption), kept as typed.
+    pub typed_certs: (String, String),
     pub app: App,
     pub tab: &'static str,
     pub guide: VendorGuide,

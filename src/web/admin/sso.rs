@@ -9,14 +9,15 @@ use serde::Deserialize;
 use super::pages::{Chrome, EventView, OwnKey, SsoPage, VendorGuide};
 use super::{done, on, AdminUser, AnyForm};
 use crate::app::AppState;
-use crate::directory::users;
+use crate::directory::{users, DirectoryError};
 use crate::error::AppError;
 use crate::saml::encrypt::{Encryption, SpEncryptionCert};
 use crate::saml::keys::KeyKind;
 use crate::saml::settings::{self, SsoChanges};
 use crate::saml::{attributes, fetch, metadata, preview};
 use crate::store::events::{self, EventFilter};
-use crate::web::form::HtmlForm;
+use crate::store::sso::SsoRow;
+use crate::web::form::{HtmlForm, Invalid};
 use crate::web::pages::render;
 
 const FORMATS: &[&str] = &["email", "persistent", "unspecified", "transient"];
@@ -33,9 +34,39 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(q): Query<SsoQuery>,
 ) -> Result<Response, AppError> {
-    let (app, row) = settings::get(&state.db, &slug).await?;
+    page(&state, &admin, &slug, q.preview, None).await
+}
+
+/// A refused settings form as it was typed, shown again with the reason.
+struct Typed {
+    row: SsoRow,
+    certs: (String, String),
+    acs_text: String,
+    attrs_text: String,
+    invalid: Invalid,
+}
+
+async fn page(
+    state: &AppState,
+    admin: &AdminUser,
+    slug: &str,
+    preview: Option<String>,
+    typed: Option<Typed>,
+) -> Result<Response, AppError> {
+    let slug = slug.to_string();
+    let (app, stored) = settings::get(&state.db, &slug).await?;
+    let (row, acs_override, attrs_override, invalid, typed_certs) = match typed {
+        Some(t) => (
+            t.row,
+            Some(t.acs_text),
+            Some(t.attrs_text),
+            t.invalid,
+            t.certs,
+        ),
+        None => (stored, None, None, Invalid::default(), Default::default()),
+    };
     let base = &state.config.base_url;
-    let preview = match q.preview.filter(|u| !u.is_empty()) {
+    let preview = match preview.filter(|u| !u.is_empty()) {
         Some(u) => Some(preview::preview(&state.idp, &slug, &u).await?),
         None => None,
     };
@@ -60,13 +91,18 @@ pub async fn show(
         .into_iter()
         .map(|u| u.username)
         .collect();
-    let attrs_text = if row.attributes.is_empty() {
-        String::new()
-    } else {
-        attributes::items(&attributes::decode(&row.attributes)).join("\n")
-    };
-    Ok(crate::web::pages::with_script(render(&SsoPage {
-        c: Chrome::new(&admin, "apps").await,
+    let attrs_text = attrs_override.unwrap_or_else(|| {
+        if row.attributes.is_empty() {
+            String::new()
+        } else {
+            attributes::items(&attributes::decode(&row.attributes)).join("\n")
+        }
+    });
+    let refused = !invalid.message.is_empty();
+    let page = crate::web::pages::with_script(render(&SsoPage {
+        invalid,
+        typed_certs,
+        c: Chrome::new(admin, "apps").await,
         guide: VendorGuide::of(&app),
         idp_url: settings::sso_url(base, &app.slug),
         idp_entity_id: settings::idp_entity_id(base, &app.slug, &row),
@@ -79,12 +115,13 @@ pub async fn show(
                 .as_ref()
                 .map(|n| (kind_name(n.kind), n.fingerprint.clone())),
         }),
-        acs_text: row
-            .acs
-            .iter()
-            .map(|(_, u, _)| u.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        acs_text: acs_override.unwrap_or_else(|| {
+            row.acs
+                .iter()
+                .map(|(_, u, _)| u.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
         attrs_text,
         sp_certs: row.sp_cert_count(),
         encryption_cert: SpEncryptionCert::load(&row.sp_encryption_cert)
@@ -99,7 +136,12 @@ pub async fn show(
         app,
         row,
         tab: "sso",
-    })))
+    }));
+    Ok(if refused {
+        (axum::http::StatusCode::BAD_REQUEST, page).into_response()
+    } else {
+        page
+    })
 }
 
 fn kind_name(k: KeyKind) -> &'static str {
@@ -153,6 +195,11 @@ pub async fn update(
     AnyForm(f): AnyForm<SsoForm>,
 ) -> Result<Response, AppError> {
     let (_, before) = settings::get(&state.db, &slug).await?;
+    let (f_acs, f_attributes) = (f.acs_urls.clone(), f.attributes.clone());
+    let f_certs = (
+        f.sp_certificate.clone(),
+        f.sp_encryption_certificate.clone(),
+    );
     let acs = lines(&f.acs_urls);
     let unchanged_acs = acs
         == before
@@ -193,11 +240,37 @@ pub async fn update(
         encryption: f.encryption,
         sp_encryption_cert_pem: encryption_cert,
     };
-    let r = settings::update(&state.db, &admin.actor(), &slug, &changes)
-        .await
-        .map(|_| "SSO settings saved.".to_string())
-        .map_err(|e| e.to_string());
-    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
+    match settings::update(&state.db, &admin.actor(), &slug, &changes).await {
+        Ok(_) => {
+            let r = Ok("SSO settings saved.".to_string());
+            Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/sso")).await)
+        }
+        Err(DirectoryError::Invalid(message)) => {
+            // Shown again as typed, the field at fault marked (nothing was saved).
+            let field = settings::field_at_fault(&before, &changes);
+            let mut row = before;
+            row.sp_entity_id = changes.sp_entity_id.unwrap_or_default();
+            row.idp_entity_id = changes.idp_entity_id.unwrap_or_default();
+            row.nameid_format = changes.nameid_format.unwrap_or_default();
+            row.nameid_source = changes.nameid_source.unwrap_or_default();
+            row.relay_state = changes.relay_state.unwrap_or_default();
+            row.sign_response = changes.sign_response.unwrap_or_default();
+            row.require_signed_requests = changes.require_signed_requests.unwrap_or_default();
+            row.allow_sha1 = changes.allow_sha1.unwrap_or_default();
+            row.require_mfa = changes.require_mfa.unwrap_or_default();
+            row.slo.url = changes.slo_url.unwrap_or(row.slo.url);
+            row.slo.response_url = changes.slo_response_url.unwrap_or(row.slo.response_url);
+            let typed = Typed {
+                row,
+                certs: f_certs,
+                acs_text: f_acs,
+                attrs_text: f_attributes,
+                invalid: Invalid::new(field, message),
+            };
+            page(&state, &admin, &slug, None, Some(typed)).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Pasted XML, a file, or a URL to fetch it from.
