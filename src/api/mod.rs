@@ -8,6 +8,7 @@
 //! at `/api/v1/openapi.json` is generated from the handlers (`document.rs`, `routes.rs`).
 
 pub mod apps;
+mod assign;
 mod config;
 mod document;
 mod keys;

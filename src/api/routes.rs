@@ -19,7 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use super::{apps, config, document, keys, method_not_allowed, not_found, people, scim};
+use super::{apps, assign, config, document, keys, method_not_allowed, not_found, people, scim};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -159,6 +159,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(apps::remove_logo)),
         op(routes!(apps::bind)),
         op(routes!(apps::unbind)),
+        op(routes!(assign::assign)),
+        op(routes!(assign::unassign)),
         op(routes!(scim::show)),
         op(routes!(scim::set)),
         op(routes!(scim::remove)),
@@ -268,6 +270,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 45);
+        assert_eq!(seen.len(), 50);
     }
 }

@@ -34,6 +34,18 @@ pub enum AppCommand {
     Grant { slug: String, group: String },
     /// Stop a group's members from using the app
     Revoke { slug: String, group: String },
+    /// Let users use the app directly, beside its groups
+    Assign {
+        slug: String,
+        #[arg(required = true)]
+        usernames: Vec<String>,
+    },
+    /// Take users' direct assignment back (a group may still give them the app)
+    Unassign {
+        slug: String,
+        #[arg(required = true)]
+        usernames: Vec<String>,
+    },
     /// List apps
     List {
         #[arg(long)]
@@ -254,6 +266,20 @@ pub async fn run(db: &Db, config: &Config, cmd: AppCommand) -> anyhow::Result<()
             let changed = apps::set_binding(db, &actor, &slug, &group, false).await?;
             let note = if changed { "" } else { " (was not granted)" };
             println!("group {group} no longer uses {slug}{note}");
+        }
+        AppCommand::Assign { slug, usernames } => {
+            for u in usernames {
+                let changed = apps::set_assignment(db, &actor, &slug, &u, true).await?;
+                let note = if changed { "" } else { " (already assigned)" };
+                println!("{u} is assigned to {slug}{note}");
+            }
+        }
+        AppCommand::Unassign { slug, usernames } => {
+            for u in usernames {
+                let changed = apps::set_assignment(db, &actor, &slug, &u, false).await?;
+                let note = if changed { "" } else { " (was not assigned)" };
+                println!("{u} is no longer assigned to {slug}{note}");
+            }
         }
         AppCommand::List { json: as_json } => {
             let list = apps::list(db).await?;

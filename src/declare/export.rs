@@ -51,6 +51,7 @@ pub async fn declaration(db: &Db) -> Result<Declaration, DeclareError> {
     }
     for app in apps::list(&mut conn).await? {
         let bound = apps::bound_group_names(&mut conn, app.id).await?;
+        let assigned = apps::assigned_usernames(&mut conn, app.id).await?;
         let sso = sso::get(&mut conn, app.id)
             .await?
             .and_then(|r| sso_decl(&r));
@@ -67,6 +68,7 @@ pub async fn declaration(db: &Db) -> Result<Declaration, DeclareError> {
             enabled: Some(app.enabled),
             sso_enabled: Some(app.sso_enabled),
             groups: Some(bound),
+            users: Some(assigned),
             sso,
             scim,
         });

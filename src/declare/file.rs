@@ -73,6 +73,9 @@ pub struct AppDecl {
     /// When given, exactly these groups are bound to the app.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
+    /// When given, exactly these users are assigned to the app directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sso: Option<SsoDecl>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -191,6 +191,9 @@ impl Applier<'_> {
             Action::Bind { app, group, grant } => {
                 apps::set_binding(db, actor, app, group, *grant).await?;
             }
+            Action::Assign { app, user, grant } => {
+                apps::set_assignment(db, actor, app, user, *grant).await?;
+            }
         }
         Ok(())
     }

@@ -44,6 +44,11 @@ pub enum Action {
         group: String,
         grant: bool,
     },
+    Assign {
+        app: String,
+        user: String,
+        grant: bool,
+    },
 }
 
 /// Reads the directory and plans. `dir` is the declaration file's directory (secret files
@@ -342,7 +347,52 @@ async fn app(
             }
         }
     }
+    if let Some(wanted) = &a.users {
+        assignments(conn, a, existing.as_ref(), wanted, steps).await?;
+    }
     steps.append(&mut switch);
+    Ok(())
+}
+
+async fn assignments(
+    conn: &mut Conn,
+    a: &AppDecl,
+    existing: Option<&App>,
+    wanted: &[String],
+    steps: &mut Vec<Step>,
+) -> Result<(), DeclareError> {
+    for u in wanted {
+        if users::by_key(conn, &u.to_lowercase()).await?.is_none() {
+            return Err(DeclareError::File(format!(
+                "app {:?} is assigned to {u:?}, who is not a user of this directory",
+                a.slug
+            )));
+        }
+    }
+    let assigned = match existing {
+        Some(app) => apps::assigned_usernames(conn, app.id).await?,
+        None => Vec::new(),
+    };
+    let (add, remove) = set_difference(wanted, &assigned);
+    for (list, grant) in [(add, true), (remove, false)] {
+        for user in list {
+            let (kind, verb) = if grant {
+                (Kind::Create, "assign")
+            } else {
+                (Kind::Delete, "unassign")
+            };
+            steps.push(step(
+                kind,
+                format!("app {}", a.slug),
+                format!("{verb} user {user}"),
+                Action::Assign {
+                    app: a.slug.clone(),
+                    user,
+                    grant,
+                },
+            ));
+        }
+    }
     Ok(())
 }
 

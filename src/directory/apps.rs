@@ -62,19 +62,56 @@ pub async fn same_label(db: &Db, slug: &str) -> Result<Vec<String>, DirectoryErr
         .collect())
 }
 
-/// An app with the groups bound to it.
+/// An app with the groups bound to it and the users assigned to it directly.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AppDetail {
     #[serde(flatten)]
     pub app: App,
     pub groups: Vec<String>,
+    /// Users assigned directly, beside the groups.
+    pub users: Vec<String>,
 }
 
 pub async fn show(db: &Db, slug: &str) -> Result<AppDetail, DirectoryError> {
     let mut conn = db.read().await?;
     let app = find(&mut conn, slug).await?;
     let groups = apps::bound_group_names(&mut conn, app.id).await?;
-    Ok(AppDetail { app, groups })
+    let users = apps::assigned_usernames(&mut conn, app.id).await?;
+    Ok(AppDetail { app, groups, users })
+}
+
+/// Assigns (`grant == true`) a user to the app directly, or takes the assignment back
+/// (a group may still grant the app). Doing what is already so writes no event.
+pub async fn set_assignment(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    username: &str,
+    grant: bool,
+) -> Result<bool, DirectoryError> {
+    let mut tx = db.begin().await?;
+    let app = find(&mut tx, slug).await?;
+    let user = super::users::find(&mut tx, username).await?;
+    let changed = apps::assign(&mut tx, app.id, user.id, grant).await?;
+    if changed {
+        scim::enqueue_user(&mut tx, user.id).await?;
+        let name = if grant {
+            "app_user_assign"
+        } else {
+            "app_user_unassign"
+        };
+        audit(
+            &mut tx,
+            actor,
+            name,
+            Some(slug),
+            Some(&user.username),
+            json!({}),
+        )
+        .await?;
+    }
+    tx.commit_app_change().await?;
+    Ok(changed)
 }
 
 /// The settings an app has now.

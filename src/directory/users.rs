@@ -413,6 +413,8 @@ pub struct UserDetail {
     pub user: User,
     pub groups: Vec<String>,
     pub apps: Vec<String>,
+    /// The apps the user is assigned to directly (slugs; besides the groups').
+    pub assigned: Vec<String>,
     /// Until when sign-in is locked after repeated failures (unix ms), while it is.
     pub locked_until: Option<i64>,
     /// The user's second factors.
@@ -428,6 +430,7 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         .into_iter()
         .map(|a| a.slug)
         .collect();
+    let assigned = crate::store::apps::assigned_app_slugs(&mut conn, user.id).await?;
     let locked_until = throttle::get(&mut conn, &account_key(&user.username))
         .await?
         .map(|c| c.locked_until)
@@ -437,6 +440,7 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         user,
         groups,
         apps,
+        assigned,
         locked_until,
         mfa,
     })

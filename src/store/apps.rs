@@ -195,13 +195,18 @@ pub async fn bound_app_slugs(conn: &mut Conn, group_id: i64) -> Result<Vec<Strin
 }
 
 /// The assignment rule (PRODUCT §2), written once: the (user id, app id) pairs where the
-/// user is active and a member of a group bound to the enabled app. `directory::access` is
-/// the only caller; `grants` narrows it with plain equality predicates, so each lookup uses
-/// the indexes (a `$1 IS NULL OR ...` form would scan every membership on every check).
-const RULE: &str = "SELECT DISTINCT u.id, a.id FROM users u \
+/// user is active, the app enabled, and the user a member of a group bound to the app or
+/// assigned to it directly. `directory::access` is the only caller; `grants` narrows both
+/// halves with plain equality predicates, so each lookup uses the indexes (a
+/// `$1 IS NULL OR ...` form would scan every membership on every check).
+const BY_GROUP: &str = "SELECT u.id AS uid, a.id AS aid FROM users u \
      JOIN memberships m ON m.user_id = u.id \
      JOIN app_groups ag ON ag.group_id = m.group_id \
      JOIN apps a ON a.id = ag.app_id \
+     WHERE u.status = 'active' AND a.enabled = 1";
+const DIRECT: &str = "SELECT u.id AS uid, a.id AS aid FROM users u \
+     JOIN app_users au ON au.user_id = u.id \
+     JOIN apps a ON a.id = au.app_id \
      WHERE u.status = 'active' AND a.enabled = 1";
 
 pub async fn grants(
@@ -209,17 +214,62 @@ pub async fn grants(
     user_id: Option<i64>,
     app_id: Option<i64>,
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let sql = match (user_id, app_id) {
-        (Some(_), Some(_)) => format!("{RULE} AND u.id = $1 AND a.id = $2"),
-        (Some(_), None) => format!("{RULE} AND u.id = $1 ORDER BY a.id"),
-        (None, Some(_)) => format!("{RULE} AND a.id = $1 ORDER BY u.id"),
-        (None, None) => format!("{RULE} ORDER BY u.id, a.id"),
+    let (narrow, order) = match (user_id, app_id) {
+        (Some(_), Some(_)) => ("AND u.id = $1 AND a.id = $2", ""),
+        (Some(_), None) => ("AND u.id = $1", "ORDER BY aid"),
+        (None, Some(_)) => ("AND a.id = $1", "ORDER BY uid"),
+        (None, None) => ("", "ORDER BY uid, aid"),
     };
+    // UNION drops the pairs granted both ways.
+    let sql =
+        format!("SELECT uid, aid FROM ({BY_GROUP} {narrow} UNION {DIRECT} {narrow}) g {order}");
     let mut q = sqlx::query_as(&sql);
     for id in [user_id, app_id].into_iter().flatten() {
         q = q.bind(id);
     }
     Ok(q.fetch_all(conn).await?)
+}
+
+/// Assigns (`true`) or unassigns a user directly; whether anything changed.
+pub async fn assign(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: i64,
+    on: bool,
+) -> Result<bool, StoreError> {
+    let sql = if on {
+        "INSERT INTO app_users (app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    } else {
+        "DELETE FROM app_users WHERE app_id = $1 AND user_id = $2"
+    };
+    let done = sqlx::query(sql)
+        .bind(app_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The usernames assigned to the app directly, sorted.
+pub async fn assigned_usernames(conn: &mut Conn, app_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.username FROM app_users au JOIN users u ON u.id = au.user_id \
+         WHERE au.app_id = $1 ORDER BY u.username",
+    )
+    .bind(app_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The slugs of the apps a user is assigned to directly, sorted.
+pub async fn assigned_app_slugs(conn: &mut Conn, user_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT a.slug FROM app_users au JOIN apps a ON a.id = au.app_id \
+         WHERE au.user_id = $1 ORDER BY a.slug",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<App>, StoreError> {

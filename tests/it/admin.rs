@@ -112,6 +112,10 @@ fn post_routes() -> Vec<(String, Form)> {
     let mut routes: Vec<(&str, Form)> = vec![
         ("/admin/mfa-policy", form(&[("policy", "optional")])),
         (
+            "/admin/apps/wiki/users",
+            form(&[("username", "bob"), ("action", "add")]),
+        ),
+        (
             "/admin/config",
             form(&[
                 ("toml", "[[group]]\nname = \"declared\"\n"),

@@ -6,6 +6,7 @@ mod admin;
 mod admin_browser;
 mod api;
 mod app_keys;
+mod assignment;
 mod availability;
 mod backup;
 mod browser;

@@ -9,7 +9,7 @@ use super::pages::{AppsPage, CatalogEntry, CatalogPage, Chrome, GeneralPage, Gro
 use super::{confirmed_delete, done, on, AdminUser};
 use crate::app::AppState;
 use crate::directory::apps::{self, AppChanges};
-use crate::directory::{catalog, groups};
+use crate::directory::{catalog, groups, users, DirectoryError};
 use crate::error::AppError;
 use crate::web::form::HtmlForm;
 use crate::web::pages::render;
@@ -186,12 +186,65 @@ pub async fn groups(
             (g, bound)
         })
         .collect();
+    let usernames = users::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| u.username)
+        .filter(|u| !detail.users.contains(u))
+        .take(1000)
+        .collect();
     Ok(render(&GroupsTab {
         c: Chrome::new(&admin, "apps").await,
         app: detail.app,
         tab: "groups",
         groups,
+        assigned: detail.users,
+        usernames,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    /// One or more usernames, separated by commas, spaces or lines.
+    username: String,
+    /// `add` or `remove`.
+    action: String,
+}
+
+/// Assigns users to the app directly (several at once), or takes one assignment back.
+pub async fn set_users(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    HtmlForm(f): HtmlForm<AssignForm>,
+) -> Result<Response, AppError> {
+    let grant = f.action != "remove";
+    let names: Vec<&str> = f
+        .username
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut done_for = Vec::new();
+    let mut refused = Vec::new();
+    for name in &names {
+        match apps::set_assignment(&state.db, &admin.actor(), &slug, name, grant).await {
+            Ok(_) => done_for.push(*name),
+            Err(DirectoryError::NotFound(m)) => refused.push(m),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let verb = if grant { "Assigned" } else { "Unassigned" };
+    let r = match (done_for.is_empty(), refused.is_empty()) {
+        (true, true) => Err("Type one or more usernames.".to_string()),
+        (_, true) => Ok(format!("{verb}: {}.", done_for.join(", "))),
+        (true, false) => Err(refused.join("; ")),
+        (false, false) => Err(format!(
+            "{verb}: {}. Not found: {}",
+            done_for.join(", "),
+            refused.join("; ")
+        )),
+    };
+    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/groups")).await)
 }
 
 /// Binds the checked groups and unbinds the others.

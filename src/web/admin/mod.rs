@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
             "/admin/apps/{slug}/groups",
             get(apps::groups).post(apps::set_groups),
         )
+        .route("/admin/apps/{slug}/users", post(apps::set_users))
         .route("/admin/apps/{slug}/sso", get(sso::show).post(sso::update))
         .route(
             "/admin/apps/{slug}/sso/metadata",

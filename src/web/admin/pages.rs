@@ -75,6 +75,9 @@ pub struct GroupsTab {
     pub app: App,
     pub tab: &'static str,
     pub groups: Vec<(Group, bool)>,
+    /// Users assigned directly, and the usernames one may add (type-ahead).
+    pub assigned: Vec<String>,
+    pub usernames: Vec<String>,
 }
 
 #[derive(Template)]

@@ -118,12 +118,19 @@ pub async fn user(
     let mut why = Vec::new();
     for slug in &d.apps {
         let detail = apps::show(&state.db, slug).await?;
-        let via = detail
+        let groups: Vec<String> = detail
             .groups
             .iter()
             .filter(|g| d.groups.contains(g))
             .cloned()
             .collect();
+        let mut via = Vec::new();
+        if !groups.is_empty() {
+            via.push(format!("member of {}", groups.join(", ")));
+        }
+        if d.assigned.contains(slug) {
+            via.push("assigned directly".to_string());
+        }
         why.push((slug.clone(), detail.app.label, via));
     }
     let other_groups = groups::list(&state.db)

@@ -1,0 +1,8 @@
+-- Users assigned to an app directly, beside the groups bound to it (the one access rule,
+-- store::apps::grants, takes both).
+CREATE TABLE app_users (
+    app_id BIGINT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (app_id, user_id)
+);
+CREATE INDEX app_users_user ON app_users(user_id);
