@@ -19,7 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use super::{apps, config, document, keys, method_not_allowed, not_found, people, scim};
+use super::{apps, config, document, keys, method_not_allowed, not_found, people, scim, sources};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -172,6 +172,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         op(routes!(scim::import_list)),
         op(routes!(scim::import)),
+        op(routes!(sources::list)),
+        op(routes!(sources::create)),
+        op(routes!(sources::revoke)),
         op(routes!(people::users)),
         op(routes!(people::create_user)),
         op(routes!(people::user)),
@@ -268,6 +271,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 45);
+        assert_eq!(seen.len(), 48);
     }
 }

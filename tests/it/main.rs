@@ -15,6 +15,7 @@ mod cli;
 mod crash;
 mod declare;
 mod hostile;
+mod inbound;
 mod malformed;
 mod metrics;
 mod mfa;
