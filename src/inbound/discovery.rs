@@ -107,8 +107,6 @@ pub fn schemas(base: &str) -> Vec<Value> {
     member_display["mutability"] = json!("readOnly");
     let mut manager_ref = attr("$ref", "reference", false, false);
     manager_ref["referenceTypes"] = json!(["User"]);
-    let mut manager_display = attr("displayName", "string", false, false);
-    manager_display["mutability"] = json!("readOnly");
     vec![
         schema(
             base,
@@ -152,11 +150,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
                 complex(
                     "manager",
                     false,
-                    vec![
-                        attr("value", "string", false, false),
-                        manager_ref,
-                        manager_display,
-                    ],
+                    vec![attr("value", "string", false, false), manager_ref],
                 ),
             ],
         ),

@@ -37,7 +37,6 @@ fn to_scim(
             "value": id.to_string(),
             "$ref": format!("{base}/Users/{id}"),
             "display": name,
-            "type": "User",
         })).collect::<Vec<_>>(),
         "meta": {
             "resourceType": "Group",

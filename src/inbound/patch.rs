@@ -35,6 +35,19 @@ impl PatchPath {
         if s.len() > super::filter::MAX_LEN {
             return Err(bad("too long"));
         }
+        if s.eq_ignore_ascii_case(super::ENTERPRISE_SCHEMA) {
+            // The extension as a whole (its object sits under its URN).
+            let attr = AttrPath {
+                uri: None,
+                attr: super::ENTERPRISE_SCHEMA.to_string(),
+                sub: None,
+            };
+            return Ok(PatchPath {
+                attr,
+                filter: None,
+                sub: None,
+            });
+        }
         let Some(open) = s.find('[') else {
             let mut attr = AttrPath::parse(s).map_err(|_| bad("not an attribute path"))?;
             let sub = attr.sub.take();

@@ -68,7 +68,7 @@ pub fn to_scim(u: &User, owner: Option<&Owner>, manager_id: Option<i64>, base: &
     if let Some(m) = manager_id {
         ext.insert(
             "manager".into(),
-            json!({ "value": m.to_string(), "$ref": format!("{base}/Users/{m}"), "displayName": u.manager }),
+            json!({ "value": m.to_string(), "$ref": format!("{base}/Users/{m}") }),
         );
     }
     if !ext.is_empty() {
@@ -244,9 +244,9 @@ pub async fn replace(
     if let Some(active) = input.active {
         dir::set_active(db, &actor, &user.username, active).await?;
     }
-    if let Some(ext) = &input.external_id {
-        owner::set_external_id(db, &actor, Kind::User, (user.id, &user.username), ext).await?;
-    }
+    // Absent is cleared, as PUT replaces the whole resource (RFC 7644 §3.5.1).
+    let ext = input.external_id.unwrap_or_default();
+    owner::set_external_id(db, &actor, Kind::User, (user.id, &user.username), &ext).await?;
     Ok(load(db, user.id, base).await?.1)
 }
 

@@ -346,9 +346,30 @@ fn percent_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Checks scim2-tester reports as failing, each with the reason it is left so. Anything
-/// else that fails fails this test.
-const KNOWN_FAILURES: &[(&str, &str)] = &[];
+/// Checks scim2-tester reports as failing (`title`, or `title@ResourceType`), each with the
+/// reason it is left so. Anything else that fails fails this test.
+const KNOWN_FAILURES: &[(&str, &str)] = &[
+    (
+        "search_with_attributes",
+        "POST /.search (RFC 7644 §3.4.3) is not served; GET with filter is",
+    ),
+    (
+        "object_replacement",
+        "the checker changes userName, which sesame keeps (mutability, 400)",
+    ),
+    (
+        "check_replace_attribute",
+        "userName cannot change; sesame's one email is always primary",
+    ),
+    (
+        "check_remove_attribute",
+        "removing active leaves the state as it is (absent is not false)",
+    ),
+    (
+        "check_add_attribute@Group",
+        "members.display (readOnly) is returned; the checker compares it with what it sent",
+    ),
+];
 
 #[tokio::test]
 async fn scim2_tester_compliance() {
@@ -391,7 +412,11 @@ async fn scim2_tester_compliance() {
             passed += 1;
         } else {
             let title = r["title"].as_str().unwrap_or("").to_string();
-            if !KNOWN_FAILURES.iter().any(|(t, _)| *t == title) {
+            let scoped = format!("{title}@{}", r["resource_type"].as_str().unwrap_or(""));
+            if !KNOWN_FAILURES
+                .iter()
+                .any(|(t, _)| *t == title || *t == scoped)
+            {
                 failed.push(format!(
                     "{} [{}] {status}: {}",
                     title, r["resource_type"], r["reason"]
