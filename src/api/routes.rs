@@ -271,6 +271,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 48);
+        assert_eq!(seen.len(), 51);
     }
 }
