@@ -65,7 +65,9 @@ pub fn unavailable_page() -> Response {
 impl From<DirectoryError> for AppError {
     fn from(e: DirectoryError) -> Self {
         match e {
-            DirectoryError::Invalid(m) | DirectoryError::Duplicate(m) => AppError::BadRequest(m),
+            DirectoryError::Invalid(m)
+            | DirectoryError::Duplicate(m)
+            | DirectoryError::Managed(m) => AppError::BadRequest(m),
             DirectoryError::NotFound(m) => AppError::NotFound(m),
             DirectoryError::Store(s) => s.into(),
         }

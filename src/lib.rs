@@ -6,6 +6,7 @@
 //! - `backup`: one archive of the SQLite database and the key files, and restoring it.
 //! - `web`: the HTTP pages, thin over the above; `app`: the running server; `serve`: its
 //!   listeners (HTTPS with certificate reload, the redirect to it, who is behind a proxy).
+//! - `inbound`: sesame as a SCIM 2.0 server (`/scim/v2`), provisioned by sources.
 //! - `cli`: the `sesame` command line.
 //! - `telemetry`: Prometheus metrics (`/metrics`).
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod config;
 pub mod declare;
 pub mod directory;
 pub mod error;
+pub mod inbound;
 pub mod saml;
 pub mod scim;
 pub mod serve;

@@ -95,7 +95,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable: unauthorized (401, no or bad credentials), forbidden (403, not an admin or a
     /// cross-site change), not_found (404), invalid (400, a value breaks a rule; the message
-    /// names the field), conflict (409, the name is taken), bad_request (400/413/415/422: not
+    /// names the field), conflict (409, the name is taken), managed (409, an inbound SCIM
+    /// source owns the user or group: change it there), bad_request (400/413/415/422: not
     /// JSON, malformed, unknown field, wrong type), method_not_allowed (405), target_error
     /// (502, the SCIM target failed or could not be reached), unavailable (503, the database
     /// is busy: try again after Retry-After), internal (500, details only in the server log).
@@ -117,6 +118,7 @@ pub enum ErrorCode {
     NotFound,
     Invalid,
     Conflict,
+    Managed,
     BadRequest,
     MethodNotAllowed,
     TargetError,
@@ -158,7 +160,8 @@ const CONFLICT: Answer = Answer {
     status: 409,
     name: "Conflict",
     description: "conflict: the name is already taken, or the keys are not in a state that \
-        allows it. Nothing was changed.",
+        allows it; managed: an inbound SCIM source owns the user or group (change it there). \
+        Nothing was changed.",
 };
 const PAYLOAD_TOO_LARGE: Answer = Answer {
     status: 413,
@@ -431,6 +434,7 @@ mod tests {
             DirectoryError::Invalid("x".into()).into(),
             DirectoryError::Duplicate("x".into()).into(),
             DirectoryError::NotFound("x".into()).into(),
+            DirectoryError::Managed("x".into()).into(),
             ControlError::Remote("x".into()).into(),
             crate::error::AppError::Forbidden("x".into()).into(),
             crate::error::AppError::Unavailable("x".into()).into(),

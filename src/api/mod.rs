@@ -15,6 +15,7 @@ mod keys;
 mod people;
 mod routes;
 pub mod scim;
+mod sources;
 
 pub use routes::{endpoints, Endpoint, Verb, CATCH_ALL};
 
@@ -96,6 +97,7 @@ impl From<DirectoryError> for ApiError {
         match e {
             DirectoryError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
             DirectoryError::Duplicate(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DirectoryError::Managed(m) => ApiError::new(StatusCode::CONFLICT, "managed", m),
             DirectoryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             DirectoryError::Store(s) => s.into(),
         }

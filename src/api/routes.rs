@@ -19,7 +19,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use super::{apps, assign, config, document, keys, method_not_allowed, not_found, people, scim};
+use super::{
+    apps, assign, config, document, keys, method_not_allowed, not_found, people, scim, sources,
+};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -174,6 +176,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         op(routes!(scim::import_list)),
         op(routes!(scim::import)),
+        op(routes!(sources::list)),
+        op(routes!(sources::create)),
+        op(routes!(sources::revoke)),
         op(routes!(people::users)),
         op(routes!(people::create_user)),
         op(routes!(people::user)),
@@ -270,6 +275,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 50);
+        assert_eq!(seen.len(), 53);
     }
 }

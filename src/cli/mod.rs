@@ -10,6 +10,7 @@ mod events;
 mod groups;
 mod output;
 mod scim;
+mod sources;
 mod tokens;
 mod users;
 
@@ -62,6 +63,9 @@ enum Command {
     /// Tokens for the JSON admin API (/api/v1)
     #[command(subcommand)]
     AdminToken(tokens::TokenCommand),
+    /// Inbound SCIM sources: systems that provision users and groups into sesame (/scim/v2)
+    #[command(subcommand)]
+    ScimSource(sources::SourceCommand),
     /// Manage the IdP signing keys under certs_dir (generation and rollover)
     #[command(subcommand)]
     Cert(certs::CertCommand),
@@ -159,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(c) => certs::run(&open(&config).await?, &config, c).await,
         Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
         Command::AdminToken(c) => tokens::run(&open(&config).await?, c).await,
+        Command::ScimSource(c) => sources::run(&open(&config).await?, &config.base_url, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,
         Command::Backup(a) => backup::backup(&config, a).await,
         Command::Restore(a) => backup::restore(&config, a).await,

@@ -3,7 +3,9 @@
 use serde_json::json;
 
 use super::names::GroupName;
+use super::owner::{self, Change};
 use super::{audit, users, Actor, DirectoryError, Group};
+use crate::store::inbound::{self, Kind};
 use crate::store::scim;
 use crate::store::{groups, Conn, Db};
 
@@ -32,6 +34,8 @@ pub struct GroupDetail {
     pub group: Group,
     pub member_names: Vec<String>,
     pub apps: Vec<String>,
+    /// The inbound SCIM source that created the group and alone may change it.
+    pub managed_by: Option<String>,
 }
 
 pub async fn show(db: &Db, name: &str) -> Result<GroupDetail, DirectoryError> {
@@ -39,10 +43,14 @@ pub async fn show(db: &Db, name: &str) -> Result<GroupDetail, DirectoryError> {
     let group = find(&mut conn, name).await?;
     let member_names = groups::member_names(&mut conn, group.id).await?;
     let apps = crate::store::apps::bound_app_slugs(&mut conn, group.id).await?;
+    let managed_by = inbound::owner(&mut conn, Kind::Group, group.id)
+        .await?
+        .map(|o| o.source);
     Ok(GroupDetail {
         group,
         member_names,
         apps,
+        managed_by,
     })
 }
 
@@ -51,6 +59,27 @@ pub async fn add(
     actor: &Actor,
     name: &str,
     description: &str,
+) -> Result<Group, DirectoryError> {
+    create(db, actor, name, description, None).await
+}
+
+/// Creates a group owned by inbound SCIM source `source_id`, recorded in the same
+/// transaction, with the source's `external_id`.
+pub async fn add_owned(
+    db: &Db,
+    actor: &Actor,
+    (source_id, external_id): (i64, &str),
+    name: &str,
+) -> Result<Group, DirectoryError> {
+    create(db, actor, name, "", Some((source_id, external_id))).await
+}
+
+async fn create(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    description: &str,
+    owner: Option<(i64, &str)>,
 ) -> Result<Group, DirectoryError> {
     let name = GroupName::parse(name)?;
     let description = super::names::text("description", description, 500)?;
@@ -61,7 +90,10 @@ pub async fn add(
             name.as_str()
         )));
     }
-    groups::insert(&mut tx, name.as_str(), &name.key(), &description).await?;
+    let id = groups::insert(&mut tx, name.as_str(), &name.key(), &description).await?;
+    if let Some((source_id, external_id)) = owner {
+        inbound::set_owner(&mut tx, Kind::Group, id, source_id, external_id).await?;
+    }
     audit(
         &mut tx,
         actor,
@@ -86,6 +118,15 @@ pub async fn set_description(
     let description = super::names::text("description", description, 500)?;
     let mut tx = db.begin().await?;
     let group = find(&mut tx, name).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::Group,
+        group.id,
+        &group.name,
+        Change::Profile,
+    )
+    .await?;
     if group.description != description {
         groups::set_description(&mut tx, group.id, &description).await?;
         audit(
@@ -106,6 +147,16 @@ pub async fn set_description(
 pub async fn delete(db: &Db, actor: &Actor, name: &str) -> Result<(), DirectoryError> {
     let mut tx = db.begin().await?;
     let group = find(&mut tx, name).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::Group,
+        group.id,
+        &group.name,
+        Change::Delete,
+    )
+    .await?;
+    inbound::forget(&mut tx, Kind::Group, group.id).await?;
     let members = groups::member_names(&mut tx, group.id).await?;
     scim::enqueue_group(&mut tx, group.id, None).await?;
     scim::enqueue_group_push(&mut tx, group.id).await?;
@@ -134,6 +185,7 @@ pub async fn set_member(
 ) -> Result<bool, DirectoryError> {
     let mut tx = db.begin().await?;
     let g = find(&mut tx, group).await?;
+    owner::guard(&mut tx, actor, Kind::Group, g.id, &g.name, Change::Members).await?;
     let u = users::find(&mut tx, username).await?;
     let changed = if member {
         groups::add_member(&mut tx, g.id, u.id).await?
@@ -160,4 +212,51 @@ pub async fn set_member(
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Renames a group (bindings and members stay; the bridge pushes the new name to targets
+/// that receive groups). The same name again writes no event.
+pub async fn rename(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    new_name: &str,
+) -> Result<Group, DirectoryError> {
+    let new_name = GroupName::parse(new_name)?;
+    let mut tx = db.begin().await?;
+    let group = find(&mut tx, name).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::Group,
+        group.id,
+        &group.name,
+        Change::Profile,
+    )
+    .await?;
+    if group.name == new_name.as_str() {
+        return Ok(group);
+    }
+    if let Some(other) = groups::by_key(&mut tx, &new_name.key()).await? {
+        if other.id != group.id {
+            return Err(DirectoryError::Duplicate(format!(
+                "group {:?} already exists",
+                new_name.as_str()
+            )));
+        }
+    }
+    groups::rename(&mut tx, group.id, new_name.as_str(), &new_name.key()).await?;
+    scim::enqueue_group_push(&mut tx, group.id).await?;
+    audit(
+        &mut tx,
+        actor,
+        "group_rename",
+        None,
+        None,
+        json!({ "group": { "from": group.name, "to": new_name.as_str() } }),
+    )
+    .await?;
+    let group = find(&mut tx, new_name.as_str()).await?;
+    tx.commit().await?;
+    Ok(group)
 }

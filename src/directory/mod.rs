@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod groups;
 pub mod logo;
 pub mod names;
+pub mod owner;
 pub mod users;
 
 use serde_json::Value;
@@ -29,6 +30,9 @@ pub enum DirectoryError {
     Duplicate(String),
     #[error("{0}")]
     NotFound(String),
+    /// An inbound SCIM source owns the user or group, or the source acting does not.
+    #[error("{0}")]
+    Managed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,6 +62,14 @@ impl Actor {
     }
     pub fn user(username: &str) -> Self {
         Actor(format!("user:{username}"))
+    }
+    /// An inbound SCIM source (`scim:<source>`).
+    pub fn scim(source: &str) -> Self {
+        Actor(format!("scim:{source}"))
+    }
+    /// The source's name when this actor is an inbound SCIM source.
+    pub fn scim_source(&self) -> Option<&str> {
+        self.0.strip_prefix("scim:")
     }
     /// An admin in the console, or through the API with one of their tokens.
     pub fn admin(username: &str, token: Option<&str>) -> Self {

@@ -4,9 +4,11 @@
 use serde_json::json;
 
 use super::names::{text, Email, Username};
+use super::owner::{self, Change};
 use super::{audit, Actor, DirectoryError, User};
 use crate::auth::password::{self, Password};
 use crate::auth::throttle::account_key;
+use crate::store::inbound::{self, Kind};
 use crate::store::scim;
 use crate::store::users::{self, NewUser, Profile};
 use crate::store::{now_ms, throttle, Conn, Db};
@@ -134,7 +136,20 @@ pub async fn add_with(
     if let Some(p) = password {
         password::check_for(p, username)?;
     }
-    create(db, actor, username, fields, password, temporary).await
+    create(db, actor, username, fields, password, temporary, None).await
+}
+
+/// Creates a user owned by inbound SCIM source `source_id` (recorded in the same
+/// transaction), with the source's `external_id`. The user has no password.
+pub async fn add_owned(
+    db: &Db,
+    actor: &Actor,
+    (source_id, external_id): (i64, &str),
+    username: &str,
+    fields: &UserFields,
+) -> Result<User, DirectoryError> {
+    let owner = Some((source_id, external_id));
+    create(db, actor, username, fields, None, false, owner).await
 }
 
 /// Creates the user, the password already judged (the first admin's comes from the
@@ -147,6 +162,7 @@ async fn create(
     fields: &UserFields,
     password: Option<&Password>,
     temporary: bool,
+    owner: Option<(i64, &str)>,
 ) -> Result<User, DirectoryError> {
     let username = Username::parse(username)?;
     if fields.email.is_none() {
@@ -182,6 +198,9 @@ async fn create(
     let user = users::by_id(&mut tx, id)
         .await?
         .ok_or_else(|| DirectoryError::NotFound("user vanished".into()))?;
+    if let Some((source_id, external_id)) = owner {
+        inbound::set_owner(&mut tx, Kind::User, id, source_id, external_id).await?;
+    }
     audit(
         &mut tx,
         actor,
@@ -223,6 +242,15 @@ pub async fn update(
 ) -> Result<User, DirectoryError> {
     let mut tx = db.begin().await?;
     let before = find(&mut tx, username).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::User,
+        before.id,
+        &before.username,
+        Change::Profile,
+    )
+    .await?;
     let base = Profile {
         email: before.email.clone(),
         first_name: before.first_name.clone(),
@@ -285,6 +313,15 @@ pub async fn set_active(
 ) -> Result<User, DirectoryError> {
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::User,
+        user.id,
+        &user.username,
+        Change::Status,
+    )
+    .await?;
     if user.active != active {
         if !active {
             ensure_not_last_admin(&mut tx, &user).await?;
@@ -306,7 +343,17 @@ pub async fn set_active(
 pub async fn delete(db: &Db, actor: &Actor, username: &str) -> Result<(), DirectoryError> {
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
+    owner::guard(
+        &mut tx,
+        actor,
+        Kind::User,
+        user.id,
+        &user.username,
+        Change::Delete,
+    )
+    .await?;
     ensure_not_last_admin(&mut tx, &user).await?;
+    inbound::forget(&mut tx, Kind::User, user.id).await?;
     // Queued first: the job outlives the user row and tells each target (SECURITY 15).
     scim::enqueue_user(&mut tx, user.id).await?;
     users::delete(&mut tx, user.id).await?;
@@ -379,6 +426,7 @@ pub async fn ensure_admin(
         &fields,
         Some(password),
         false,
+        None,
     )
     .await
     {
@@ -394,6 +442,7 @@ pub async fn ensure_admin(
                 &fields,
                 Some(password),
                 false,
+                None,
             )
             .await?
         }
@@ -419,6 +468,8 @@ pub struct UserDetail {
     pub locked_until: Option<i64>,
     /// The user's second factors.
     pub mfa: crate::auth::mfa::Factors,
+    /// The inbound SCIM source that created the user and alone may change it.
+    pub managed_by: Option<String>,
 }
 
 pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError> {
@@ -436,6 +487,9 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         .map(|c| c.locked_until)
         .filter(|until| *until > now_ms());
     let mfa = crate::auth::mfa::factors_on(&mut conn, user.id).await?;
+    let managed_by = inbound::owner(&mut conn, Kind::User, user.id)
+        .await?
+        .map(|o| o.source);
     Ok(UserDetail {
         user,
         groups,
@@ -443,6 +497,7 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         assigned,
         locked_until,
         mfa,
+        managed_by,
     })
 }
 

@@ -117,3 +117,13 @@ pub async fn names_of_user(conn: &mut Conn, user_id: i64) -> Result<Vec<String>,
     .fetch_all(conn)
     .await?)
 }
+
+pub async fn rename(conn: &mut Conn, id: i64, name: &str, key: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE groups SET name = $1, name_key = $2 WHERE id = $3")
+        .bind(name)
+        .bind(key)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

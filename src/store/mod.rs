@@ -22,6 +22,7 @@ pub mod apps;
 pub mod events;
 pub mod group;
 pub mod groups;
+pub mod inbound;
 pub mod mfa;
 pub mod saml;
 pub mod scim;

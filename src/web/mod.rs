@@ -14,6 +14,7 @@ pub mod passkey;
 pub mod portal;
 pub mod rejections;
 pub mod saml;
+pub mod scim_server;
 pub mod slo;
 pub mod sso;
 
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(crate::api::router())
+        .merge(scim_server::router())
         .merge(admin::router())
         .fallback(portal::not_found)
         .with_state(state)

@@ -41,7 +41,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn from_directory(e: DirectoryError) -> Response {
     match e {
-        DirectoryError::Invalid(m) | DirectoryError::Duplicate(m) => {
+        DirectoryError::Invalid(m) | DirectoryError::Duplicate(m) | DirectoryError::Managed(m) => {
             error(StatusCode::BAD_REQUEST, m)
         }
         DirectoryError::NotFound(m) => error(StatusCode::NOT_FOUND, m),

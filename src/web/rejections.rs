@@ -36,12 +36,18 @@ pub async fn too_large(req: Request, next: Next) -> Response {
         return next.run(req).await;
     };
     let api = wants_json(req.uri().path());
+    let scim = req.uri().path().starts_with("/scim/");
     let message = format!(
         "The request is too large ({} KiB): sesame accepts at most {} KiB.",
         length.div_ceil(1024),
         BODY_LIMIT / 1024
     );
-    let mut res = answer(StatusCode::PAYLOAD_TOO_LARGE, message, api);
+    let mut res = if scim {
+        let e = crate::inbound::ScimError::new(413, None, message);
+        crate::web::scim_server::Refusal(e).into_response()
+    } else {
+        answer(StatusCode::PAYLOAD_TOO_LARGE, message, api)
+    };
     if length <= DRAIN_LIMIT {
         let drained = tokio::time::timeout(DRAIN_TIME, drain(req.into_body())).await;
         if drained.is_ok() {

@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod declare;
 mod hostile;
+mod inbound;
 mod investigate;
 mod malformed;
 mod metrics;

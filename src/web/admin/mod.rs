@@ -11,6 +11,7 @@ mod idm;
 mod keys;
 mod pages;
 mod people;
+mod sources;
 mod sso;
 
 use axum::body::{to_bytes, Body};
@@ -84,6 +85,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/events/{file}", get(events::export))
         .route("/admin/config", get(config::show).post(config::submit))
         .route("/admin/config/export.toml", get(config::export))
+        .route(
+            "/admin/scim-sources",
+            get(sources::show).post(sources::create),
+        )
+        .route("/admin/scim-sources/{name}/revoke", post(sources::revoke))
         .route("/admin/keys", get(keys::show))
         .route("/admin/keys/stage-next", post(keys::stage_next))
         .route("/admin/keys/activate-next", post(keys::activate_next))

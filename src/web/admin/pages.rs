@@ -276,3 +276,35 @@ pub struct KeysPage {
     pub active: (String, String, String),
     pub next: Option<(String, String, String)>,
 }
+
+#[derive(Template)]
+#[template(path = "admin/sources.html")]
+pub struct SourcesPage {
+    pub c: Chrome,
+    pub sources: Vec<SourceView>,
+    pub scim_url: String,
+    /// (name, token) right after a creation: the only time the token is shown.
+    pub new_token: Option<(String, String)>,
+}
+
+/// A source as the page lists it.
+pub struct SourceView {
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+impl From<crate::store::inbound::SourceRow> for SourceView {
+    fn from(r: crate::store::inbound::SourceRow) -> Self {
+        SourceView {
+            created: crate::store::when(r.created_at),
+            last_used: r
+                .last_used_at
+                .map(crate::store::when)
+                .unwrap_or_else(|| "never".into()),
+            revoked: r.revoked_at.is_some(),
+            name: r.name,
+        }
+    }
+}
