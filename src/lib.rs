@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod mail;
 pub mod saml;
 pub mod scim;
 pub mod store;

@@ -10,6 +10,7 @@
 pub mod apps;
 mod document;
 mod keys;
+mod mail;
 mod people;
 mod routes;
 pub mod scim;

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use super::{apps, document, keys, method_not_allowed, not_found, people, scim};
+use super::{apps, document, keys, mail, method_not_allowed, not_found, people, scim};
 use crate::app::AppState;
 
 /// An HTTP method the API serves.
@@ -192,6 +192,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(people::remove_member)),
         op(routes!(people::mfa_policy)),
         op(routes!(people::set_mfa_policy)),
+        op(routes!(mail::show)),
+        op(routes!(mail::set)),
+        op(routes!(mail::test)),
         op(routes!(super::events_list)),
         op(routes!(keys::show)),
         op(routes!(keys::stage_next)),
@@ -265,6 +268,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 45);
+        assert_eq!(seen.len(), 48);
     }
 }

@@ -49,6 +49,8 @@ pub struct Overview {
     pub failing: Option<store::Failing>,
     /// When a request to the target last succeeded (unix ms; 0: never).
     pub last_ok_at: i64,
+    /// Where failure and recovery notifications go ("": none).
+    pub notify_email: String,
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
@@ -59,7 +61,11 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
     let failing = store::failing(&mut conn, app.id).await?;
     let last_ok_at = store::last_ok(&mut conn, app.id).await?;
+    let notify_email = crate::store::mail::notify_address(&mut conn, app.id)
+        .await?
+        .unwrap_or_default();
     Ok(Overview {
+        notify_email,
         last_ok_at,
         app,
         row,
@@ -82,6 +88,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
     v["last_sync_at"] = o.row.last_sync_at.into();
     v["last_ok_at"] = o.last_ok_at.into();
     v["paused_until"] = o.row.paused_until.into();
+    v["notify_email"] = o.notify_email.into();
     v["failing"] = serde_json::to_value(&o.failing).unwrap_or_default();
     Ok(v)
 }

@@ -331,11 +331,17 @@ async fn enter(
     reason: &str,
 ) -> Result<(), crate::store::StoreError> {
     // The job ran, so the state it read sends requests and the engine's transitions apply.
-    let Ok(state) = live.row.state.after(t) else {
+    let from = live.row.state;
+    let Ok(state) = from.after(t) else {
         return Ok(());
     };
-    store::set_state(conn, live.app.id, state, reason).await?;
-    state_event(conn, &live.app.slug, state, reason).await
+    // Several jobs of the target may fail at once: only the one that moves the state
+    // writes the event and queues the notification.
+    if !store::change_state(conn, live.app.id, from, state, reason).await? {
+        return Ok(());
+    }
+    state_event(conn, &live.app.slug, state, reason).await?;
+    target::notice::state_changed(conn, &live.app, from, state, reason).await
 }
 
 async fn state_event(

@@ -22,6 +22,7 @@ pub mod apps;
 pub mod events;
 pub mod group;
 pub mod groups;
+pub mod mail;
 pub mod mfa;
 pub mod saml;
 pub mod scim;
@@ -31,6 +32,7 @@ pub mod sso;
 pub mod throttle;
 pub mod tokens;
 mod tx;
+pub mod user_tokens;
 pub mod users;
 pub mod vitals;
 

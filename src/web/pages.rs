@@ -109,6 +109,24 @@ pub struct LogoutPage {
 }
 
 #[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+pub struct SetPasswordPage {
+    pub csrf: String,
+    /// Where the form posts: the link's own path.
+    pub action: String,
+    pub invite: bool,
+    pub username: String,
+    pub min_len: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub title: String,

@@ -8,6 +8,7 @@ mod apps;
 mod events;
 mod idm;
 mod keys;
+mod mail;
 mod pages;
 mod people;
 mod sso;
@@ -79,6 +80,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{name}", get(people::group))
         .route("/admin/groups/{name}/{action}", post(people::group_action))
         .route("/admin/events", get(events::list))
+        .route("/admin/settings/email", get(mail::show).post(mail::update))
+        .route("/admin/settings/email/test", post(mail::test))
         .route("/admin/keys", get(keys::show))
         .route("/admin/keys/stage-next", post(keys::stage_next))
         .route("/admin/keys/activate-next", post(keys::activate_next))

@@ -1,0 +1,629 @@
+//! E-mail against a real SMTP server (aiosmtpd, `tests/smtp/sink.py`): the settings and a
+//! test mail through the API and the CLI (the SMTP password sealed and never returned),
+//! one mail when a SCIM target halts and one when it runs again (never one per failed
+//! request), password-reset links (same answer for unknown accounts, single use, expiry,
+//! throttling, suspended users, sessions ended, lockout lifted) and invitations; the
+//! tokens of the links never in an event or a log.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sesame::directory::apps::{self, AppChanges};
+use sesame::directory::users::{self, UserFields};
+use sesame::directory::{groups, Actor};
+use sesame::scim::target::{self, Changes, Switch};
+use sesame::store::Db;
+
+use crate::process;
+use crate::scim_peer::{connect, settle, ScimPeer};
+use crate::smtp_peer::{SmtpSink, FROM};
+use crate::support::{Browser, TestDb, TestServer};
+
+const SMTP_PASSWORD: &str = "smtp-relay-secret-9f3k";
+const PW: &str = "correct-horse-battery-7";
+
+/// An admin API client with a token of `root`.
+struct Api {
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn new(server: &TestServer) -> Api {
+        let pw = sesame::auth::password::Password::new(PW.into()).unwrap();
+        let fields = UserFields {
+            email: Some("root@example.com".into()),
+            is_admin: Some(true),
+            ..UserFields::default()
+        };
+        users::add(&server.db, &Actor::system(), "root", &fields, Some(&pw))
+            .await
+            .unwrap();
+        let token = sesame::auth::tokens::create(&server.db, &Actor::cli(), "ci", "root")
+            .await
+            .unwrap();
+        Api {
+            base: format!("http://{}", server.addr),
+            token,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let res = rb.send().await.expect("API call");
+        let status = res.status().as_u16();
+        let body = res.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+async fn events(db: &Db) -> Vec<(String, String)> {
+    let mut conn = db.read().await.unwrap();
+    sqlx::query_as("SELECT name, detail FROM events ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// The database files (main and WAL) never hold `secret` in clear.
+fn not_in_files(db: &TestDb, secret: &str) {
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    for file in [path.clone(), format!("{path}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret:?} in clear in {file}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_test_mail_arrives_through_the_api_and_the_smtp_password_stays_secret() {
+    let sink = SmtpSink::start(Some(&format!("mailer:{SMTP_PASSWORD}")));
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let api = Api::new(&server).await;
+    let (s, v) = api.call(Method::GET, "/api/v1/settings/smtp", None).await;
+    assert_eq!((s, v["configured"].clone()), (200, json!(false)), "{v}");
+    // Not configured: a test mail is refused, nothing queued.
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/settings/smtp/test",
+            Some(json!({ "to": "ops@example.com" })),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    // Plain SMTP to a host that is not loopback is refused unless allowed.
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            "/api/v1/settings/smtp",
+            Some(
+                json!({ "host": "smtp.example.com", "port": 25, "security": "none", "from": FROM }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].clone()),
+        (400, json!("invalid")),
+        "{v}"
+    );
+    let body = json!({
+        "host": "127.0.0.1", "port": sink.port, "security": "none",
+        "username": "mailer", "password": SMTP_PASSWORD, "from": FROM,
+    });
+    let (s, v) = api
+        .call(Method::PUT, "/api/v1/settings/smtp", Some(body))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["password_set"], true);
+    assert!(!v.to_string().contains(SMTP_PASSWORD), "{v}");
+    let (_, shown) = api.call(Method::GET, "/api/v1/settings/smtp", None).await;
+    assert_eq!(shown["configured"], true);
+    assert_eq!(shown["username"], "mailer");
+    assert!(!shown.to_string().contains(SMTP_PASSWORD), "{shown}");
+    assert!(shown.get("password").is_none(), "{shown}");
+
+    let (s, v) = api
+        .call(
+            Method::POST,
+            "/api/v1/settings/smtp/test",
+            Some(json!({ "to": "ops@example.com" })),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let got = sink.wait_for("ops@example.com", 1, 20).await;
+    assert_eq!(got[0].subject(), "sesame: test mail");
+    assert!(
+        got[0].data.contains(&format!("From: {FROM}")),
+        "{}",
+        got[0].data
+    );
+    // The sending is an event, with the recipient masked.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = events(&server.db).await;
+    let sent = all
+        .iter()
+        .find(|(n, _)| n == "mail_sent")
+        .expect("mail_sent event");
+    assert!(sent.1.contains("o…@example.com"), "{}", sent.1);
+    assert!(all.iter().any(|(n, _)| n == "smtp_settings_update"));
+    assert!(!format!("{all:?}").contains(SMTP_PASSWORD));
+    server.stop().await;
+    not_in_files(&db, SMTP_PASSWORD);
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_is_an_event_not_an_error() {
+    let sink = SmtpSink::start(None);
+    let port = sink.port;
+    drop(sink);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    let c = sesame::mail::SmtpChanges {
+        host: Some("127.0.0.1".into()),
+        port: Some(port),
+        security: Some("none".into()),
+        from: Some(FROM.into()),
+        ..Default::default()
+    };
+    sesame::mail::settings::update(&server.db, &key, &Actor::system(), &c)
+        .await
+        .unwrap();
+    let api = Api::new(&server).await;
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/settings/smtp/test",
+            Some(json!({ "to": "ops@example.com" })),
+        )
+        .await;
+    assert_eq!(s, 202, "queued at once, whatever the SMTP server does");
+    for _ in 0..100 {
+        if events(&server.db)
+            .await
+            .iter()
+            .any(|(n, _)| n == "mail_failed")
+        {
+            let (s, _) = api.call(Method::GET, "/api/v1/settings/smtp", None).await;
+            assert_eq!(s, 200, "the server still answers");
+            server.stop().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no mail_failed event");
+}
+
+async fn scim_setup(server: &TestServer, users: usize) {
+    let actor = Actor::system();
+    groups::add(&server.db, &actor, "staff", "").await.unwrap();
+    let label = AppChanges {
+        label: Some("Team Wiki".into()),
+        ..AppChanges::default()
+    };
+    apps::add(&server.db, &actor, "app", "generic", &label)
+        .await
+        .unwrap();
+    apps::set_binding(&server.db, &actor, "app", "staff", true)
+        .await
+        .unwrap();
+    for i in 0..users {
+        let name = format!("u{i}");
+        let f = UserFields {
+            email: Some(format!("{name}@example.com")),
+            first_name: Some("First".into()),
+            last_name: Some("Last".into()),
+            ..UserFields::default()
+        };
+        users::add(&server.db, &actor, &name, &f, None)
+            .await
+            .unwrap();
+        groups::set_member(&server.db, &actor, "staff", &name, true)
+            .await
+            .unwrap();
+    }
+}
+
+async fn wait_state(server: &TestServer, state: &str) {
+    for _ in 0..300 {
+        let mut conn = server.db.read().await.unwrap();
+        let (_, row, _) = target::get(&mut conn, "app").await.unwrap();
+        if row.state.as_str() == state {
+            return;
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the target never became {state}");
+}
+
+#[tokio::test]
+async fn a_quarantined_target_mails_once_and_once_more_when_it_runs_again() {
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    scim_setup(&server, 25).await;
+    let broken = ScimPeer::start(&["--fail-every", "1"]);
+    let notify = Changes {
+        notify_email: Some("ops@example.com".into()),
+        ..Changes::default()
+    };
+    connect(&server.db, &server.config, "app", &broken, notify).await;
+    wait_state(&server, "quarantined").await;
+    let mails = sink.wait_for("ops@example.com", 1, 20).await;
+    // Many failed requests, and no more mail for them.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(broken.requests().len() >= 20, "{}", broken.requests().len());
+    assert_eq!(
+        sink.to("ops@example.com").len(),
+        1,
+        "one mail per state change"
+    );
+    let m = &mails[0];
+    assert!(
+        m.subject().contains("Team Wiki") && m.subject().contains("quarantined"),
+        "{}",
+        m.subject()
+    );
+    assert!(m.data.contains("failed requests in a row"), "{}", m.data);
+    let console = format!("http://{}/admin/apps/app/idm", server.addr);
+    assert!(m.data.contains(&console), "{}", m.data);
+
+    // Fixed and resumed: one mail that it runs again, none while it catches up.
+    let healthy = ScimPeer::start(&[]);
+    let to = Changes {
+        url: Some(healthy.url.clone()),
+        ..Changes::default()
+    };
+    target::update(&server.db, &key, &Actor::system(), "app", &to)
+        .await
+        .unwrap();
+    target::set_state(&server.db, &Actor::system(), "app", Switch::Resume)
+        .await
+        .unwrap();
+    let mails = sink.wait_for("ops@example.com", 2, 20).await;
+    assert!(
+        mails[1].subject().contains("runs again"),
+        "{}",
+        mails[1].subject()
+    );
+    assert!(
+        mails[1].data.contains("was quarantined"),
+        "{}",
+        mails[1].data
+    );
+    settle(&server.db, "app", 30).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.to("ops@example.com").len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refused_credentials_mail_once_and_the_address_is_set_through_the_api() {
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    scim_setup(&server, 5).await;
+    let api = Api::new(&server).await;
+    let peer = ScimPeer::start(&[]);
+    let body =
+        json!({ "url": peer.url, "token": "wrong-token", "notify_email": "idm@example.com" });
+    let (s, v) = api
+        .call(Method::PATCH, "/api/v1/apps/app/scim", Some(body))
+        .await;
+    assert!(s == 200 || s == 201, "{s} {v}");
+    let (s, v) = api
+        .call(
+            Method::PATCH,
+            "/api/v1/apps/app/scim",
+            Some(json!({ "notify_email": "not an address" })),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (_, shown) = api.call(Method::GET, "/api/v1/apps/app/scim", None).await;
+    assert_eq!(shown["notify_email"], "idm@example.com", "{shown}");
+    target::set_state(&server.db, &Actor::system(), "app", Switch::Activate)
+        .await
+        .unwrap();
+    wait_state(&server, "stopped").await;
+    let mails = sink.wait_for("idm@example.com", 1, 20).await;
+    assert!(
+        mails[0].subject().contains("stopped"),
+        "{}",
+        mails[0].subject()
+    );
+    assert!(
+        mails[0].data.contains("refused the credentials"),
+        "{}",
+        mails[0].data
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.to("idm@example.com").len(), 1);
+    server.stop().await;
+}
+
+fn error_text(body: &str) -> String {
+    body.split("role=\"alert\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn forgot(b: &mut Browser, who: &str) -> crate::support::Page {
+    let page = b.get("/forgot").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    b.post("/forgot", &[("csrf", &csrf), ("who", who)]).await
+}
+
+/// The path of a link (`/reset/<token>`).
+fn path_of(link: &str) -> String {
+    let at = link
+        .find("/reset/")
+        .or_else(|| link.find("/invite/"))
+        .unwrap();
+    link[at..].to_string()
+}
+
+async fn set_password(b: &mut Browser, path: &str, pw: &str, again: &str) -> crate::support::Page {
+    let form = b.get(path).await;
+    if form.status != 200 {
+        return form;
+    }
+    let csrf = form.csrf();
+    b.post(
+        path,
+        &[("csrf", &csrf), ("password", pw), ("confirm", again)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn password_reset_by_mail() {
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    server.user("alice", PW).await;
+    server.user("carol", PW).await;
+    users::set_active(&server.db, &Actor::system(), "carol", false)
+        .await
+        .unwrap();
+
+    // Alice is signed in somewhere; and someone locked her account guessing.
+    let mut elsewhere = Browser::new(&server);
+    assert_eq!(elsewhere.login("alice", PW).await.status, 303);
+    let mut guesser = Browser::new(&server);
+    for _ in 0..4 {
+        guesser.login("alice", "wrong guess").await;
+    }
+    assert_eq!(guesser.login("alice", PW).await.status, 429, "locked");
+
+    let mut b = Browser::new(&server);
+    let login = b.get("/login").await;
+    assert!(
+        login.body.contains("href=\"/forgot\""),
+        "a Forgot password? link"
+    );
+    let known = forgot(&mut b, "alice").await;
+    let unknown = forgot(&mut b, "nobody").await;
+    let suspended = forgot(&mut b, "carol").await;
+    assert_eq!(known.status, 200);
+    assert_eq!(
+        known.body, unknown.body,
+        "the same answer for an unknown account"
+    );
+    assert_eq!(known.body, suspended.body, "and for a suspended one");
+    assert!(known.body.contains("Check your mail"));
+    let mails = sink.wait_for("alice@example.com", 1, 20).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "no mail for the unknown or suspended account"
+    );
+    let link = mails[0].link("reset").expect("a reset link");
+    assert!(
+        link.starts_with(&format!("http://{}/reset/", server.addr)),
+        "{link}"
+    );
+    let token = link.rsplit('/').next().unwrap().to_string();
+    assert_eq!(token.len(), 43);
+
+    // The link's page; a bad password keeps the link usable.
+    let path = path_of(&link);
+    let weak = set_password(&mut b, &path, "short", "short").await;
+    assert_eq!(weak.status, 422, "{}", weak.body);
+    let differ = set_password(&mut b, &path, "a-new-password-42", "another-one-4242").await;
+    assert_eq!(differ.status, 422);
+    assert!(error_text(&differ.body).contains("differ"));
+    let done = set_password(&mut b, &path, "a-new-password-42", "a-new-password-42").await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location(), Some("/login?password_set=1"));
+
+    // The other session ended; the lockout is lifted; the new password works, the old not.
+    let account = elsewhere.get("/account").await;
+    assert_eq!(account.status, 303, "signed out elsewhere");
+    let mut fresh = Browser::new(&server);
+    assert_eq!(fresh.login("alice", PW).await.status, 401);
+    let mut fresh = Browser::new(&server);
+    assert_eq!(fresh.login("alice", "a-new-password-42").await.status, 303);
+
+    // Once only.
+    assert_eq!(b.get(&path).await.status, 410);
+    let again = set_password(&mut b, &path, "yet-another-pass-43", "yet-another-pass-43").await;
+    assert_eq!(again.status, 410);
+
+    // By e-mail address too; an expired link fails.
+    let by_mail = forgot(&mut b, "ALICE@example.com").await;
+    assert_eq!(by_mail.body, known.body);
+    let mails = sink.wait_for("alice@example.com", 2, 20).await;
+    let second = path_of(&mails[1].link("reset").unwrap());
+    {
+        let mut conn = server.db.write().await.unwrap();
+        sqlx::query("UPDATE user_tokens SET expires_at = 1")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(b.get(&second).await.status, 410, "expired");
+
+    // The tokens are stored hashed and are in no event.
+    let all = format!("{:?}", events(&server.db).await);
+    assert!(!all.contains(&token));
+    assert!(all.contains("password_reset_sent") && all.contains("password_reset_used"));
+    server.stop().await;
+    not_in_files(&db, &token);
+}
+
+#[tokio::test]
+async fn reset_requests_are_throttled_per_account() {
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    server.user("bob", PW).await;
+    let mut b = Browser::new(&server);
+    for i in 0..sesame::auth::reset::PER_ACCOUNT {
+        assert_eq!(forgot(&mut b, "bob").await.status, 200, "request {i}");
+    }
+    let over = forgot(&mut b, "bob").await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    // Unknown names are throttled alike (a 429 tells nothing about the account).
+    for _ in 0..sesame::auth::reset::PER_ACCOUNT {
+        forgot(&mut b, "ghost").await;
+    }
+    assert_eq!(forgot(&mut b, "ghost").await.status, 429);
+    sink.wait_for("bob@example.com", 3, 20).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.to("bob@example.com").len(), 3);
+    let all = events(&server.db).await;
+    assert!(all.iter().any(|(n, _)| n == "password_reset_throttled"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_invited_user_sets_a_password_through_the_link_and_signs_in() {
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let api = Api::new(&server).await;
+    // Without SMTP the invitation is refused and nobody is created.
+    let body = json!({ "username": "dave", "email": "dave@example.com", "invite": true });
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/users", Some(body.clone()))
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = api.call(Method::GET, "/api/v1/users/dave", None).await;
+    assert_eq!(s, 404);
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    let (s, v) = api.call(Method::POST, "/api/v1/users", Some(body)).await;
+    assert_eq!(s, 201, "{v}");
+    let first = sink.wait_for("dave@example.com", 1, 20).await[0]
+        .link("invite")
+        .expect("an invitation link");
+    // Sent again: a new link, and the first one stops working.
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/users/dave/invite", None)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let second = sink.wait_for("dave@example.com", 2, 20).await[1]
+        .link("invite")
+        .unwrap();
+    assert_ne!(first, second);
+    let mut b = Browser::new(&server);
+    assert_eq!(b.get(&path_of(&first)).await.status, 410);
+    let done = set_password(
+        &mut b,
+        &path_of(&second),
+        "a-sunny-meadow-4812",
+        "a-sunny-meadow-4812",
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.login("dave", "a-sunny-meadow-4812").await.status, 303);
+    assert_eq!(b.get(&path_of(&second)).await.status, 410, "used");
+    let all = events(&server.db).await;
+    assert!(all.iter().any(|(n, _)| n == "invitation_accepted"));
+    assert!(all.iter().any(|(n, _)| n == "user_invite_sent"));
+    server.stop().await;
+}
+
+/// The CLI (`smtp set|show|test`, `user add --invite`, `user invite`) against a real
+/// `sesame serve` logging at trace level: the SMTP password and the invitation tokens never
+/// reach the output or the server's log.
+#[tokio::test]
+async fn cli_smtp_and_invitations_without_leaking_secrets() {
+    let sink = SmtpSink::start(Some(&format!("mailer:{SMTP_PASSWORD}")));
+    let mut server = process::Server::new(&[("SESAME_LOG", "trace")]);
+    server.start().await;
+    let cli = server.cli();
+    let port = sink.port.to_string();
+    let out = cli.ok_stdin(
+        &[
+            "smtp",
+            "set",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--security",
+            "none",
+            "--username",
+            "mailer",
+            "--password-stdin",
+            "--from",
+            FROM,
+        ],
+        &format!("{SMTP_PASSWORD}\n"),
+    );
+    assert!(
+        out.contains("set (write-only)") && !out.contains(SMTP_PASSWORD),
+        "{out}"
+    );
+    let shown = cli.json(&["smtp", "show", "--json"]);
+    assert_eq!(shown["password_set"], true);
+    assert!(!shown.to_string().contains(SMTP_PASSWORD));
+    let out = cli.ok(&["smtp", "test", "--to", "ops@example.com"]);
+    assert!(out.contains("accepted"), "{out}");
+    assert_eq!(sink.to("ops@example.com").len(), 1);
+
+    cli.ok(&[
+        "user",
+        "add",
+        "erin",
+        "--email",
+        "erin@example.com",
+        "--invite",
+    ]);
+    cli.ok(&["user", "invite", "erin"]);
+    let mails = sink.wait_for("erin@example.com", 2, 30).await;
+    let log = std::fs::read_to_string(server.log_file()).unwrap_or_default();
+    assert!(
+        !log.contains(SMTP_PASSWORD),
+        "the SMTP password is never logged"
+    );
+    for m in &mails {
+        let link = m.link("invite").expect("a link");
+        let token = link.rsplit('/').next().unwrap();
+        assert!(!log.contains(token), "an invitation token is never logged");
+    }
+    let events = cli.ok(&["events", "--limit", "200"]);
+    assert!(!events.contains(SMTP_PASSWORD));
+}
