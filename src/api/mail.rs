@@ -31,6 +31,8 @@ pub struct SmtpBody {
     /// The sender, `sesame@example.com` or `Sesame <sesame@example.com>`.
     from: Option<String>,
     allow_plain: Option<bool>,
+    /// Where the daily digest of provisioning failures goes; "" for none.
+    digest_to: Option<String>,
 }
 
 /// The SMTP settings (never the password)
@@ -70,6 +72,7 @@ pub async fn set(
         password: b.password.map(Secret::new),
         from: b.from,
         allow_plain: b.allow_plain,
+        digest_to: b.digest_to,
     };
     let s = settings::update(&state.db, &state.seal, &admin.actor, &c).await?;
     ok(SmtpView::from(&s))

@@ -37,6 +37,9 @@ pub enum SmtpCommand {
         /// The sender: sesame@example.com or "Sesame <sesame@example.com>"
         #[arg(long)]
         from: Option<String>,
+        /// Mail a daily digest of provisioning failures here ("" for none)
+        #[arg(long, value_name = "ADDRESS")]
+        digest_to: Option<String>,
     },
     /// Show the settings (never the password)
     Show {
@@ -62,6 +65,7 @@ pub async fn run(db: &Db, config: &Config, c: SmtpCommand) -> anyhow::Result<()>
             password_stdin,
             no_auth,
             from,
+            digest_to,
         } => {
             let (username, password) = if no_auth {
                 (Some(String::new()), Some(Secret::new("")))
@@ -79,6 +83,7 @@ pub async fn run(db: &Db, config: &Config, c: SmtpCommand) -> anyhow::Result<()>
                 password,
                 from,
                 allow_plain,
+                digest_to,
             };
             let s = settings::update(db, &key, &Actor::cli(), &changes).await?;
             print(&SmtpView::from(&s));
@@ -118,6 +123,7 @@ fn print(v: &SmtpView) {
             .into(),
         ],
         vec!["from".into(), v.from.clone()],
+        vec!["digest_to".into(), v.digest_to.clone()],
     ];
     output::table(&["setting", "value"], rows);
 }

@@ -37,6 +37,11 @@ pub enum Mail {
         link: String,
         days: i64,
     },
+    /// The daily summary of provisioning failures since `since` (unix ms).
+    Digest {
+        since: i64,
+        apps: Vec<super::digest::AppFailures>,
+    },
 }
 
 /// A rendered mail.
@@ -55,6 +60,7 @@ impl Mail {
             Mail::TargetState { .. } => "target_state",
             Mail::Reset { .. } => "password_reset",
             Mail::Invite { .. } => "invitation",
+            Mail::Digest { .. } => "digest",
         }
     }
 
@@ -139,6 +145,27 @@ impl Mail {
                     open(link)?
                 ),
             ),
+            Mail::Digest { since, apps } => {
+                let total: i64 = apps.iter().map(|a| a.failures).sum();
+                let mut body = format!(
+                    "Provisioning (SCIM) requests that failed since {} UTC: {total}.\n\n",
+                    crate::store::when(*since)
+                );
+                for a in apps {
+                    body.push_str(&format!(
+                        "{}: {} failed request(s); the last: {}\n  {}\n\n",
+                        a.app_slug,
+                        a.failures,
+                        a.last_error,
+                        console_link(base_url, &a.app_slug)
+                    ));
+                }
+                body.push_str("This digest comes once a day, and only when something failed.\n");
+                (
+                    format!("sesame: {total} failed provisioning request(s) in the last day"),
+                    body,
+                )
+            }
         };
         Ok(Outgoing {
             to: to.to_string(),

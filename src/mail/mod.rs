@@ -2,9 +2,10 @@
 //! mails sesame sends (`message`: failure notifications, password-reset and invitation
 //! links, test mails) and how they leave: written to the `mail_outbox` table (`outbox`),
 //! in the transaction of whatever they tell about, and sent by the server's mail worker
-//! with retries (`smtp`). A mail that cannot be sent is an event, never an error of the
+//! with retries (`smtp`); `digest`: the daily summary of provisioning failures. A mail that cannot be sent is an event, never an error of the
 //! request or the job that caused it.
 
+pub mod digest;
 pub mod message;
 pub mod outbox;
 pub mod settings;

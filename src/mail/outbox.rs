@@ -22,6 +22,8 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// How long a taken mail is held before another worker may try it.
 const LEASE_MS: i64 = 60_000;
 const IDLE: Duration = Duration::from_millis(250);
+/// How often the worker looks whether the daily digest is due.
+const DIGEST_CHECK: Duration = Duration::from_secs(60);
 
 /// Queues `mail` for `to` in `conn`'s transaction. Returns false (and writes a
 /// `mail_dropped` event) when the outbox is full.
@@ -85,7 +87,14 @@ pub struct Worker {
 impl Worker {
     /// Runs until the task is dropped; errors are logged and the loop goes on.
     pub async fn run(self) {
+        let mut digest_checked = std::time::Instant::now() - DIGEST_CHECK;
         loop {
+            if digest_checked.elapsed() >= DIGEST_CHECK {
+                digest_checked = std::time::Instant::now();
+                if let Err(e) = super::digest::run(&self.db, now_ms()).await {
+                    tracing::warn!(error = %e, "daily digest");
+                }
+            }
             match self.tick().await {
                 Ok(true) => continue,
                 Ok(false) => {}

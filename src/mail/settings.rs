@@ -51,6 +51,9 @@ pub struct SmtpSettings {
     pub from: String,
     /// Lets `security = none` reach a host that is not loopback.
     pub allow_plain: bool,
+    /// Where the daily digest of provisioning failures goes ("": no digest).
+    #[serde(default)]
+    pub digest_to: String,
 }
 
 impl Default for SmtpSettings {
@@ -63,6 +66,7 @@ impl Default for SmtpSettings {
             password: String::new(),
             from: String::new(),
             allow_plain: false,
+            digest_to: String::new(),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct SmtpView {
     pub password_set: bool,
     pub from: String,
     pub allow_plain: bool,
+    /// Where the daily digest of provisioning failures goes ("": none).
+    pub digest_to: String,
 }
 
 impl From<&SmtpSettings> for SmtpView {
@@ -106,6 +112,7 @@ impl From<&SmtpSettings> for SmtpView {
             password_set: !s.password.is_empty(),
             from: s.from.clone(),
             allow_plain: s.allow_plain,
+            digest_to: s.digest_to.clone(),
         }
     }
 }
@@ -121,6 +128,8 @@ pub struct SmtpChanges {
     pub password: Option<Secret>,
     pub from: Option<String>,
     pub allow_plain: Option<bool>,
+    /// The daily digest's address; "" for none.
+    pub digest_to: Option<String>,
 }
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
@@ -224,6 +233,12 @@ pub async fn update(
     }
     if let Some(a) = c.allow_plain {
         s.allow_plain = a;
+    }
+    if let Some(d) = &c.digest_to {
+        s.digest_to = match d.trim() {
+            "" => String::new(),
+            a => super::check_address(a)?,
+        };
     }
     check(&s)?;
     if s != before {

@@ -627,3 +627,61 @@ async fn cli_smtp_and_invitations_without_leaking_secrets() {
     let events = cli.ok(&["events", "--limit", "200"]);
     assert!(!events.contains(SMTP_PASSWORD));
 }
+
+#[tokio::test]
+async fn the_daily_digest_lists_failures_once_a_day_and_only_when_there_are_some() {
+    use sesame::store::events::{self as ev, NewEvent};
+    let sink = SmtpSink::start(None);
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let key = server.config.seal_key().unwrap();
+    sink.configure(&server.db, &key, None).await;
+    let digest = sesame::mail::SmtpChanges {
+        digest_to: Some("digest@example.com".into()),
+        ..Default::default()
+    };
+    sesame::mail::settings::update(&server.db, &key, &Actor::system(), &digest)
+        .await
+        .unwrap();
+    // The digest runs as if a day had passed since just before these failures.
+    let day = sesame::mail::digest::EVERY_MS;
+    let first = sesame::store::now_ms() - 2000 + day;
+    {
+        let mut conn = server.db.write().await.unwrap();
+        for (slug, n) in [("crm", 2), ("wiki", 1)] {
+            for i in 0..n {
+                let e = NewEvent {
+                    name: "scim_user_update",
+                    actor: "system:scim".into(),
+                    app_slug: Some(slug.into()),
+                    outcome: "failure",
+                    detail: json!({ "error": format!("HTTP 500 number {i}") }),
+                    ..NewEvent::default()
+                };
+                ev::insert(&mut conn, &e).await.unwrap();
+            }
+        }
+    }
+    assert!(sesame::mail::digest::run(&server.db, first).await.unwrap());
+    assert!(
+        !sesame::mail::digest::run(&server.db, first + 1000)
+            .await
+            .unwrap(),
+        "once a day"
+    );
+    let m = &sink.wait_for("digest@example.com", 1, 20).await[0];
+    assert!(m.subject().contains("3 failed"), "{}", m.subject());
+    assert!(
+        m.data.contains("crm: 2 failed") && m.data.contains("HTTP 500 number 1"),
+        "{}",
+        m.data
+    );
+    assert!(m.data.contains("wiki: 1 failed"), "{}", m.data);
+    // The next day had no failure: no mail.
+    assert!(!sesame::mail::digest::run(&server.db, first + day)
+        .await
+        .unwrap());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.to("digest@example.com").len(), 1);
+    server.stop().await;
+}

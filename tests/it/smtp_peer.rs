@@ -177,6 +177,7 @@ impl SmtpSink {
             password: auth.map(|a| Secret::new(a.1)),
             from: Some(FROM.into()),
             allow_plain: None,
+            digest_to: None,
         };
         settings::update(db, key, &Actor::system(), &c)
             .await

@@ -41,6 +41,8 @@ pub struct SmtpForm {
     from: String,
     #[serde(default)]
     allow_plain: Option<String>,
+    #[serde(default)]
+    digest_to: String,
 }
 
 pub async fn update(
@@ -66,6 +68,7 @@ pub async fn update(
         password,
         from: Some(f.from),
         allow_plain: Some(f.allow_plain.is_some()),
+        digest_to: Some(f.digest_to),
     };
     let r = settings::update(&state.db, &state.seal, &admin.actor(), &c)
         .await
