@@ -419,8 +419,21 @@ async fn password_reset_by_mail() {
         login.body.contains("href=\"/forgot\""),
         "a Forgot password? link"
     );
+    let started = std::time::Instant::now();
     let known = forgot(&mut b, "alice").await;
+    let known_took = started.elapsed();
+    let started = std::time::Instant::now();
     let unknown = forgot(&mut b, "nobody").await;
+    let unknown_took = started.elapsed();
+    // Both answers take at least the floor, so the time does not tell them apart.
+    assert!(
+        known_took >= sesame::auth::reset::MIN_ANSWER,
+        "{known_took:?}"
+    );
+    assert!(
+        unknown_took >= sesame::auth::reset::MIN_ANSWER,
+        "{unknown_took:?}"
+    );
     let suspended = forgot(&mut b, "carol").await;
     assert_eq!(known.status, 200);
     assert_eq!(
@@ -509,6 +522,18 @@ async fn reset_requests_are_throttled_per_account() {
         forgot(&mut b, "ghost").await;
     }
     assert_eq!(forgot(&mut b, "ghost").await.status, 429);
+    // Per client address: the 20th request from it, whatever the names, is the last.
+    let mut answered = 2 * (sesame::auth::reset::PER_ACCOUNT + 1);
+    while answered < sesame::auth::reset::PER_ADDRESS {
+        let page = forgot(&mut b, &format!("someone{answered}")).await;
+        assert_eq!(page.status, 200, "request {answered} from the address");
+        answered += 1;
+    }
+    assert_eq!(
+        forgot(&mut b, "someone-else").await.status,
+        429,
+        "per address"
+    );
     sink.wait_for("bob@example.com", 3, 20).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(sink.to("bob@example.com").len(), 3);
@@ -683,5 +708,195 @@ async fn the_daily_digest_lists_failures_once_a_day_and_only_when_there_are_some
         .unwrap());
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(sink.to("digest@example.com").len(), 1);
+    server.stop().await;
+}
+
+/// The outbox, the link tokens, the notification address and the digest's queries on
+/// PostgreSQL (the rest of this file runs them on SQLite).
+#[tokio::test]
+async fn mail_storage_works_on_postgresql() {
+    use sesame::store::{mail as outbox, user_tokens};
+    let Some(testdb) = TestDb::postgres().await else {
+        return;
+    };
+    let db = testdb.connect().await;
+    let mut conn = db.write().await.unwrap();
+    let id = outbox::push(&mut conn, "ops@example.com", "test", "{}")
+        .await
+        .unwrap();
+    assert_eq!(outbox::pending(&mut conn).await.unwrap(), 1);
+    let taken = outbox::take_due(&mut conn, 60_000)
+        .await
+        .unwrap()
+        .expect("due");
+    assert_eq!((taken.id, taken.attempts), (id, 1));
+    assert!(
+        outbox::take_due(&mut conn, 60_000).await.unwrap().is_none(),
+        "leased"
+    );
+    outbox::retry_at(&mut conn, id, 0, "try again")
+        .await
+        .unwrap();
+    outbox::done(&mut conn, id).await.unwrap();
+    assert_eq!(outbox::pending(&mut conn).await.unwrap(), 0);
+    drop(conn);
+
+    let fields = UserFields {
+        email: Some("pat@example.com".into()),
+        ..UserFields::default()
+    };
+    let user = users::add(&db, &Actor::system(), "pat", &fields, None)
+        .await
+        .unwrap();
+    let mut conn = db.write().await.unwrap();
+    let far = sesame::store::now_ms() + 60_000;
+    user_tokens::insert(&mut conn, "h1", user.id, "reset", far)
+        .await
+        .unwrap();
+    assert_eq!(
+        user_tokens::find(&mut conn, "h1", "reset").await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(
+        user_tokens::find(&mut conn, "h1", "invite").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        user_tokens::spend(&mut conn, "h1", "reset").await.unwrap(),
+        Some(user.id)
+    );
+    assert_eq!(
+        user_tokens::spend(&mut conn, "h1", "reset").await.unwrap(),
+        None,
+        "once"
+    );
+    let app = apps::add(
+        &db,
+        &Actor::system(),
+        "crm",
+        "generic",
+        &AppChanges::default(),
+    )
+    .await
+    .unwrap();
+    outbox::set_notify_address(&mut conn, app.id, "ops@example.com")
+        .await
+        .unwrap();
+    outbox::set_notify_address(&mut conn, app.id, "oncall@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox::notify_address(&mut conn, app.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("oncall@example.com")
+    );
+    drop(conn);
+    let dir = tempfile::tempdir().unwrap();
+    let key = sesame::scim::secret::SealKey::load(&Default::default(), dir.path()).unwrap();
+    let c = sesame::mail::SmtpChanges {
+        host: Some("127.0.0.1".into()),
+        port: Some(2525),
+        security: Some("none".into()),
+        from: Some(FROM.into()),
+        digest_to: Some("digest@example.com".into()),
+        ..Default::default()
+    };
+    sesame::mail::settings::update(&db, &key, &Actor::system(), &c)
+        .await
+        .unwrap();
+    // No failures: nothing queued, but the digest counts as done for the day.
+    let now = sesame::store::now_ms();
+    assert!(!sesame::mail::digest::run(&db, now).await.unwrap());
+}
+
+/// The console: Settings › E-mail (the password never shown back), "Send test mail", and a
+/// new user invited instead of given a password, then invited again from their page.
+#[tokio::test]
+async fn the_console_sets_smtp_sends_a_test_mail_and_invites() {
+    let sink = SmtpSink::start(Some(&format!("mailer:{SMTP_PASSWORD}")));
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let _api = Api::new(&server).await; // the admin `root`
+    let mut b = Browser::new(&server);
+    assert_eq!(b.login("root", PW).await.status, 303);
+    let page = b.get("/admin/settings/email").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Not configured"));
+    let csrf = page.csrf();
+    let port = sink.port.to_string();
+    let saved = b
+        .post(
+            "/admin/settings/email",
+            &[
+                ("csrf", &csrf),
+                ("host", "127.0.0.1"),
+                ("port", &port),
+                ("security", "none"),
+                ("username", "mailer"),
+                ("password", SMTP_PASSWORD),
+                ("from", FROM),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = b.get("/admin/settings/email").await;
+    assert!(
+        page.body.contains("E-mail settings saved."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("A password is set"));
+    assert!(!page.body.contains(SMTP_PASSWORD));
+    // Saving again with the password field empty keeps the password.
+    b.post(
+        "/admin/settings/email",
+        &[
+            ("csrf", &csrf),
+            ("host", "127.0.0.1"),
+            ("port", &port),
+            ("security", "none"),
+            ("username", "mailer"),
+            ("password", ""),
+            ("from", FROM),
+        ],
+    )
+    .await;
+    let sent = b
+        .post(
+            "/admin/settings/email/test",
+            &[("csrf", &csrf), ("to", "ops@example.com")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    assert_eq!(
+        sink.wait_for("ops@example.com", 1, 20).await[0].subject(),
+        "sesame: test mail"
+    );
+
+    let added = b
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("username", "fay"),
+                ("email", "fay@example.com"),
+                ("password", ""),
+                ("invite", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.location(), Some("/admin/users/fay"), "{}", added.body);
+    let user_page = b.get("/admin/users/fay").await;
+    assert!(
+        user_page.body.contains("invitation is on its way"),
+        "{}",
+        user_page.body
+    );
+    assert!(user_page.body.contains("id=\"send-invitation\""));
+    b.post("/admin/users/fay/invite", &[("csrf", &csrf)]).await;
+    let mails = sink.wait_for("fay@example.com", 2, 20).await;
+    assert!(mails.iter().all(|m| m.link("invite").is_some()));
     server.stop().await;
 }

@@ -9,6 +9,7 @@ written as one JSON line (envelope from/to, the raw message) to --out. Prints
 
 import argparse
 import json
+import logging
 import socket
 import sys
 import threading
@@ -60,6 +61,9 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--auth", help="user:password to require (AUTH PLAIN/LOGIN over plain: tests only)")
     a = p.parse_args()
+    # aiosmtpd logs each session's details and its own advice to stderr: the tests read files.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     port = a.port or free_port()
     kwargs = {}
     if a.auth:
