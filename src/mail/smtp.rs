@@ -19,6 +19,15 @@ use crate::scim::secret::SealKey;
 /// The longest a whole send (connect, TLS, auth, data) may take.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The EHLO argument: a domain, or an address literal for an IP (RFC 5321 §4.1.3).
+fn client_id(hello: &str) -> ClientId {
+    match hello.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(std::net::IpAddr::V4(ip)) => ClientId::Ipv4(ip),
+        Ok(std::net::IpAddr::V6(ip)) => ClientId::Ipv6(ip),
+        Err(_) => ClientId::Domain(hello.to_string()),
+    }
+}
+
 fn smtp_err(e: impl std::fmt::Display) -> MailError {
     MailError::Smtp(e.to_string())
 }
@@ -56,7 +65,7 @@ pub async fn send(
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
         .port(s.port)
         .tls(security)
-        .hello_name(ClientId::Domain(hello.to_string()))
+        .hello_name(client_id(hello))
         .timeout(Some(SEND_TIMEOUT));
     if !s.username.is_empty() {
         let password = s.password(key)?;
