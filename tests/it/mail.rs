@@ -639,15 +639,86 @@ async fn cli_smtp_and_invitations_without_leaking_secrets() {
     ]);
     cli.ok(&["user", "invite", "erin"]);
     let mails = sink.wait_for("erin@example.com", 2, 30).await;
+    let mut links: Vec<String> = mails
+        .iter()
+        .map(|m| m.link("invite").expect("a link"))
+        .collect();
+
+    // "Forgot password?" over HTTP, then the link used: the reset token is not logged either.
+    cli.ok_stdin(
+        &[
+            "user",
+            "add",
+            "frank",
+            "--email",
+            "frank@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PW}\n"),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http
+        .get(format!("{}/forgot", server.base()))
+        .send()
+        .await
+        .unwrap();
+    let cookie: String = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let csrf = crate::support::hidden(&form.text().await.unwrap(), "csrf").expect("csrf");
+    let answer = http
+        .post(format!("{}/forgot", server.base()))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("who", "frank")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let reset = sink.wait_for("frank@example.com", 1, 30).await[0]
+        .link("reset")
+        .expect("a reset link");
+    let page = http
+        .get(&reset)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let csrf = crate::support::hidden(&page.text().await.unwrap(), "csrf").expect("csrf");
+    let new_pw = "a-quiet-harbour-5531";
+    let set = http
+        .post(&reset)
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", new_pw),
+            ("confirm", new_pw),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 303);
+    links.push(reset);
+
     let log = std::fs::read_to_string(server.log_file()).unwrap_or_default();
+    assert!(log.contains("TRACE"), "the server logs at trace level");
     assert!(
         !log.contains(SMTP_PASSWORD),
         "the SMTP password is never logged"
     );
-    for m in &mails {
-        let link = m.link("invite").expect("a link");
+    for link in &links {
         let token = link.rsplit('/').next().unwrap();
-        assert!(!log.contains(token), "an invitation token is never logged");
+        assert!(
+            !log.contains(token),
+            "a link's token is never logged: {link}"
+        );
     }
     let events = cli.ok(&["events", "--limit", "200"]);
     assert!(!events.contains(SMTP_PASSWORD));
