@@ -67,14 +67,6 @@ pub async fn request(
     Ok(render(&page))
 }
 
-fn purpose(kind: &str) -> Purpose {
-    if kind == "invite" {
-        Purpose::Invite
-    } else {
-        Purpose::Reset
-    }
-}
-
 fn gone() -> Response {
     let page = MessagePage {
         title: "Link not valid".into(),
@@ -115,7 +107,7 @@ pub async fn show_reset(
     session: Session,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    form(&state, &session, &token, purpose("reset"), None).await
+    form(&state, &session, &token, Purpose::Reset, None).await
 }
 
 pub async fn show_invite(
@@ -123,7 +115,7 @@ pub async fn show_invite(
     session: Session,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    form(&state, &session, &token, purpose("invite"), None).await
+    form(&state, &session, &token, Purpose::Invite, None).await
 }
 
 #[derive(Deserialize)]
