@@ -336,6 +336,26 @@ async fn cli_smtp_and_invitations_without_leaking_secrets() {
     }
     let events = cli.ok(&["events", "--limit", "200"]);
     assert!(!events.contains(SMTP_PASSWORD));
+
+    // The app's notification address from the CLI.
+    cli.ok(&["app", "add", "wiki", "--template", "generic"]);
+    cli.ok_stdin(
+        &[
+            "scim",
+            "set",
+            "wiki",
+            "--url",
+            "http://127.0.0.1:9/scim",
+            "--token-stdin",
+            "--notify-email",
+            "ops@example.com",
+        ],
+        "a-scim-token\n",
+    );
+    let shown = cli.json(&["scim", "show", "wiki", "--json"]);
+    assert_eq!(shown["notify_email"], "ops@example.com", "{shown}");
+    let out = cli.run(&["scim", "set", "wiki", "--notify-email", "nope"], None);
+    assert!(!out.status.success(), "a bad address is refused");
 }
 
 #[tokio::test]
@@ -583,5 +603,34 @@ async fn the_console_sets_smtp_sends_a_test_mail_and_invites() {
     b.post("/admin/users/fay/invite", &[("csrf", &csrf)]).await;
     let mails = sink.wait_for("fay@example.com", 2, 20).await;
     assert!(mails.iter().all(|m| m.link("invite").is_some()));
+
+    // The app's notification address on its Identity Management tab.
+    sesame::directory::apps::add(
+        &server.db,
+        &Actor::system(),
+        "wiki",
+        "generic",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let idm = [
+        ("csrf", csrf.as_str()),
+        ("connector", "generic"),
+        ("url", "http://127.0.0.1:9/scim"),
+        ("token", "a-scim-token"),
+        ("deprovision", "deactivate"),
+        ("deletion_threshold", "0"),
+        ("notify_email", "ops@example.com"),
+    ];
+    assert_eq!(b.post("/admin/apps/wiki/idm", &idm).await.status, 303);
+    let tab = b.get("/admin/apps/wiki/idm").await;
+    assert!(
+        tab.body.contains(
+            "id=\"notify_email\" name=\"notify_email\" type=\"email\" value=\"ops@example.com\""
+        ),
+        "{}",
+        tab.body
+    );
     server.stop().await;
 }
