@@ -145,6 +145,15 @@ pub async fn get(conn: &mut Conn) -> Result<SmtpSettings, DirectoryError> {
     }
 }
 
+/// Whether mail can be sent, from the settings cache (the sign-in page asks on every view
+/// whether to offer "Forgot password?"). A failure to read says no.
+pub async fn ready(db: &Db) -> bool {
+    match mfa::cached_setting(db, KEY).await {
+        Ok(Some(text)) => serde_json::from_str::<SmtpSettings>(&text).is_ok_and(|s| s.configured()),
+        _ => false,
+    }
+}
+
 pub async fn load(db: &Db) -> Result<SmtpSettings, DirectoryError> {
     get(&mut *db.read().await?).await
 }

@@ -54,6 +54,7 @@ pub async fn show(
         error: None,
         notice,
         passkeys: state.rp.available(),
+        forgot: crate::mail::settings::ready(&state.db).await,
     };
     Ok(super::passkey::with_script(render(&page)))
 }
@@ -113,6 +114,7 @@ pub async fn submit(
         error: Some(error),
         notice: None,
         passkeys: state.rp.available(),
+        forgot: crate::mail::settings::ready(&state.db).await,
     };
     Ok((status, super::passkey::with_script(render(&page))).into_response())
 }

@@ -43,6 +43,8 @@ pub struct LoginPage {
     pub notice: Option<String>,
     /// Offer "Sign in with a passkey" (passkeys are on).
     pub passkeys: bool,
+    /// Offer "Forgot password?" (mail can be sent).
+    pub forgot: bool,
 }
 
 #[derive(Template)]

@@ -215,6 +215,9 @@ async fn an_invited_user_sets_a_password_through_the_link_and_signs_in() {
     assert_eq!(s, 400, "{v}");
     let (s, _) = api.call(Method::GET, "/api/v1/users/dave", None).await;
     assert_eq!(s, 404);
+    // No mail can be sent yet: the sign-in page offers no "Forgot password?".
+    let mut b = Browser::new(&server);
+    assert!(!b.get("/login").await.body.contains("/forgot"));
     let key = server.config.seal_key().unwrap();
     sink.configure(&server.db, &key, None).await;
     let (s, v) = api.call(Method::POST, "/api/v1/users", Some(body)).await;
