@@ -36,8 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python test peers, pinned in tests/*/requirements.txt, installed from PyPI when missing:
-# pysaml2 (the SAML service provider), scim2-server (the SCIM target) and scim2-tester (the
-# SCIM client that checks sesame's own /scim/v2).
+# pysaml2 (the SAML service provider), scim2-server (the SCIM target), scim2-tester (the
+# SCIM client that checks sesame's own /scim/v2) and aiosmtpd (the SMTP sink the mail tests
+# send to).
 pip_install() {
   local user=()
   [ "$(id -u)" -eq 0 ] || user=(--user)
@@ -48,6 +49,7 @@ if [ "$mode" = test ]; then
   python3 -c "import saml2" >/dev/null 2>&1 || { echo "setup: installing pysaml2"; pip_install tests/sp/requirements.txt; }
   python3 -c "import scim2_server" >/dev/null 2>&1 || { echo "setup: installing scim2-server"; pip_install tests/scim/requirements.txt; }
   python3 -c "import scim2_tester, httpx2" >/dev/null 2>&1 || { echo "setup: installing scim2-tester"; pip_install tests/scim_client/requirements.txt; }
+  python3 -c "import aiosmtpd" >/dev/null 2>&1 || { echo "setup: installing aiosmtpd"; pip_install tests/smtp/requirements.txt; }
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

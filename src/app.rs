@@ -154,6 +154,11 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
         .await?
         .unzip();
     let task = main.task;
+    let mailer = crate::mail::outbox::Worker {
+        db: db.clone(),
+        key: key.clone(),
+        base_url: state_config.base_url.clone(),
+    };
     let engine = crate::scim::engine::Engine::new(
         db.clone(),
         key,
@@ -162,6 +167,7 @@ pub async fn start(config: Config, db: Db) -> anyhow::Result<Running> {
     );
     let mut workers = vec![
         tokio::spawn(engine.run()),
+        tokio::spawn(mailer.run()),
         tokio::spawn(sweep(db.clone())),
         tokio::spawn(db.watch_changes(CHANGES_EVERY)),
     ];
@@ -222,6 +228,13 @@ async fn sweep(db: Db) {
         };
         if let Err(e) = saml.await {
             tracing::warn!(error = %e, "could not delete expired SSO records");
+        }
+        let tokens = async {
+            let mut conn = db.write().await?;
+            crate::store::user_tokens::sweep(&mut conn).await
+        };
+        if let Err(e) = tokens.await {
+            tracing::warn!(error = %e, "could not delete expired reset and invitation tokens");
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod declare;
 pub mod directory;
 pub mod error;
 pub mod inbound;
+pub mod mail;
 pub mod saml;
 pub mod scim;
 pub mod serve;

@@ -12,6 +12,7 @@ mod assign;
 mod config;
 mod document;
 mod keys;
+mod mail;
 mod people;
 mod routes;
 pub mod scim;

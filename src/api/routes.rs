@@ -20,7 +20,8 @@ use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
 use super::{
-    apps, assign, config, document, keys, method_not_allowed, not_found, people, scim, sources,
+    apps, assign, config, document, keys, mail, method_not_allowed, not_found, people, scim,
+    sources,
 };
 use crate::app::AppState;
 
@@ -199,6 +200,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(people::remove_member)),
         op(routes!(people::mfa_policy)),
         op(routes!(people::set_mfa_policy)),
+        op(routes!(mail::show)),
+        op(routes!(mail::set)),
+        op(routes!(mail::test)),
         op(routes!(super::events_list)),
         op(routes!(keys::show)),
         op(routes!(keys::stage_next)),
@@ -275,6 +279,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 53);
+        assert_eq!(seen.len(), 56);
     }
 }

@@ -10,6 +10,7 @@ mod events;
 mod groups;
 mod output;
 mod scim;
+mod smtp;
 mod sources;
 mod tokens;
 mod users;
@@ -60,6 +61,9 @@ enum Command {
     /// Identity Management: push the app's users to its SCIM endpoint
     #[command(subcommand)]
     Scim(scim::ScimCommand),
+    /// E-mail: the SMTP server sesame sends notifications, reset links and invitations through
+    #[command(subcommand)]
+    Smtp(smtp::SmtpCommand),
     /// Tokens for the JSON admin API (/api/v1)
     #[command(subcommand)]
     AdminToken(tokens::TokenCommand),
@@ -157,11 +161,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => crate::app::serve(config).await,
         Command::CheckConfig { json } => check_config(&config, json),
-        Command::User(c) => users::run(&open(&config).await?, c).await,
+        Command::User(c) => users::run(&open(&config).await?, &config, c).await,
         Command::Group(c) => groups::run(&open(&config).await?, c).await,
         Command::App(c) => apps::run(&open(&config).await?, &config, c).await,
         Command::Cert(c) => certs::run(&open(&config).await?, &config, c).await,
         Command::Scim(c) => scim::run(&open(&config).await?, &config, c).await,
+        Command::Smtp(c) => smtp::run(&open(&config).await?, &config, c).await,
         Command::AdminToken(c) => tokens::run(&open(&config).await?, c).await,
         Command::ScimSource(c) => sources::run(&open(&config).await?, &config.base_url, c).await,
         Command::Events(a) => events::run(&open(&config).await?, a).await,

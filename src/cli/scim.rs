@@ -99,6 +99,10 @@ pub struct SetArgs {
     /// Send the connector's default attributes again
     #[arg(long)]
     restore_defaults: bool,
+    /// Mail this address when the target stops, is quarantined or paused, and when it runs
+    /// again ("" for none)
+    #[arg(long, value_name = "ADDRESS")]
+    notify_email: Option<String>,
 }
 
 pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<()> {
@@ -124,6 +128,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 exclude: a.exclude,
                 include: a.include,
                 restore_defaults: a.restore_defaults,
+                notify_email: a.notify_email,
             };
             let row = target::update(db, &key, &actor, &a.slug, &changes).await?;
             if let Ok(u) = url::Url::parse(&row.base_url) {

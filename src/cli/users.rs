@@ -23,7 +23,13 @@ pub enum UserCommand {
         /// (what the console and the API do by default)
         #[arg(long, requires = "password_stdin")]
         temporary: bool,
+        /// Send an invitation instead of setting a password: a link (valid 7 days) to the
+        /// user's e-mail address to choose their own (SMTP must be set up: `sesame smtp set`)
+        #[arg(long, conflicts_with_all = ["password_stdin", "temporary"])]
+        invite: bool,
     },
+    /// Send (again) the invitation: a new link to choose a password; earlier ones stop working
+    Invite { username: String },
     /// Lift the lock that repeated failed sign-ins put on an account
     Unlock { username: String },
     /// Remove a user's second factors (a lost phone): passkeys, authenticator app and
@@ -106,14 +112,37 @@ impl From<FieldArgs> for UserFields {
     }
 }
 
-pub async fn run(db: &Db, cmd: UserCommand) -> anyhow::Result<()> {
+pub async fn run(db: &Db, config: &crate::config::Config, cmd: UserCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
         UserCommand::Add {
             username,
             fields,
+            password_stdin: _,
+            temporary: _,
+            invite: true,
+        } => {
+            let key = config.seal_key()?;
+            let fields = fields.into();
+            let u =
+                crate::auth::invite::create(db, &key, &config.base_url, &actor, &username, &fields)
+                    .await?;
+            println!(
+                "created user {}; invitation queued (the running server sends it)",
+                u.username
+            );
+        }
+        UserCommand::Invite { username } => {
+            let key = config.seal_key()?;
+            crate::auth::invite::send(db, &key, &config.base_url, &actor, &username).await?;
+            println!("invitation queued for {username} (the running server sends it)");
+        }
+        UserCommand::Add {
+            username,
+            fields,
             password_stdin,
             temporary,
+            invite: false,
         } => {
             let password = if password_stdin {
                 Some(Password::new(super::read_secret(true, "password")?)?)

@@ -55,9 +55,13 @@ pub async fn declaration(db: &Db) -> Result<Declaration, DeclareError> {
         let sso = sso::get(&mut conn, app.id)
             .await?
             .and_then(|r| sso_decl(&r));
-        let scim = scim::target(&mut conn, app.id)
+        let notify = crate::store::mail::notify_address(&mut conn, app.id)
             .await?
-            .map(|r| scim_decl(&r));
+            .filter(|a| !a.is_empty());
+        let scim = scim::target(&mut conn, app.id).await?.map(|r| ScimDecl {
+            notify_email: notify,
+            ..scim_decl(&r)
+        });
         decl.apps.push(AppDecl {
             slug: app.slug,
             template: Some(app.template),
@@ -119,6 +123,7 @@ fn scim_decl(row: &TargetRow) -> ScimDecl {
         push_groups: Some(row.push_groups),
         deletion_threshold: Some(row.deletion_threshold),
         exclude: Some(target::excluded(row)),
+        notify_email: None,
         active: Some(row.state != TargetState::Inactive),
     }
 }

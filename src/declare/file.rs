@@ -150,6 +150,9 @@ pub struct ScimDecl {
     /// When given, exactly these optional attributes are left out of what is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exclude: Option<Vec<String>>,
+    /// Where failure and recovery notifications go ("" for none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_email: Option<String>,
     /// Provisioning runs (`true`: activated when inactive) or not (`false`: deactivated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,

@@ -458,6 +458,13 @@ async fn scim_steps(
     let wanted = wanted_credential(s, dir)?;
     let have = target::credential(key, &before)?;
     let credential = wanted.filter(|w| !same_credential(w, have.as_ref()));
+    let notify_before = match existing {
+        Some(app) => crate::store::mail::notify_address(conn, app.id)
+            .await?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let notify = s.notify_email.clone().filter(|n| n.trim() != notify_before);
     let changes = Changes {
         url: s.url.clone(),
         connector: s.connector.clone(),
@@ -478,18 +485,23 @@ async fn scim_steps(
             None => Vec::new(),
         },
         restore_defaults: false,
+        notify_email: notify.clone(),
     };
     let after = target::revise(&before, &changes, &|_| Ok("(new credential)".into()))?;
     let what = format!("app {slug} scim");
-    if after != before {
-        let mut detail = fields_changed(&before, &after);
+    if after != before || notify.is_some() {
+        let mut detail = vec![fields_changed(&before, &after)];
         if credential.is_some() {
-            detail = [detail, "credential: new".into()]
-                .into_iter()
-                .filter(|d| !d.is_empty())
-                .collect::<Vec<_>>()
-                .join(", ");
+            detail.push("credential: new".into());
         }
+        if let Some(n) = &notify {
+            detail.push(format!("notify_email: {notify_before:?} -> {n:?}"));
+        }
+        let detail = detail
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
         steps.push(step(
             Kind::Change,
             what.clone(),

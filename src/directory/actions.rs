@@ -20,10 +20,13 @@ pub enum UserAction {
     ResetMfa,
     /// End every session of the user (a stolen laptop).
     SignOut,
+    /// Send (again) a link to set their own password (`auth::invite`).
+    Invite,
 }
 
 impl UserAction {
-    pub const ALL: [UserAction; 8] = [
+    pub const ALL: [UserAction; 9] = [
+        UserAction::Invite,
         UserAction::SignOut,
         UserAction::Suspend,
         UserAction::Activate,
@@ -49,6 +52,7 @@ impl UserAction {
             UserAction::Delete => "delete",
             UserAction::ResetMfa => "reset-mfa",
             UserAction::SignOut => "sign-out",
+            UserAction::Invite => "invite",
         }
     }
 }

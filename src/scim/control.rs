@@ -51,6 +51,8 @@ pub struct Overview {
     pub last_ok_at: i64,
     /// When Test connection last passed with these settings (unix ms; 0: not since).
     pub tested_at: i64,
+    /// Where failure and recovery notifications go ("": none).
+    pub notify_email: String,
 }
 
 pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
@@ -62,7 +64,11 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let failing = store::failing(&mut conn, app.id).await?;
     let last_ok_at = store::last_ok(&mut conn, app.id).await?;
     let tested_at = store::tested(&mut conn, app.id).await?;
+    let notify_email = crate::store::mail::notify_address(&mut conn, app.id)
+        .await?
+        .unwrap_or_default();
     Ok(Overview {
+        notify_email,
         last_ok_at,
         tested_at,
         app,
@@ -87,6 +93,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
     v["last_ok_at"] = o.last_ok_at.into();
     v["tested_at"] = o.tested_at.into();
     v["paused_until"] = o.row.paused_until.into();
+    v["notify_email"] = o.notify_email.into();
     v["failing"] = serde_json::to_value(&o.failing).unwrap_or_default();
     Ok(v)
 }

@@ -279,17 +279,24 @@ impl Engine {
                 let failures = store::count_failure(&mut conn, job.app_id).await?;
                 if failures >= QUARANTINE_AFTER {
                     let reason = format!("{failures} failed requests in a row; last: {why}");
-                    enter(&mut conn, &live, Transition::Quarantine, &reason).await?;
+                    // The writer is free for `enter`'s transaction (one connection on SQLite).
+                    drop(conn);
+                    enter(&self.db, &live, Transition::Quarantine, &reason).await?;
+                    conn = self.db.write().await?;
                 }
                 store::retry(&mut conn, job, &self.owner, now_ms() + delay, true, &why).await
             }
             Err(Stop::Unauthorized(why)) => {
                 let reason = format!("the target refused the credentials ({why}); update them with `sesame scim set {slug} --token-stdin`, then `sesame scim resume {slug}`");
-                enter(&mut conn, &live, Transition::Stop, &reason).await?;
+                drop(conn);
+                enter(&self.db, &live, Transition::Stop, &reason).await?;
+                let mut conn = self.db.write().await?;
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
             Err(Stop::Threshold(why)) => {
-                enter(&mut conn, &live, Transition::Pause, &why).await?;
+                drop(conn);
+                enter(&self.db, &live, Transition::Pause, &why).await?;
+                let mut conn = self.db.write().await?;
                 store::retry(&mut conn, job, &self.owner, now_ms(), false, &why).await
             }
             Err(Stop::Store(e)) => {
@@ -323,19 +330,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Moves a target that was sending (the job ran) to the state `t` leads to, with an event.
+/// Moves a target that was sending (the job ran) to the state `t` leads to, with an event
+/// and the notification mail, in one transaction.
 async fn enter(
-    conn: &mut crate::store::Conn,
+    db: &Db,
     live: &target::Live,
     t: Transition,
     reason: &str,
 ) -> Result<(), crate::store::StoreError> {
     // The job ran, so the state it read sends requests and the engine's transitions apply.
-    let Ok(state) = live.row.state.after(t) else {
+    let from = live.row.state;
+    let Ok(state) = from.after(t) else {
         return Ok(());
     };
-    store::set_state(conn, live.app.id, state, reason).await?;
-    state_event(conn, &live.app.slug, state, reason).await
+    // Several jobs of the target may fail at once: only the one that moves the state
+    // writes the event and queues the notification.
+    let mut tx = db.begin().await?;
+    if !store::change_state(&mut tx, live.app.id, from, state, reason).await? {
+        return Ok(());
+    }
+    state_event(&mut tx, &live.app.slug, state, reason).await?;
+    target::notice::state_changed(&mut tx, &live.app, from, state, reason).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn state_event(

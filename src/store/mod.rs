@@ -23,6 +23,7 @@ pub mod events;
 pub mod group;
 pub mod groups;
 pub mod inbound;
+pub mod mail;
 pub mod mfa;
 pub mod saml;
 pub mod scim;
@@ -32,6 +33,7 @@ pub mod sso;
 pub mod throttle;
 pub mod tokens;
 mod tx;
+pub mod user_tokens;
 pub mod users;
 pub mod vitals;
 

@@ -71,6 +71,15 @@ pub async fn by_key(conn: &mut Conn, username_key: &str) -> Result<Option<User>,
         .await?)
 }
 
+/// The user with this e-mail address (its case-folded key).
+pub async fn by_email_key(conn: &mut Conn, email_key: &str) -> Result<Option<User>, StoreError> {
+    let sql = format!("{SELECT} WHERE u.email_key = $1");
+    Ok(sqlx::query_as(&sql)
+        .bind(email_key)
+        .fetch_optional(conn)
+        .await?)
+}
+
 pub async fn by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, StoreError> {
     let sql = format!("{SELECT} WHERE u.id = $1");
     Ok(sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?)

@@ -22,6 +22,8 @@ const REFUSED: &str = "Wrong username or password.";
 pub struct LoginQuery {
     next: Option<String>,
     logged_out: Option<String>,
+    /// Set after a password was chosen through a reset or invitation link.
+    password_set: Option<String>,
     /// Set by SSO when the application asked for a fresh sign-in (`ForceAuthn`).
     reauth: Option<String>,
 }
@@ -34,6 +36,9 @@ pub async fn show(
     let next = safe_next(q.next.as_deref());
     let mut username = String::new();
     let mut notice = q.logged_out.map(|_| "You have signed out.".to_string());
+    if q.password_set.is_some() {
+        notice = Some("Your password is set: sign in with it.".into());
+    }
     if let Some(user) = session::current_user(&session, &state.db).await? {
         if q.reauth.is_none() {
             return Ok(Redirect::to(&next).into_response());
@@ -48,6 +53,7 @@ pub async fn show(
         error: None,
         notice,
         passkeys: state.rp.available(),
+        forgot: crate::mail::settings::ready(&state.db).await,
     };
     Ok(super::passkey::with_script(render(&page)))
 }
@@ -107,6 +113,7 @@ pub async fn submit(
         error: Some(error),
         notice: None,
         passkeys: state.rp.available(),
+        forgot: crate::mail::settings::ready(&state.db).await,
     };
     Ok((status, super::passkey::with_script(render(&page))).into_response())
 }

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod passkey;
 pub mod portal;
 pub mod rejections;
+pub mod reset;
 pub mod saml;
 pub mod scim_server;
 pub mod slo;
@@ -32,6 +33,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(portal::show))
         .route("/login", get(login::show).post(login::submit))
+        .route("/forgot", get(reset::forgot).post(reset::request))
+        .route(
+            "/reset/{token}",
+            get(reset::show_reset).post(reset::set_reset),
+        )
+        .route(
+            "/invite/{token}",
+            get(reset::show_invite).post(reset::set_invite),
+        )
         .route("/logout", get(portal::confirm_logout).post(portal::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))

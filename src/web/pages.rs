@@ -43,6 +43,8 @@ pub struct LoginPage {
     pub notice: Option<String>,
     /// Offer "Sign in with a passkey" (passkeys are on).
     pub passkeys: bool,
+    /// Offer "Forgot password?" (mail can be sent).
+    pub forgot: bool,
 }
 
 #[derive(Template)]
@@ -106,6 +108,24 @@ pub struct AccountMfaPage {
 #[template(path = "logout.html")]
 pub struct LogoutPage {
     pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+pub struct SetPasswordPage {
+    pub csrf: String,
+    /// Where the form posts: the link's own path.
+    pub action: String,
+    pub invite: bool,
+    pub username: String,
+    pub min_len: usize,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]

@@ -117,8 +117,19 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         .unwrap();
     let base = format!("http://{}", server.addr);
 
-    // The login page, signed out.
+    // The login page and "Forgot password?", signed out.
     let mut found: Vec<String> = Vec::new();
+    for px in [1366, 390] {
+        width(&chrome, px).await;
+        chrome.goto(&format!("{base}/forgot")).await;
+        chrome.find("input[name='who']").await;
+        found.extend(
+            violations(&chrome)
+                .await
+                .into_iter()
+                .map(|v| format!("/forgot @{px}: {v}")),
+        );
+    }
     for px in [1366, 390] {
         width(&chrome, px).await;
         chrome.goto(&format!("{base}/login")).await;
@@ -155,6 +166,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_width() {
         "/admin/apps/wiki/idm",
         "/admin/keys",
         "/admin/config",
+        "/admin/settings/email",
         "/admin/events",
     ];
     for px in [1366, 390, 320] {

@@ -92,6 +92,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/keys",
     "/admin/config",
     "/admin/config/export.toml",
+    "/admin/settings/email",
 ];
 
 /// Every POST route of the console, each with a form that would change something for an
@@ -189,6 +190,19 @@ fn post_routes() -> Vec<(String, Form)> {
         ("/admin/groups/eng/delete", form(&[("confirm", "eng")])),
         ("/admin/keys/stage-next", form(&[("kind", "ec")])),
         ("/admin/keys/activate-next", Form::new()),
+        (
+            "/admin/settings/email",
+            form(&[
+                ("host", "127.0.0.1"),
+                ("port", "2525"),
+                ("security", "none"),
+                ("from", "sesame@example.com"),
+            ]),
+        ),
+        (
+            "/admin/settings/email/test",
+            form(&[("to", "ops@example.com")]),
+        ),
         ("/admin/apps/wiki/keys/own", form(&[("kind", "rsa")])),
         ("/admin/apps/wiki/keys/stage-next", form(&[("kind", "ec")])),
         ("/admin/apps/wiki/keys/activate-next", Form::new()),
@@ -1506,6 +1520,8 @@ async fn the_forms_refused_above_work_for_an_admin() {
         "/admin/apps/wiki/keys/stage-next",
         "/admin/apps/wiki/keys/activate-next",
         "/admin/apps/wiki/keys/shared",
+        // No SMTP server is set up on a fresh server: the test mail is refused.
+        "/admin/settings/email/test",
     ];
     for (path, f) in post_routes() {
         let c = Console::start().await;

@@ -29,7 +29,8 @@ pub struct PasswordBody {
 
 /// The actions of `POST /api/v1/users/{username}/{action}` (deleting and joining have their
 /// own routes here: DELETE, PUT …/members/…).
-pub const USER_ACTIONS: [UserAction; 6] = [
+pub const USER_ACTIONS: [UserAction; 7] = [
+    UserAction::Invite,
     UserAction::SignOut,
     UserAction::Suspend,
     UserAction::Activate,
@@ -40,7 +41,7 @@ pub const USER_ACTIONS: [UserAction; 6] = [
 
 /// The document of each of [`USER_ACTIONS`].
 #[derive(OpenApi)]
-#[openapi(paths(sign_out, suspend, activate, unlock, set_password, reset_mfa))]
+#[openapi(paths(invite, sign_out, suspend, activate, unlock, set_password, reset_mfa))]
 pub struct Actions;
 
 /// One of [`USER_ACTIONS`], by its name in the path. Only `password` takes a body; the
@@ -59,6 +60,9 @@ pub async fn user_action(
     if action == UserAction::Password {
         return set_password(db, actor, &name, body).await;
     }
+    if action == UserAction::Invite {
+        return invite(&state, actor, &name).await;
+    }
     if body.as_ref().is_some_and(|b| b != &json!({})) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -72,8 +76,39 @@ pub async fn user_action(
         UserAction::Activate => activate(db, actor, &name).await,
         UserAction::Unlock => unlock(db, actor, &name).await,
         UserAction::ResetMfa => reset_mfa(db, actor, &name).await,
-        UserAction::Password | UserAction::Join | UserAction::Delete => Err(no_such()),
+        UserAction::Password | UserAction::Invite | UserAction::Join | UserAction::Delete => {
+            Err(no_such())
+        }
     }
+}
+
+/// The invitation was queued.
+#[derive(Serialize, ToSchema)]
+pub struct Invited {
+    username: String,
+    /// Days the link works.
+    valid_days: i64,
+}
+
+/// Send (again) an invitation: a link to choose a password
+///
+/// No body (or {}). Earlier links stop working. 400 when the user is suspended, has no
+/// e-mail address, or SMTP is not set up. An event (user_invite_sent); the mail is sent by
+/// the server's mail worker (mail_sent or mail_failed).
+#[utoipa::path(
+    post, path = "/api/v1/users/{username}/invite", operation_id = "inviteUser", tag = "users",
+    params(Username),
+    responses(
+        (status = 200, description = "Queued", body = Invited),
+        NotFound, BodyRefusals, Refusals,
+    ),
+)]
+async fn invite(state: &AppState, actor: &Actor, name: &str) -> ApiResult {
+    crate::auth::invite::send(&state.db, &state.seal, &state.config.base_url, actor, name).await?;
+    ok(Invited {
+        username: name.to_string(),
+        valid_days: crate::auth::reset::INVITE_DAYS,
+    })
 }
 
 /// How many sessions a sign-out ended.

@@ -51,6 +51,9 @@ pub struct UserBody {
     /// Only on create, with `password`: ask for a new password at the first sign-in
     /// (default true: a password an admin chose is temporary, as on the password action).
     must_change: Option<bool>,
+    /// Only on create, without `password`: mail the user a link (valid 7 days) to choose
+    /// their own password. Needs `email` and SMTP set up (400 otherwise, nothing created).
+    invite: Option<bool>,
 }
 
 impl UserBody {
@@ -114,6 +117,19 @@ pub async fn create_user(
             "username is required",
         ));
     };
+    if b.invite == Some(true) {
+        if b.password.is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "give a password or invite, not both",
+            ));
+        }
+        let (db, key, base) = (&state.db, &state.seal, &state.config.base_url);
+        let user = crate::auth::invite::create(db, key, base, &admin.actor, &username, &b.fields())
+            .await?;
+        return created(user);
+    }
     let pw = b.password.clone().map(password).transpose()?;
     let temporary = b.must_change.unwrap_or(true);
     let user = users::add_with(

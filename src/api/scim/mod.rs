@@ -55,6 +55,8 @@ pub struct ScimStatus {
     last_ok_at: i64,
     /// Milliseconds since the Unix epoch.
     paused_until: i64,
+    /// Where failure and recovery notifications go ("": none).
+    notify_email: String,
     /// The latest failure among the queued jobs: the error, when (unix ms), after how many
     /// attempts, when the job is tried next, and how many queued jobs have failed.
     failing: Option<Failing>,
@@ -87,6 +89,7 @@ impl ScimStatus {
             last_sync_at: row.last_sync_at,
             last_ok_at: o.last_ok_at,
             paused_until: row.paused_until,
+            notify_email: o.notify_email,
             failing: o.failing,
         })
     }
@@ -139,6 +142,9 @@ pub struct ScimPatch {
     /// Clear the exclusions first.
     #[serde(default)]
     pub restore_defaults: bool,
+    /// Where a mail goes when the target is stopped, quarantined or paused, and when it
+    /// runs again; "" for none.
+    pub notify_email: Option<String>,
 }
 
 impl ScimPatch {
@@ -167,6 +173,7 @@ impl ScimPatch {
             exclude: self.exclude,
             include: self.include,
             restore_defaults: self.restore_defaults,
+            notify_email: self.notify_email,
         })
     }
 }

@@ -42,6 +42,8 @@ pub async fn set_state(
         .after(switch.transition())
         .map_err(|r| refused(slug, r))?;
     store::set_state(&mut tx, app.id, state, "").await?;
+    let why = format!("{} by {}", switch.as_str(), actor.0);
+    super::notice::state_changed(&mut tx, &app, row.state, state, &why).await?;
     if state.sends_requests() {
         // This full sync counts as the latest reconciliation (the schedule starts now).
         store::enqueue_app(&mut tx, app.id).await?;
@@ -68,9 +70,10 @@ pub async fn set_state(
 }
 
 /// The app whose target is paused by the deletion threshold and the state `t` (approve or
-/// reject) leads to, or why not.
+/// reject) leads to, or why not; the notification of the change is queued.
 async fn batch(
     conn: &mut Conn,
+    actor: &Actor,
     slug: &str,
     t: Transition,
 ) -> Result<(App, TargetState), DirectoryError> {
@@ -79,6 +82,13 @@ async fn batch(
         return Err(refused(slug, Refusal::NoBatch));
     }
     let next = row.state.after(t).map_err(|r| refused(slug, r))?;
+    let word = if t == Transition::Approve {
+        "approved"
+    } else {
+        "rejected"
+    };
+    let why = format!("the deprovisioning batch was {word} by {}", actor.0);
+    super::notice::state_changed(conn, &app, row.state, next, &why).await?;
     Ok((app, next))
 }
 
@@ -86,7 +96,7 @@ async fn batch(
 /// hour, and the target runs again.
 pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), DirectoryError> {
     let mut tx = db.begin().await?;
-    let (app, state) = batch(&mut tx, slug, Transition::Approve).await?;
+    let (app, state) = batch(&mut tx, actor, slug, Transition::Approve).await?;
     store::approve(&mut tx, app.id, state, now_ms() + APPROVAL_MS).await?;
     store::release_all(&mut tx, app.id).await?;
     audit(
@@ -106,7 +116,7 @@ pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), Directory
 /// accounts stay as they are) and the target runs again; the rest of the queue is kept.
 pub async fn reject(db: &Db, actor: &Actor, slug: &str) -> Result<u64, DirectoryError> {
     let mut tx = db.begin().await?;
-    let (app, state) = batch(&mut tx, slug, Transition::Reject).await?;
+    let (app, state) = batch(&mut tx, actor, slug, Transition::Reject).await?;
     let in_scope = crate::directory::access::users_of(&mut tx, app.id).await?;
     let queued = store::queued_users(&mut tx, app.id).await?;
     let leaving: Vec<i64> = queued

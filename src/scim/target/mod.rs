@@ -5,9 +5,11 @@
 //!
 //! Here: connector profiles, the settings and `live` (a target ready to talk to);
 //! `state`: the states and the one transition table; `lifecycle`: activate, deactivate,
-//! resume, approve, reject, remove; `options`: the auth kind and deprovision action.
+//! resume, approve, reject, remove; `options`: the auth kind and deprovision action;
+//! `notice`: the mail sent when a target halts or runs again.
 
 mod lifecycle;
+pub mod notice;
 mod options;
 mod state;
 
@@ -101,6 +103,8 @@ pub struct Changes {
     pub exclude: Vec<String>,
     pub include: Vec<String>,
     pub restore_defaults: bool,
+    /// Where failure and recovery notifications go (`notice`); "" removes it.
+    pub notify_email: Option<String>,
 }
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
@@ -227,6 +231,30 @@ pub async fn update(
     let (app, before, _) = get(&mut tx, slug).await?;
     let row = revise(&before, c, &|s| seal(key, s, app.id))?;
     let reauth = c.credential.is_some();
+    if let Some(addr) = &c.notify_email {
+        let addr = match addr.trim() {
+            "" => String::new(),
+            a => crate::mail::check_address(a)?,
+        };
+        let was = crate::store::mail::notify_address(&mut tx, app.id).await?;
+        if was.as_deref().unwrap_or("") != addr {
+            crate::store::mail::set_notify_address(&mut tx, app.id, &addr).await?;
+            let shown = if addr.is_empty() {
+                String::new()
+            } else {
+                crate::mail::masked(&addr)
+            };
+            audit(
+                &mut tx,
+                actor,
+                "idm_integration_update",
+                Some(slug),
+                None,
+                json!({ "notify_email": shown }),
+            )
+            .await?;
+        }
+    }
     if row != before {
         store::put_target(&mut tx, &row).await?;
         let reached_otherwise = (&row.base_url, &row.connector, row.auth, &row.basic_user)

@@ -187,6 +187,31 @@ pub async fn set_state(
     Ok(())
 }
 
+/// Moves the state from `from` to `to` (and sets the reason; `failures` resets) unless
+/// someone moved it first: true when this call changed it.
+pub async fn change_state(
+    conn: &mut Conn,
+    app_id: i64,
+    from: TargetState,
+    to: TargetState,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE scim_targets SET state = $2, state_reason = $3, failures = 0, \
+         updated_at = CASE WHEN $4 > updated_at THEN $4 ELSE updated_at + 1 END \
+         WHERE app_id = $1 AND state = $5",
+    )
+    .bind(app_id)
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(now_ms())
+    .bind(from.as_str())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 /// Counts a failed request; returns the count of failures in a row.
 pub async fn count_failure(conn: &mut Conn, app_id: i64) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(

@@ -36,6 +36,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         failing,
         last_ok_at,
         tested_at,
+        notify_email,
     } = control::overview(&state.db, slug).await?;
     let excluded = target::excluded(&row);
     let every = state.config.scim_reconcile_every.as_millis() as i64;
@@ -80,6 +81,7 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
             .collect(),
         progress_max,
         progress_done: (progress_max - queued).max(0),
+        notify_email,
         failing: failing.map(|f| describe_failure(&f)),
     };
     Ok((app, v))
@@ -217,6 +219,7 @@ pub async fn update(
         exclude: if restore { Vec::new() } else { exclude },
         include: if restore { Vec::new() } else { include },
         restore_defaults: restore,
+        notify_email: get("notify_email"),
     };
     let r = match patch.changes() {
         Ok(changes) => target::update(&state.db, &state.seal, &admin.actor(), &slug, &changes)

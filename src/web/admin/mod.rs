@@ -9,6 +9,7 @@ mod config;
 mod events;
 mod idm;
 mod keys;
+mod mail;
 mod pages;
 mod people;
 mod sources;
@@ -90,6 +91,8 @@ pub fn router() -> Router<AppState> {
             get(sources::show).post(sources::create),
         )
         .route("/admin/scim-sources/{name}/revoke", post(sources::revoke))
+        .route("/admin/settings/email", get(mail::show).post(mail::update))
+        .route("/admin/settings/email/test", post(mail::test))
         .route("/admin/keys", get(keys::show))
         .route("/admin/keys/stage-next", post(keys::stage_next))
         .route("/admin/keys/activate-next", post(keys::activate_next))

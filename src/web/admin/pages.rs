@@ -36,6 +36,16 @@ impl Chrome {
 }
 
 #[derive(Template)]
+#[template(path = "admin/mail.html")]
+pub struct MailPage {
+    pub c: Chrome,
+    pub smtp: crate::mail::settings::SmtpView,
+    pub securities: Vec<&'static str>,
+    /// The test mail's default recipient: the admin's own address.
+    pub to: String,
+}
+
+#[derive(Template)]
 #[template(path = "admin/apps.html")]
 pub struct AppsPage {
     pub c: Chrome,
@@ -126,6 +136,8 @@ pub struct IdmView {
     pub deprovision: Deprovision,
     pub push_groups: bool,
     pub deletion_threshold: i64,
+    /// Where failure and recovery notifications go ("": none).
+    pub notify_email: String,
     pub state: TargetState,
     pub state_reason: String,
     pub queued: i64,

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
 use super::{confirmed_delete, done, on, seg, AdminUser};
 use crate::app::AppState;
-use crate::auth::mfa;
 use crate::auth::password::Password;
+use crate::auth::{invite, mfa};
 use crate::directory::actions::{GroupAction, UserAction};
 use crate::directory::users::{self, UserFields};
 use crate::directory::{apps, groups, DirectoryError};
@@ -69,6 +69,8 @@ pub struct NewUser {
     #[serde(default)]
     password: String,
     is_admin: Option<String>,
+    /// Send an invitation link instead of setting a password.
+    invite: Option<String>,
 }
 
 pub async fn create_user(
@@ -83,6 +85,22 @@ pub async fn create_user(
         is_admin: Some(on(&f.is_admin)),
         ..UserFields::default()
     };
+    if on(&f.invite) {
+        if !f.password.is_empty() {
+            let m = "Choose a temporary password or an invitation, not both.".to_string();
+            return Ok(done(&admin.session, Err(m), "/admin/users").await);
+        }
+        let (db, key, base) = (&state.db, &state.seal, &state.config.base_url);
+        let r = invite::create(db, key, base, &admin.actor(), f.username.trim(), &fields).await;
+        return Ok(match r {
+            Ok(u) => {
+                let to = format!("/admin/users/{}", seg(&u.username));
+                let m = format!("Added {}; the invitation is on its way.", u.username);
+                done(&admin.session, Ok(m), &to).await
+            }
+            Err(e) => done(&admin.session, Err(e.to_string()), "/admin/users").await,
+        });
+    }
     let r = async {
         let pw = match f.password.is_empty() {
             true => None,
@@ -253,6 +271,11 @@ pub async fn user_action(
                 format!("{name} had no second factor.")
             }
         }),
+        UserAction::Invite => {
+            invite::send(db, &state.seal, &state.config.base_url, &actor, &name)
+                .await
+                .map(|_| format!("Invitation sent to {name}; any earlier link no longer works."))
+        }
         UserAction::Join => groups::set_member(db, &actor, &f.group, &name, true)
             .await
             .map(|_| format!("{name} added to {}.", f.group)),
