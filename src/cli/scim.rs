@@ -149,13 +149,15 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
             Ok(())
         }
         ScimCommand::Activate { slug } => {
-            if control::overview(db, &slug).await?.tested_at == 0 {
+            let untested = control::overview(db, &slug).await?.tested_at == 0;
+            state(db, &actor, &slug, Switch::Activate).await?;
+            if untested {
                 eprintln!(
                     "warning: Test connection has not passed since the settings changed \
                      (sesame scim test {slug})"
                 );
             }
-            state(db, &actor, &slug, Switch::Activate).await
+            Ok(())
         }
         ScimCommand::Deactivate { slug } => state(db, &actor, &slug, Switch::Deactivate).await,
         ScimCommand::Resume { slug } => state(db, &actor, &slug, Switch::Resume).await,

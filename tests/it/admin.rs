@@ -92,6 +92,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/keys",
     "/admin/config",
     "/admin/config/export.toml",
+    "/admin/scim-sources",
     "/admin/settings/email",
 ];
 
@@ -116,6 +117,8 @@ fn post_routes() -> Vec<(String, Form)> {
             "/admin/apps/wiki/users",
             form(&[("username", "bob"), ("action", "add")]),
         ),
+        ("/admin/scim-sources", form(&[("name", "hr")])),
+        ("/admin/scim-sources/nobody/revoke", Form::new()),
         (
             "/admin/config",
             form(&[
@@ -1522,6 +1525,8 @@ async fn the_forms_refused_above_work_for_an_admin() {
         "/admin/apps/wiki/keys/shared",
         // No SMTP server is set up on a fresh server: the test mail is refused.
         "/admin/settings/email/test",
+        // No source of that name.
+        "/admin/scim-sources/nobody/revoke",
     ];
     for (path, f) in post_routes() {
         let c = Console::start().await;
@@ -1529,12 +1534,16 @@ async fn the_forms_refused_above_work_for_an_admin() {
         let idm = idm_form(SCIM_URL, SCIM_TOKEN);
         submit_ok(&mut b, &csrf, "/admin/apps/wiki/idm", &idm).await;
         let before = snapshot(&c.server.db).await;
-        let msg = if path == "/admin/config" {
-            // The configuration page answers in place, with the plan it applied.
+        // These answer in place: the plan applied, the new source's token shown once.
+        let in_place = [
+            ("/admin/config", "Applied 1 steps."),
+            ("/admin/scim-sources", "id=\"new-token\""),
+        ];
+        let msg = if let Some((_, marker)) = in_place.iter().find(|(p, _)| *p == path) {
             let res = post(&mut b, &path, &f, Some(&csrf)).await;
             assert_eq!(res.status, 200, "{}", res.body);
-            assert!(res.body.contains("Applied 1 steps."), "{}", res.body);
-            "applied".to_string()
+            assert!(res.body.contains(marker), "{path}: {}", res.body);
+            marker.to_string()
         } else {
             submit(&mut b, &csrf, &path, &f).await.1
         };

@@ -1668,6 +1668,10 @@ async fn openapi_document_covers_the_router_and_every_documented_route_answers()
     let sys = Actor::system();
     add_user(&server, "docuser", false, Some(PW)).await;
     groups::add(&server.db, &sys, "docgroup", "").await.unwrap();
+    // `{name}` is filled with "docgroup" everywhere: a SCIM source of that name too.
+    sesame::inbound::sources::create(&server.db, &sys, "docgroup")
+        .await
+        .unwrap();
     groups::set_member(&server.db, &sys, "docgroup", "docuser", true)
         .await
         .unwrap();
