@@ -464,6 +464,10 @@ pub struct UserDetail {
     pub apps: Vec<String>,
     /// The apps the user is assigned to directly (slugs; besides the groups').
     pub assigned: Vec<String>,
+    /// When the user last signed in (unix ms), if ever.
+    pub last_sign_in: Option<i64>,
+    /// Whether a password is set (none: no password sign-in until one is).
+    pub password_set: bool,
     /// Until when sign-in is locked after repeated failures (unix ms), while it is.
     pub locked_until: Option<i64>,
     /// The user's second factors.
@@ -482,6 +486,8 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         .map(|a| a.slug)
         .collect();
     let assigned = crate::store::apps::assigned_app_slugs(&mut conn, user.id).await?;
+    let last_sign_in = crate::store::events::last_sign_in(&mut conn, &user.username).await?;
+    let password_set = users::has_password(&mut conn, user.id).await?;
     let locked_until = throttle::get(&mut conn, &account_key(&user.username))
         .await?
         .map(|c| c.locked_until)
@@ -495,6 +501,8 @@ pub async fn show(db: &Db, username: &str) -> Result<UserDetail, DirectoryError>
         groups,
         apps,
         assigned,
+        last_sign_in,
+        password_set,
         locked_until,
         mfa,
         managed_by,

@@ -69,6 +69,17 @@ pub struct EventFilter {
     pub limit: i64,
 }
 
+/// When the user last signed in (a completed sign-in: password alone, or the second factor).
+pub async fn last_sign_in(conn: &mut Conn, username: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT MAX(at) FROM events WHERE name IN ('login_success', 'mfa_success') \
+         AND username = $1",
+    )
+    .bind(username)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The event names recorded so far, sorted (the console's filter list).
 pub async fn names(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
     Ok(

@@ -229,6 +229,17 @@ pub async fn credentials(
     Ok(Some((user, hash)))
 }
 
+/// Whether the user has a password (without one, they cannot sign in with a password).
+pub async fn has_password(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 pub async fn set_admin(conn: &mut Conn, id: i64, admin: bool) -> Result<(), StoreError> {
     sqlx::query("UPDATE users SET is_admin = $1, updated_at = $2 WHERE id = $3")
         .bind(flag(admin))

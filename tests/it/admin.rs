@@ -997,7 +997,8 @@ async fn bad_input_gets_an_error_naming_the_problem_and_changes_nothing() {
                 "{what}: field marked"
             );
             assert!(res.body.contains(" autofocus"), "{what}: field focused");
-            for (k, v) in f.iter().filter(|(k, _)| *k != "csrf") {
+            // Everything but passwords, which are never sent back.
+            for (k, v) in f.iter().filter(|(k, _)| *k != "csrf" && *k != "password") {
                 let shown = v
                     .replace('&', "&#38;")
                     .replace('<', "&#60;")

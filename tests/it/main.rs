@@ -15,6 +15,7 @@ mod catalog;
 mod cli;
 mod crash;
 mod declare;
+mod directory_console;
 mod hostile;
 mod inbound;
 mod investigate;

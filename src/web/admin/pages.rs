@@ -177,6 +177,10 @@ pub struct UsersPage {
     pub c: Chrome,
     pub q: String,
     pub users: Vec<User>,
+    pub pager: Pager,
+    /// The add-user form as typed (after a refusal), and what was wrong.
+    pub typed: super::people::NewUser,
+    pub invalid: crate::web::form::Invalid,
     pub mfa_policy: crate::auth::mfa::Policy,
 }
 
@@ -195,7 +199,41 @@ pub struct UserPage {
 #[template(path = "admin/groups.html")]
 pub struct GroupsPage {
     pub c: Chrome,
+    pub q: String,
     pub groups: Vec<Group>,
+    pub pager: Pager,
+}
+
+/// One page of a long list: which rows it shows and the links to the pages around it.
+pub struct Pager {
+    /// 1-based, inclusive; 0 and 0 when the list is empty.
+    pub from: usize,
+    pub to: usize,
+    pub total: usize,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Rows per page of the console's lists.
+    pub const PER_PAGE: usize = 50;
+
+    /// Page `page` (1-based; past the end: the last) of `items`; `link(n)` is page n's URL.
+    pub fn slice<T>(items: Vec<T>, page: usize, link: impl Fn(usize) -> String) -> (Vec<T>, Pager) {
+        let total = items.len();
+        let pages = total.div_ceil(Self::PER_PAGE).max(1);
+        let page = page.clamp(1, pages);
+        let start = (page - 1) * Self::PER_PAGE;
+        let shown: Vec<T> = items.into_iter().skip(start).take(Self::PER_PAGE).collect();
+        let pager = Pager {
+            from: if shown.is_empty() { 0 } else { start + 1 },
+            to: start + shown.len(),
+            total,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        };
+        (shown, pager)
+    }
 }
 
 #[derive(Template)]

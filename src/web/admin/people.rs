@@ -2,10 +2,10 @@
 //! why) and groups (members, bound apps, delete).
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{Chrome, GroupPage, GroupsPage, UserPage, UsersPage};
+use super::pages::{Chrome, GroupPage, GroupsPage, Pager, UserPage, UsersPage};
 use super::{confirmed_delete, done, on, seg, AdminUser};
 use crate::app::AppState;
 use crate::auth::password::Password;
@@ -14,13 +14,28 @@ use crate::directory::actions::{GroupAction, UserAction};
 use crate::directory::users::{self, UserFields};
 use crate::directory::{apps, groups, DirectoryError};
 use crate::error::AppError;
-use crate::web::form::HtmlForm;
+use crate::web::form::{HtmlForm, Invalid};
 use crate::web::pages::render;
 
 #[derive(Deserialize)]
 pub struct Search {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    page: usize,
+}
+
+/// `base?q=...&page=n`.
+fn page_link(base: &str, q: &str) -> impl Fn(usize) -> String {
+    let (base, q) = (base.to_string(), q.trim().to_string());
+    move |n| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if !q.is_empty() {
+            s.append_pair("q", &q);
+        }
+        s.append_pair("page", &n.to_string());
+        format!("{base}?{}", s.finish())
+    }
 }
 
 pub async fn users(
@@ -28,11 +43,15 @@ pub async fn users(
     State(state): State<AppState>,
     Query(s): Query<Search>,
 ) -> Result<Response, AppError> {
-    let users = users::search(&state.db, &s.q).await?;
+    let all = users::search(&state.db, &s.q).await?;
+    let (users, pager) = Pager::slice(all, s.page, page_link("/admin/users", &s.q));
     Ok(render(&UsersPage {
         c: Chrome::new(&admin, "users").await,
         q: s.q,
         users,
+        pager,
+        typed: NewUser::default(),
+        invalid: Invalid::default(),
         mfa_policy: mfa::policy(&state.db).await?,
     }))
 }
@@ -58,19 +77,19 @@ pub async fn set_mfa_policy(
     Ok(done(&admin.session, r, "/admin/users").await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct NewUser {
-    username: String,
-    email: String,
+    pub username: String,
+    pub email: String,
     #[serde(default)]
-    first_name: String,
+    pub first_name: String,
     #[serde(default)]
-    last_name: String,
+    pub last_name: String,
     #[serde(default)]
     password: String,
-    is_admin: Option<String>,
+    pub is_admin: Option<String>,
     /// Send an invitation link instead of setting a password.
-    invite: Option<String>,
+    pub invite: Option<String>,
 }
 
 pub async fn create_user(
@@ -79,52 +98,80 @@ pub async fn create_user(
     HtmlForm(f): HtmlForm<NewUser>,
 ) -> Result<Response, AppError> {
     let fields = UserFields {
-        email: Some(f.email),
-        first_name: Some(f.first_name),
-        last_name: Some(f.last_name),
+        email: Some(f.email.clone()),
+        first_name: Some(f.first_name.clone()),
+        last_name: Some(f.last_name.clone()),
         is_admin: Some(on(&f.is_admin)),
         ..UserFields::default()
     };
-    if on(&f.invite) {
-        if !f.password.is_empty() {
-            let m = "Choose a temporary password or an invitation, not both.".to_string();
-            return Ok(done(&admin.session, Err(m), "/admin/users").await);
-        }
+    let invited = on(&f.invite);
+    let r = if invited && !f.password.is_empty() {
+        Err(DirectoryError::Invalid(
+            "Choose a temporary password or an invitation, not both.".into(),
+        ))
+    } else if invited {
         let (db, key, base) = (&state.db, &state.seal, &state.config.base_url);
-        let r = invite::create(db, key, base, &admin.actor(), f.username.trim(), &fields).await;
-        return Ok(match r {
-            Ok(u) => {
-                let to = format!("/admin/users/{}", seg(&u.username));
-                let m = format!("Added {}; the invitation is on its way.", u.username);
-                done(&admin.session, Ok(m), &to).await
-            }
-            Err(e) => done(&admin.session, Err(e.to_string()), "/admin/users").await,
-        });
-    }
-    let r = async {
-        let pw = match f.password.is_empty() {
-            true => None,
-            false => Some(Password::new(f.password)?),
-        };
-        // An admin-chosen password is temporary.
-        users::add_with(
-            &state.db,
-            &admin.actor(),
-            f.username.trim(),
-            &fields,
-            pw.as_ref(),
-            true,
-        )
+        invite::create(db, key, base, &admin.actor(), f.username.trim(), &fields).await
+    } else {
+        async {
+            let pw = match f.password.is_empty() {
+                true => None,
+                false => Some(Password::new(f.password.clone())?),
+            };
+            // An admin-chosen password is temporary.
+            users::add_with(
+                &state.db,
+                &admin.actor(),
+                f.username.trim(),
+                &fields,
+                pw.as_ref(),
+                true,
+            )
+            .await
+        }
         .await
-    }
-    .await;
+    };
     match r {
         Ok(u) => {
             let to = format!("/admin/users/{}", seg(&u.username));
-            Ok(done(&admin.session, Ok(format!("Added {}.", u.username)), &to).await)
+            let m = if invited {
+                format!("Added {}; the invitation is on its way.", u.username)
+            } else {
+                format!("Added {}.", u.username)
+            };
+            Ok(done(&admin.session, Ok(m), &to).await)
         }
-        Err(e) => Ok(done(&admin.session, Err(e.to_string()), "/admin/users").await),
+        Err(e @ (DirectoryError::Invalid(_) | DirectoryError::Duplicate(_))) => {
+            // The form again, as typed (the password is never sent back), the field marked.
+            let message = e.to_string();
+            let field = named_field(&message, &["password", "email", "username", "manager"]);
+            let all = users::search(&state.db, "").await?;
+            let (users, pager) = Pager::slice(all, 1, page_link("/admin/users", ""));
+            let page = render(&UsersPage {
+                c: Chrome::new(&admin, "users").await,
+                q: String::new(),
+                users,
+                pager,
+                mfa_policy: mfa::policy(&state.db).await?,
+                typed: f,
+                invalid: Invalid::new(field, message),
+            });
+            Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
+}
+
+/// The field a domain message is about: of `fields`, the one it names first
+/// (`DirectoryError::Invalid` names the field, then the rule: `email "x" is not a valid
+/// address`, `username "x" or its email is already taken`).
+fn named_field(message: &str, fields: &[&'static str]) -> Option<&'static str> {
+    let m = message.to_lowercase();
+    fields
+        .iter()
+        .filter_map(|f| m.find(f).map(|at| (at, *f)))
+        .min()
+        .map(|(_, f)| f)
 }
 
 pub async fn user(
@@ -218,6 +265,9 @@ pub struct ActionForm {
     /// The suspend form's "I understand" box: suspending deprovisions the user.
     #[serde(default)]
     confirm_suspend: Option<String>,
+    /// `user`: go back to the user's page (removing a member from there).
+    #[serde(default)]
+    back: String,
 }
 
 /// suspend | activate | password | unlock | delete | join
@@ -290,10 +340,18 @@ pub async fn user_action(
     Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
 }
 
-pub async fn groups(admin: AdminUser, State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn groups(
+    admin: AdminUser,
+    State(state): State<AppState>,
+    Query(s): Query<Search>,
+) -> Result<Response, AppError> {
+    let all = groups::search(&state.db, &s.q).await?;
+    let (groups, pager) = Pager::slice(all, s.page, page_link("/admin/groups", &s.q));
     Ok(render(&GroupsPage {
         c: Chrome::new(&admin, "groups").await,
-        groups: groups::list(&state.db).await?,
+        q: s.q,
+        groups,
+        pager,
     }))
 }
 
@@ -349,26 +407,49 @@ pub async fn group_action(
     let Some(action) = GroupAction::parse(&action) else {
         return Err(AppError::NotFound("There is no such action.".into()));
     };
-    let r = match action {
+    match action {
         GroupAction::Add | GroupAction::Remove => {
             let add = action == GroupAction::Add;
-            groups::set_member(db, &actor, &name, &f.username, add)
-                .await
-                .map(|_| {
-                    if add {
-                        format!("{} added to {name}.", f.username)
-                    } else {
-                        format!("{} removed from {name}.", f.username)
-                    }
-                })
+            let names: Vec<&str> = f
+                .username
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let mut done_for = Vec::new();
+            let mut failed = Vec::new();
+            for u in &names {
+                match groups::set_member(db, &actor, &name, u, add).await {
+                    Ok(_) => done_for.push(*u),
+                    Err(
+                        e @ (DirectoryError::NotFound(_)
+                        | DirectoryError::Invalid(_)
+                        | DirectoryError::Managed(_)),
+                    ) => failed.push(e.to_string()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let verb = if add { "added to" } else { "removed from" };
+            let to = if f.back == "user" && names.len() == 1 {
+                format!("/admin/users/{}", seg(names[0]))
+            } else {
+                here.clone()
+            };
+            let r = match (done_for.is_empty(), failed.is_empty()) {
+                (true, true) => Err("Type one or more usernames.".to_string()),
+                (_, true) => Ok(format!("{} {verb} {name}.", done_for.join(", "))),
+                (true, false) => Err(failed.join("; ")),
+                (false, false) => Err(format!(
+                    "{} {verb} {name}; {}",
+                    done_for.join(", "),
+                    failed.join("; ")
+                )),
+            };
+            Ok(done(&admin.session, r, &to).await)
         }
         GroupAction::Delete => {
             let delete = groups::delete(db, &actor, &name);
             let what = (f.confirm.as_str(), name.as_str(), "the group");
-            return Ok(
-                confirmed_delete(&admin.session, what, (&here, "/admin/groups"), delete).await,
-            );
+            Ok(confirmed_delete(&admin.session, what, (&here, "/admin/groups"), delete).await)
         }
-    };
-    Ok(done(&admin.session, r.map_err(|e| e.to_string()), &here).await)
+    }
 }
