@@ -182,6 +182,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(sources::revoke)),
         op(routes!(people::users)),
         op(routes!(people::create_user)),
+        op(routes!(people::import::import_users)),
         op(routes!(people::user)),
         op(routes!(people::update_user)),
         op(routes!(people::delete_user)),
@@ -279,6 +280,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 56);
+        assert_eq!(seen.len(), 57);
     }
 }

@@ -8,6 +8,7 @@ mod certs;
 mod declare;
 mod events;
 mod groups;
+mod import;
 mod output;
 mod scim;
 mod smtp;

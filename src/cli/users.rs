@@ -30,6 +30,8 @@ pub enum UserCommand {
     },
     /// Send (again) the invitation: a new link to choose a password; earlier ones stop working
     Invite { username: String },
+    /// Create users from a CSV file (a dry run first shows what each row would do)
+    Import(super::import::ImportArgs),
     /// Lift the lock that repeated failed sign-ins put on an account
     Unlock { username: String },
     /// Remove a user's second factors (a lost phone): passkeys, authenticator app and
@@ -132,6 +134,7 @@ pub async fn run(db: &Db, config: &crate::config::Config, cmd: UserCommand) -> a
                 u.username
             );
         }
+        UserCommand::Import(a) => super::import::run(db, config, a).await?,
         UserCommand::Invite { username } => {
             let key = config.seal_key()?;
             crate::auth::invite::send(db, &key, &config.base_url, &actor, &username).await?;

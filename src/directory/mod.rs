@@ -7,6 +7,7 @@ pub mod actions;
 pub mod apps;
 pub mod catalog;
 pub mod groups;
+pub mod import;
 pub mod logo;
 pub mod names;
 pub mod owner;

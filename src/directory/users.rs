@@ -110,6 +110,27 @@ async fn merge_profile(
     Ok(p)
 }
 
+/// Whether `username` with `fields` could be created now (the checks of `create`, nothing
+/// written): the CSV import's dry run.
+pub async fn check_new(
+    conn: &mut Conn,
+    username: &str,
+    fields: &UserFields,
+) -> Result<(), DirectoryError> {
+    let username = Username::parse(username)?;
+    if fields.email.as_deref().unwrap_or("").is_empty() {
+        return Err(DirectoryError::Invalid("an email is required".into()));
+    }
+    if users::by_key(conn, &username.key()).await?.is_some() {
+        return Err(DirectoryError::Duplicate(format!(
+            "username {:?} is already taken",
+            username.as_str()
+        )));
+    }
+    merge_profile(conn, Profile::default(), fields, 0).await?;
+    Ok(())
+}
+
 /// Creates a user with a final password (the user's own, or none: then the user cannot
 /// sign in until one is set).
 pub async fn add(

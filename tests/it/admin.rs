@@ -94,6 +94,7 @@ const GET_ROUTES: &[&str] = &[
     "/admin/config/export.toml",
     "/admin/scim-sources",
     "/admin/settings/email",
+    "/admin/import/users",
 ];
 
 /// Every POST route of the console, each with a form that would change something for an
@@ -118,6 +119,13 @@ fn post_routes() -> Vec<(String, Form)> {
             form(&[("username", "bob"), ("action", "add")]),
         ),
         ("/admin/scim-sources", form(&[("name", "hr")])),
+        (
+            "/admin/import/users",
+            form(&[
+                ("csv", "username,email\nimported,imported@example.com\n"),
+                ("action", "import"),
+            ]),
+        ),
         ("/admin/scim-sources/nobody/revoke", Form::new()),
         (
             "/admin/config",
@@ -1539,6 +1547,7 @@ async fn the_forms_refused_above_work_for_an_admin() {
         let in_place = [
             ("/admin/config", "Applied 1 steps."),
             ("/admin/scim-sources", "id=\"new-token\""),
+            ("/admin/import/users", "1 created"),
         ];
         let msg = if let Some((_, marker)) = in_place.iter().find(|(p, _)| *p == path) {
             let res = post(&mut b, &path, &f, Some(&csrf)).await;

@@ -40,4 +40,5 @@ mod ssrf;
 mod store;
 mod support;
 mod tls;
+mod user_import;
 mod webdriver;

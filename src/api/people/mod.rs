@@ -2,6 +2,7 @@
 //! `actions`.
 
 mod actions;
+pub mod import;
 
 pub use actions::{user_action, Actions, USER_ACTIONS};
 

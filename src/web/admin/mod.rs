@@ -8,6 +8,7 @@ mod apps;
 mod config;
 mod events;
 mod idm;
+mod import;
 mod keys;
 mod mail;
 mod pages;
@@ -70,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/apps/{slug}/idm/status", get(idm::status))
         .route("/admin/apps/{slug}/idm/{action}", post(idm::action))
         .route("/admin/users", get(people::users).post(people::create_user))
+        .route(
+            "/admin/import/users",
+            get(import::show).post(import::submit),
+        )
         .route("/admin/mfa-policy", post(people::set_mfa_policy))
         .route(
             "/admin/users/{name}",

@@ -305,6 +305,18 @@ impl VendorGuide {
 }
 
 #[derive(Template)]
+#[template(path = "admin/import.html")]
+pub struct ImportPage {
+    pub c: Chrome,
+    /// The CSV as given (kept through preview and import).
+    pub csv: String,
+    pub report: Option<crate::directory::import::Report>,
+    pub error: Option<String>,
+    pub invited: usize,
+    pub columns: String,
+}
+
+#[derive(Template)]
 #[template(path = "admin/config.html")]
 pub struct ConfigPage {
     pub c: Chrome,
