@@ -195,6 +195,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(people::groups)),
         op(routes!(people::create_group)),
         op(routes!(people::group)),
+        op(routes!(people::update_group)),
         op(routes!(people::delete_group)),
         op(routes!(people::add_member)),
         op(routes!(people::remove_member)),
@@ -279,6 +280,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 56);
+        assert_eq!(seen.len(), 57);
     }
 }
