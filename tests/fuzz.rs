@@ -1163,6 +1163,7 @@ fn scim_run(input: &[u8]) -> String {
         status,
         response,
         retry_after: retry,
+        etag: None,
         error: None,
     };
     let verdict = ex.verdict();

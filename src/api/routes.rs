@@ -196,6 +196,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         op(routes!(people::groups)),
         op(routes!(people::create_group)),
         op(routes!(people::group)),
+        op(routes!(people::update_group)),
         op(routes!(people::delete_group)),
         op(routes!(people::add_member)),
         op(routes!(people::remove_member)),
@@ -280,6 +281,6 @@ mod tests {
             };
             assert_eq!(documented(&e), expected, "{} {}", e.verb.name(), e.path);
         }
-        assert_eq!(seen.len(), 57);
+        assert_eq!(seen.len(), 58);
     }
 }

@@ -254,6 +254,7 @@ impl From<sqlx::Error> for LinkError {
 /// Sets the password through a link and spends it; returns the username.
 pub async fn complete(
     db: &Db,
+    key: &SealKey,
     token: &str,
     purpose: Purpose,
     new_password: String,
@@ -274,6 +275,9 @@ pub async fn complete(
         return Err(LinkError::Gone);
     }
     users::set_password(&mut tx, user.id, &hash, false).await?;
+    let synced = crate::scim::password::queue(&mut tx, key, user.id, &pw)
+        .await
+        .map_err(LinkError::Directory)?;
     let ended = crate::store::sessions::end_all(&mut tx, user.id, None).await?;
     crate::store::throttle::clear(&mut tx, &throttle::account_key(&user.username)).await?;
     user_tokens::drop_for(&mut tx, user.id, Purpose::Reset.as_str()).await?;
@@ -288,7 +292,7 @@ pub async fn complete(
         name,
         None,
         Some(&user.username),
-        json!({ "sessions_ended": ended }),
+        json!({ "sessions_ended": ended, "password_sync_targets": synced }),
     )
     .await?;
     tx.commit().await?;

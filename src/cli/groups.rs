@@ -14,6 +14,16 @@ pub enum GroupCommand {
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Rename a group or change its description (a new name is pushed to the SCIM targets
+    /// that receive the group)
+    Set {
+        name: String,
+        /// The new name
+        #[arg(long = "name", value_name = "NEW")]
+        new_name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Delete a group (its members stay; apps bound only through it lose them)
     Delete { name: String },
     /// List groups
@@ -39,6 +49,18 @@ pub async fn run(db: &Db, cmd: GroupCommand) -> anyhow::Result<()> {
         GroupCommand::Add { name, description } => {
             let g = groups::add(db, &actor, &name, &description).await?;
             println!("created group {}", g.name);
+        }
+        GroupCommand::Set {
+            name,
+            new_name,
+            description,
+        } => {
+            let c = groups::GroupChanges {
+                name: new_name,
+                description,
+            };
+            let g = groups::update(db, &actor, &name, &c).await?;
+            println!("updated group {}", g.name);
         }
         GroupCommand::Delete { name } => {
             groups::delete(db, &actor, &name).await?;

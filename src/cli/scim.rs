@@ -87,6 +87,9 @@ pub struct SetArgs {
     /// Push the groups bound to the app as SCIM Groups, with their members
     #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
     push_groups: Option<bool>,
+    /// Send a password a user sets in sesame to the target, once (never stored in clear)
+    #[arg(long, value_name = "true|false", value_parser = clap::builder::BoolishValueParser::new())]
+    password_sync: Option<bool>,
     /// Pause when more than N accounts would be deprovisioned within an hour (0 = off)
     #[arg(long)]
     deletion_threshold: Option<i64>,
@@ -125,6 +128,7 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 deprovision: a.deprovision,
                 deletion_threshold: a.deletion_threshold,
                 push_groups: a.push_groups,
+                password_sync: a.password_sync,
                 exclude: a.exclude,
                 include: a.include,
                 restore_defaults: a.restore_defaults,

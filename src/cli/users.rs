@@ -173,7 +173,8 @@ pub async fn run(db: &Db, config: &crate::config::Config, cmd: UserCommand) -> a
         } => {
             users::get(db, &username).await?;
             let password = Password::new(super::read_secret(password_stdin, "password")?)?;
-            users::set_password(db, &actor, &username, &password, false).await?;
+            let key = config.seal_key()?;
+            users::set_password(db, &key, &actor, &username, &password, false).await?;
             println!("password set for {username}");
         }
         UserCommand::Unlock { username } => {

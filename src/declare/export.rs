@@ -121,6 +121,7 @@ fn scim_decl(row: &TargetRow) -> ScimDecl {
         password: None,
         deprovision: Some(row.deprovision.as_str().to_string()),
         push_groups: Some(row.push_groups),
+        password_sync: Some(row.password_sync),
         deletion_threshold: Some(row.deletion_threshold),
         exclude: Some(target::excluded(row)),
         notify_email: None,

@@ -145,6 +145,9 @@ pub struct ScimDecl {
     pub deprovision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_groups: Option<bool>,
+    /// A password a user sets in sesame is sent to the target once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_sync: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_threshold: Option<i64>,
     /// When given, exactly these optional attributes are left out of what is sent.

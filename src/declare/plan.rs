@@ -471,6 +471,7 @@ async fn scim_steps(
         credential: credential.clone(),
         deprovision: s.deprovision.clone(),
         push_groups: s.push_groups,
+        password_sync: s.password_sync,
         deletion_threshold: s.deletion_threshold,
         // Exactly the declared list: every other optional attribute is included.
         exclude: s.exclude.clone().unwrap_or_default(),

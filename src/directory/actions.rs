@@ -64,11 +64,18 @@ pub enum GroupAction {
     Add,
     /// Remove the named user.
     Remove,
+    /// Rename, or change the description.
+    Edit,
     Delete,
 }
 
 impl GroupAction {
-    pub const ALL: [GroupAction; 3] = [GroupAction::Add, GroupAction::Remove, GroupAction::Delete];
+    pub const ALL: [GroupAction; 4] = [
+        GroupAction::Add,
+        GroupAction::Remove,
+        GroupAction::Edit,
+        GroupAction::Delete,
+    ];
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.name() == name)
@@ -78,6 +85,7 @@ impl GroupAction {
         match self {
             GroupAction::Add => "add",
             GroupAction::Remove => "remove",
+            GroupAction::Edit => "edit",
             GroupAction::Delete => "delete",
         }
     }

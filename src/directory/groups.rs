@@ -1,4 +1,4 @@
-//! Group operations: create, delete, add and remove members.
+//! Group operations: create, rename and describe, delete, add and remove members.
 
 use serde_json::json;
 
@@ -115,7 +115,35 @@ pub async fn set_description(
     name: &str,
     description: &str,
 ) -> Result<Group, DirectoryError> {
-    let description = super::names::text("description", description, 500)?;
+    let c = GroupChanges {
+        description: Some(description.to_string()),
+        ..GroupChanges::default()
+    };
+    update(db, actor, name, &c).await
+}
+
+/// What an admin may change about a group; `None` leaves it as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GroupChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Renames a group and/or changes its description, in one transaction (bindings and members
+/// stay). A new name is queued for every target the group is pushed to, which sends the new
+/// `displayName`. What is unchanged writes no event.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    c: &GroupChanges,
+) -> Result<Group, DirectoryError> {
+    let new_name = c.name.as_deref().map(GroupName::parse).transpose()?;
+    let description = c
+        .description
+        .as_deref()
+        .map(|d| super::names::text("description", d, 500))
+        .transpose()?;
     let mut tx = db.begin().await?;
     let group = find(&mut tx, name).await?;
     owner::guard(
@@ -127,19 +155,42 @@ pub async fn set_description(
         Change::Profile,
     )
     .await?;
-    if group.description != description {
-        groups::set_description(&mut tx, group.id, &description).await?;
+    if let Some(d) = description.filter(|d| *d != group.description) {
+        groups::set_description(&mut tx, group.id, &d).await?;
         audit(
             &mut tx,
             actor,
             "group_update",
             None,
             None,
-            json!({ "group": group.name, "description": { "from": group.description, "to": description } }),
+            json!({ "group": group.name, "description": { "from": group.description, "to": d } }),
         )
         .await?;
     }
-    let group = find(&mut tx, name).await?;
+    if let Some(n) = new_name.filter(|n| n.as_str() != group.name) {
+        if let Some(other) = groups::by_key(&mut tx, &n.key()).await? {
+            if other.id != group.id {
+                return Err(DirectoryError::Duplicate(format!(
+                    "group {:?} already exists",
+                    n.as_str()
+                )));
+            }
+        }
+        groups::rename(&mut tx, group.id, n.as_str(), &n.key()).await?;
+        scim::enqueue_group_push(&mut tx, group.id).await?;
+        audit(
+            &mut tx,
+            actor,
+            "group_rename",
+            None,
+            None,
+            json!({ "group": { "from": group.name, "to": n.as_str() } }),
+        )
+        .await?;
+    }
+    let group = groups::by_id(&mut tx, group.id)
+        .await?
+        .ok_or_else(|| DirectoryError::NotFound(format!("group {name:?} not found")))?;
     tx.commit().await?;
     Ok(group)
 }
@@ -222,41 +273,9 @@ pub async fn rename(
     name: &str,
     new_name: &str,
 ) -> Result<Group, DirectoryError> {
-    let new_name = GroupName::parse(new_name)?;
-    let mut tx = db.begin().await?;
-    let group = find(&mut tx, name).await?;
-    owner::guard(
-        &mut tx,
-        actor,
-        Kind::Group,
-        group.id,
-        &group.name,
-        Change::Profile,
-    )
-    .await?;
-    if group.name == new_name.as_str() {
-        return Ok(group);
-    }
-    if let Some(other) = groups::by_key(&mut tx, &new_name.key()).await? {
-        if other.id != group.id {
-            return Err(DirectoryError::Duplicate(format!(
-                "group {:?} already exists",
-                new_name.as_str()
-            )));
-        }
-    }
-    groups::rename(&mut tx, group.id, new_name.as_str(), &new_name.key()).await?;
-    scim::enqueue_group_push(&mut tx, group.id).await?;
-    audit(
-        &mut tx,
-        actor,
-        "group_rename",
-        None,
-        None,
-        json!({ "group": { "from": group.name, "to": new_name.as_str() } }),
-    )
-    .await?;
-    let group = find(&mut tx, new_name.as_str()).await?;
-    tx.commit().await?;
-    Ok(group)
+    let c = GroupChanges {
+        name: Some(new_name.to_string()),
+        ..GroupChanges::default()
+    };
+    update(db, actor, name, &c).await
 }

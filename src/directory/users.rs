@@ -392,9 +392,11 @@ pub async fn delete(db: &Db, actor: &Actor, username: &str) -> Result<(), Direct
 }
 
 /// Sets a password (hashed off the async threads). `must_change` makes the portal ask the
-/// user for a new one at the next login, as for a first-start admin.
+/// user for a new one at the next login, as for a first-start admin. Targets with password
+/// sync get it once (`scim::password`, sealed with `key` until sent).
 pub async fn set_password(
     db: &Db,
+    key: &crate::scim::secret::SealKey,
     actor: &Actor,
     username: &str,
     password: &Password,
@@ -405,6 +407,7 @@ pub async fn set_password(
     let mut tx = db.begin().await?;
     let user = find(&mut tx, username).await?;
     users::set_password(&mut tx, user.id, &hash, must_change).await?;
+    let synced = crate::scim::password::queue(&mut tx, key, user.id, password).await?;
     // A new password ends every session, a half-finished sign-in included (someone may have
     // had the old one); the user's own browser gets a new session at once (web/account.rs).
     let ended = crate::store::sessions::end_all(&mut tx, user.id, None).await?;
@@ -414,7 +417,7 @@ pub async fn set_password(
         "user_password_change",
         None,
         Some(&user.username),
-        json!({ "sessions_ended": ended }),
+        json!({ "sessions_ended": ended, "password_sync_targets": synced }),
     )
     .await?;
     tx.commit().await?;

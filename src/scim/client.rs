@@ -49,6 +49,8 @@ pub struct Exchange {
     pub status: Option<u16>,
     pub response: Option<Value>,
     pub retry_after: Option<Duration>,
+    /// The resource's version (`ETag` header, RFC 7644 §3.14), when the target sent one.
+    pub etag: Option<String>,
     /// Transport failure (connect, TLS, timeout) in words.
     pub error: Option<String>,
 }
@@ -76,6 +78,9 @@ impl Exchange {
             Some(404) => Verdict::NotFound,
             Some(409) => Verdict::Conflict,
             Some(408 | 425 | 429) => Verdict::Transient(self.retry_after),
+            // Not Implemented: the method will not work however often it is tried (a PATCH
+            // to a target without it; `replace` falls back to PUT).
+            Some(501) => Verdict::Refused,
             Some(s) if s >= 500 => Verdict::Transient(self.retry_after),
             Some(_) => Verdict::Refused,
         }
@@ -110,7 +115,34 @@ impl Exchange {
     }
 }
 
-/// `Retry-After`: delta-seconds or an HTTP-date.
+/// A request body as it may be recorded: a `password` attribute (RFC 7643 §4.1.1, in a PUT
+/// or POST) or a PATCH operation on `password` (RFC 7644 §3.5.2) has its value replaced.
+pub fn redacted(mut body: Value) -> Value {
+    const HIDDEN: &str = "<redacted>";
+    let is_password = |k: &str| k.eq_ignore_ascii_case("password");
+    if let Some(obj) = body.as_object_mut() {
+        for (k, v) in obj.iter_mut() {
+            if is_password(k) {
+                *v = json!(HIDDEN);
+            }
+        }
+    }
+    if let Some(ops) = body.get_mut("Operations").and_then(Value::as_array_mut) {
+        for op in ops {
+            let on_password = op
+                .get("path")
+                .and_then(Value::as_str)
+                .is_some_and(is_password);
+            match op.get_mut("value") {
+                Some(v) if on_password => *v = json!(HIDDEN),
+                Some(v) if v.is_object() => *v = redacted(v.take()),
+                _ => {}
+            }
+        }
+    }
+    body
+}
+
 /// The path of a resource the target named: `id` is the target's text, so it is one path
 /// segment, percent-encoded (RFC 3986 §3.3) — an `id` of `../x?y` cannot steer a request
 /// elsewhere on the target.
@@ -125,6 +157,7 @@ pub fn resource_path(kind: &str, id: &str) -> String {
     format!("/{kind}/{seg}")
 }
 
+/// `Retry-After`: delta-seconds or an HTTP-date.
 pub fn retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     let asked = if let Ok(secs) = v.parse::<u64>() {
@@ -162,6 +195,18 @@ impl Client {
 
     /// Sends one request; `path` starts with `/` and may carry an encoded query.
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Exchange {
+        self.send_if(method, path, body, None).await
+    }
+
+    /// `send`, with `If-Match: <version>` when given (RFC 7644 §3.14): the target answers
+    /// 412 if the resource changed since that version was read.
+    pub async fn send_if(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Exchange {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -176,15 +221,20 @@ impl Client {
                 .header("Content-Type", "application/scim+json")
                 .body(b.to_string());
         }
+        if let Some(v) = if_match {
+            req = req.header("If-Match", v);
+        }
         super::pace::slot(&self.base).await;
         let start = std::time::Instant::now();
         let mut ex = Exchange {
             method: method.to_string(),
             path: path.to_string(),
-            request: body,
+            // What events, reports and `Debug` may show: a password sent is never kept.
+            request: body.map(redacted),
             status: None,
             response: None,
             retry_after: None,
+            etag: None,
             error: None,
         };
         match req.send().await {
@@ -195,6 +245,11 @@ impl Client {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(retry_after);
+                ex.etag = res
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 match res.bytes().await {
                     Ok(b) if b.is_empty() => {}
                     Ok(b) => {
@@ -329,6 +384,28 @@ mod tests {
             "{d:?}"
         );
         assert_eq!(retry_after("soon"), None);
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_password_is_never_recorded_in_any_body_shape() {
+        let put = json!({ "userName": "a", "password": "pw-1", "active": true });
+        assert_eq!(
+            super::redacted(put),
+            json!({ "userName": "a", "password": "<redacted>", "active": true })
+        );
+        let patch = json!({ "Operations": [
+            { "op": "replace", "path": "password", "value": "pw-2" },
+            { "op": "replace", "value": { "Password": "pw-3", "title": "t" } },
+            { "op": "replace", "path": "title", "value": "kept" },
+        ]});
+        let shown = super::redacted(patch).to_string();
+        assert!(!shown.contains("pw-"), "{shown}");
+        assert!(shown.contains("kept"), "{shown}");
     }
 }
 

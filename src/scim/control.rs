@@ -102,7 +102,7 @@ pub async fn status(db: &Db, slug: &str) -> Result<Value, DirectoryError> {
 /// service, records that the current settings passed (Activate asks for that).
 pub async fn test(db: &Db, key: &SealKey, slug: &str) -> Result<String, ControlError> {
     let t = live(db, key, slug).await?;
-    let summary = super::probe::probe(&t)
+    let summary = super::probe::probe(db, &t)
         .await
         .map_err(ControlError::Remote)?;
     let mut conn = db.write().await?;

@@ -76,6 +76,8 @@ impl Engine {
         let _renew = AbortOnDrop(tokio::spawn(async move { renewer.renew_leases().await }));
         let reconciler = self.clone();
         let _reconcile = AbortOnDrop(tokio::spawn(async move { reconciler.reconcile().await }));
+        let sender = self.clone();
+        let _passwords = AbortOnDrop(tokio::spawn(async move { sender.passwords().await }));
         loop {
             match self.tick().await {
                 Ok(0) => tokio::time::sleep(IDLE).await,
@@ -123,6 +125,58 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         tracing::info!(app = %slug, queued, "scheduled reconciliation");
         Ok(())
+    }
+
+    /// The one-shot password sends (`password`), a few at a time, apart from the queue of
+    /// users and groups so a password never waits behind a full sync.
+    async fn passwords(&self) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Err(e) = self.password_tick().await {
+                tracing::warn!(error = %e, "password sync queue unavailable");
+            }
+        }
+    }
+
+    async fn password_tick(&self) -> Result<(), crate::store::StoreError> {
+        let jobs = {
+            let mut conn = self.db.write().await?;
+            store::claim_passwords(&mut conn, self.db.backend, &self.owner, LEASE_MS, 8).await?
+        };
+        for job in jobs {
+            let live = {
+                let mut conn = self.db.read().await?;
+                self.live(&mut conn, job.app_id).await?
+            };
+            match live {
+                Some(Ok(l)) => {
+                    let l = self.discovered(l).await?;
+                    super::password::run(&self.db, &self.key, Some(&l), &job).await?;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(app_id = job.app_id, error = %e, "password sync: target unusable");
+                    let mut conn = self.db.write().await?;
+                    if now_ms() > job.expires_at {
+                        store::drop_password(&mut conn, &job).await?;
+                    } else {
+                        store::retry_password(&mut conn, &job, now_ms() + 60_000, true).await?;
+                    }
+                }
+                None => super::password::run(&self.db, &self.key, None, &job).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The target with what it supports read on first contact (RFC 7643 §5).
+    async fn discovered(
+        &self,
+        mut live: target::Live,
+    ) -> Result<target::Live, crate::store::StoreError> {
+        if live.row.caps.discovered_at == 0 {
+            live.row.caps = super::probe::discover(&self.db, &live).await?;
+        }
+        Ok(live)
     }
 
     async fn renew_leases(&self) {
@@ -228,6 +282,7 @@ impl Engine {
             // Stopped or quarantined since this job was leased: send nothing.
             return self.retry(job, now_ms(), "target not active").await;
         }
+        let live = self.discovered(live).await?;
         let outcome = match job.kind {
             JobKind::Group => super::groups::sync(&self.db, &live, job.subject_id, false).await,
             JobKind::User => sync::user(&self.db, &live, job.subject_id, false).await,

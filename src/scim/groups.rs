@@ -2,12 +2,13 @@
 //! becomes a SCIM Group whose members are the group's members with an active account in the
 //! target; renamed → `PATCH displayName`; members by `PATCH` add, and remove with the RFC
 //! value filter `members[value eq "…"]` (RFC 7644 §3.5.2.2); unbound or deleted → `DELETE`.
+//! A target without PATCH gets a PUT of the group with its name and all members (`replace`).
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::client::Verdict;
-use super::mapping::PATCH_OP;
+use super::replace::{modify, Change};
 use super::sync::{Report, Run, Stop};
 use super::target::Live;
 use crate::store::scim::{self as store, GroupLink};
@@ -172,11 +173,20 @@ async fn update(
     if dry_run {
         return Ok(());
     }
-    let path = super::client::resource_path("Groups", &link.remote_id);
-    let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
-    let ex = run
-        .send("group_update_provision", Method::PATCH, &path, Some(body))
-        .await?;
+    // A target without PATCH gets the whole group: its name and every member (§3.5.1).
+    let put = vec![
+        json!({ "op": "replace", "path": "displayName", "value": name }),
+        json!({ "op": "replace", "path": "members", "value": members_json(members) }),
+    ];
+    let change = Change { patch: ops, put };
+    let ex = modify(
+        run,
+        "group_update_provision",
+        "Groups",
+        &link.remote_id,
+        &change,
+    )
+    .await?;
     let mut conn = run.db.write().await?;
     match ex.verdict() {
         Verdict::Ok => {

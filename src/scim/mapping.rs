@@ -132,6 +132,83 @@ pub fn patch_body(ops: Vec<Value>) -> Value {
     json!({ "schemas": [PATCH_OP], "Operations": ops })
 }
 
+/// The full resource for a `PUT` (RFC 7644 §3.5.1) to a target without PATCH: the target's
+/// current `resource` (a fresh GET) with the PATCH operations `ops` applied, so attributes
+/// sesame does not map stay as the target has them. `meta` is left out (read-only, RFC 7643
+/// §3.1); `id` and `schemas` stay.
+pub fn put_body(resource: &Value, ops: &[Value]) -> Value {
+    let mut body = match resource {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    body.remove("meta");
+    for op in ops {
+        let Some(path) = op["path"].as_str() else {
+            continue;
+        };
+        let value = (op["op"] != "remove").then(|| op["value"].clone());
+        let (outer, inner) = match path
+            .strip_prefix(ENTERPRISE)
+            .and_then(|r| r.strip_prefix(':'))
+        {
+            Some(attr) => (ENTERPRISE, Some(attr)),
+            None => match path.split_once('.') {
+                Some((o, i)) => (o, Some(i)),
+                None => (path, None),
+            },
+        };
+        match (inner, value) {
+            (None, Some(v)) => {
+                body.insert(outer.to_string(), v);
+            }
+            (None, None) => {
+                body.remove(outer);
+            }
+            (Some(i), v) => {
+                let entry = body.entry(outer.to_string()).or_insert_with(|| json!({}));
+                if !entry.is_object() {
+                    *entry = json!({});
+                }
+                if let Some(o) = entry.as_object_mut() {
+                    match v {
+                        Some(v) => {
+                            o.insert(i.to_string(), v);
+                        }
+                        None => {
+                            o.remove(i);
+                        }
+                    }
+                }
+                if outer == ENTERPRISE {
+                    let schemas = body
+                        .entry("schemas")
+                        .or_insert_with(|| json!([USER_SCHEMA]));
+                    if let Some(list) = schemas.as_array_mut() {
+                        if !list.iter().any(|s| s == ENTERPRISE) {
+                            list.push(json!(ENTERPRISE));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+/// Every mapped value of `after` as a `replace` (a PUT sends the whole resource, so it also
+/// corrects what drifted in the target), plus a `remove` for what sesame had sent and no
+/// longer has.
+pub fn full(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<Value> {
+    let mut ops: Vec<Value> = after
+        .iter()
+        .map(|(path, v)| json!({ "op": "replace", "path": wire_path(path), "value": v }))
+        .collect();
+    for path in before.keys().filter(|p| !after.contains_key(*p)) {
+        ops.push(json!({ "op": "remove", "path": wire_path(path) }));
+    }
+    ops
+}
+
 /// The mapped values as the target holds them (for a user found by lookup).
 pub fn from_remote(resource: &Value) -> Map<String, Value> {
     let mut m = Map::new();
@@ -226,5 +303,35 @@ mod tests {
         assert_eq!(from_remote(&body), d, "what we create reads back the same");
         assert_eq!(username_filter("a\"b\\c"), r#"userName eq "a\"b\\c""#);
         assert!(optional("title").is_ok() && optional("userName").is_err());
+    }
+
+    #[test]
+    fn a_put_body_keeps_what_sesame_does_not_map() {
+        let remote = json!({
+            "schemas": [USER_SCHEMA],
+            "id": "r-1",
+            "userName": "alice",
+            "nickName": "the target's own",
+            "title": "old",
+            "name": { "givenName": "A", "honorificPrefix": "Dr" },
+            "meta": { "version": "W/\"3\"" },
+        });
+        let mut before = desired(&user(), &[], None);
+        before.insert("title".into(), json!("old"));
+        let mut u = user();
+        u.first_name = "Alicia".into();
+        let ops = full(&before, &desired(&u, &[], Some("m-9")));
+        let mut ops = ops;
+        ops.push(json!({ "op": "replace", "path": "active", "value": false }));
+        let body = put_body(&remote, &ops);
+        assert_eq!(body["id"], "r-1");
+        assert_eq!(body["nickName"], "the target's own");
+        assert_eq!(body["name"]["honorificPrefix"], "Dr");
+        assert_eq!(body["name"]["givenName"], "Alicia");
+        assert_eq!(body["active"], false);
+        assert!(body.get("title").is_none(), "cleared in sesame: removed");
+        assert!(body.get("meta").is_none());
+        assert_eq!(body[ENTERPRISE]["manager"]["value"], "m-9");
+        assert_eq!(body["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
     }
 }

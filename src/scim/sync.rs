@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Exchange, Verdict};
 use super::mapping;
+use super::replace::{modify, Change};
 use super::target::{Deprovision, Live};
 use crate::directory::{access, User};
 use crate::store::events::NewEvent;
@@ -59,6 +60,8 @@ pub(crate) struct Run<'a> {
     /// The user or group the events are about.
     username: String,
     pub(crate) report: Report,
+    /// The target answered a PATCH with 501/405 during this run (`replace`).
+    pub(crate) no_patch: bool,
 }
 
 impl<'a> Run<'a> {
@@ -68,6 +71,7 @@ impl<'a> Run<'a> {
             t,
             username: subject,
             report: Report::default(),
+            no_patch: false,
         }
     }
 
@@ -78,7 +82,19 @@ impl<'a> Run<'a> {
         path: &str,
         body: Option<Value>,
     ) -> Result<Exchange, Stop> {
-        let ex = self.t.client.send(method, path, body).await;
+        self.send_if(event, method, path, body, None).await
+    }
+
+    /// `send` with `If-Match` (RFC 7644 §3.14) when a version is given.
+    pub(crate) async fn send_if(
+        &mut self,
+        event: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Result<Exchange, Stop> {
+        let ex = self.t.client.send_if(method, path, body, if_match).await;
         let verdict = ex.verdict();
         self.event(event, verdict == Verdict::Ok, ex.status, ex.to_json())
             .await?;
@@ -90,7 +106,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn event(
+    pub(crate) async fn event(
         &self,
         name: &'static str,
         ok: bool,
@@ -283,9 +299,11 @@ async fn enter_or_update(
             }
         }
     };
-    let mut ops = mapping::diff(&as_map(&link.synced), &desired);
+    let synced = as_map(&link.synced);
+    let mut ops = mapping::diff(&synced, &desired);
+    let reactivate = json!({ "op": "replace", "path": "active", "value": true });
     if link.active == 0 {
-        ops.push(json!({ "op": "replace", "path": "active", "value": true }));
+        ops.push(reactivate.clone());
     }
     if ops.is_empty() {
         run.report.decision = "up to date".into();
@@ -295,15 +313,17 @@ async fn enter_or_update(
     if dry_run {
         return Ok(());
     }
-    let path = super::client::resource_path("Users", &link.remote_id);
-    let ex = run
-        .send(
-            "user_update_provision",
-            Method::PATCH,
-            &path,
-            Some(mapping::patch_body(ops)),
-        )
-        .await?;
+    let mut put = mapping::full(&synced, &desired);
+    put.push(reactivate);
+    let change = Change { patch: ops, put };
+    let ex = modify(
+        run,
+        "user_update_provision",
+        "Users",
+        &link.remote_id,
+        &change,
+    )
+    .await?;
     match ex.verdict() {
         Verdict::Ok => save(run, u, &link.remote_id, &desired, true).await,
         Verdict::NotFound => {
@@ -433,12 +453,13 @@ async fn remove(run: &mut Run<'_>, link: Link, delete: bool, dry_run: bool) -> R
         if dry_run {
             return Ok(());
         }
-        let body = mapping::patch_body(vec![
-            json!({ "op": "replace", "path": "active", "value": false }),
-        ]);
-        let ex = run
-            .send("user_deprovision", Method::PATCH, &path, Some(body))
-            .await?;
+        // RFC 7644 §3.5.2 (PATCH) or §3.5.1 (PUT of the whole resource) with `active: false`.
+        let off = vec![json!({ "op": "replace", "path": "active", "value": false })];
+        let change = Change {
+            patch: off.clone(),
+            put: off,
+        };
+        let ex = modify(run, "user_deprovision", "Users", &link.remote_id, &change).await?;
         if !matches!(ex.verdict(), Verdict::Ok | Verdict::NotFound) {
             return Ok(());
         }

@@ -119,6 +119,7 @@ pub async fn change_password(
         match Password::new(form.new) {
             Ok(p) => match users::set_password(
                 &state.db,
+                &state.seal,
                 &Actor::user(&user.username),
                 &user.username,
                 &p,

@@ -157,7 +157,7 @@ async fn set(
         let m = "The two passwords differ.".to_string();
         return form(&state, &session, &token, p, Some(m)).await;
     }
-    match reset::complete(&state.db, &token, p, f.password).await {
+    match reset::complete(&state.db, &state.seal, &token, p, f.password).await {
         Ok(_) => Ok(Redirect::to("/login?password_set=1").into_response()),
         Err(LinkError::Gone) => Ok(gone()),
         Err(LinkError::Password(m)) => form(&state, &session, &token, p, Some(m)).await,

@@ -2091,3 +2091,54 @@ async fn a_label_already_in_use_is_accepted_with_a_warning() {
     assert!(!msg.contains("Note:"), "{msg}");
     c.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_idm_tab_sets_password_sync_and_the_group_page_renames() {
+    let c = Console::start().await;
+    let (mut admin, csrf) = c.admin().await;
+    let synced = |on: bool| {
+        let f = idm_form(SCIM_URL, SCIM_TOKEN);
+        if on {
+            with(f, "password_sync", "on")
+        } else {
+            f
+        }
+    };
+    for on in [true, false, true] {
+        submit_ok(&mut admin, &csrf, "/admin/apps/wiki/idm", &synced(on)).await;
+        let mut conn = c.server.db.read().await.unwrap();
+        let row = sesame::scim::target::get(&mut conn, "wiki")
+            .await
+            .unwrap()
+            .1;
+        assert_eq!(row.password_sync, on);
+        drop(conn);
+        let page = admin.get("/admin/apps/wiki/idm").await;
+        let checked = page.body.contains("name=\"password_sync\" checked");
+        assert_eq!(checked, on, "the checkbox shows the setting");
+    }
+
+    // The group page: a new name and description, and the page moves with the name.
+    let edit = form(&[
+        ("new_name", "engineering"),
+        ("description", "builds things"),
+    ]);
+    let res = post(&mut admin, "/admin/groups/eng/edit", &edit, Some(&csrf)).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.location(), Some("/admin/groups/engineering"));
+    let g = groups::show(&c.server.db, "engineering").await.unwrap();
+    assert_eq!(g.group.description, "builds things");
+    assert_eq!(g.member_names, vec!["alice".to_string()]);
+    let page = admin.get("/admin/groups/engineering").await;
+    assert!(page.body.contains("id=\"group-edit\""), "{}", page.body);
+    // A taken name is refused, and nothing changes.
+    let clash = form(&[("new_name", "other"), ("description", "x")]);
+    post(
+        &mut admin,
+        "/admin/groups/engineering/edit",
+        &clash,
+        Some(&csrf),
+    )
+    .await;
+    assert!(groups::show(&c.server.db, "engineering").await.is_ok());
+}

@@ -409,6 +409,11 @@ fn every_family() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/api/v1/groups", None),
         (Method::POST, "/api/v1/groups", Some(json!({"name": "new"}))),
         (Method::GET, "/api/v1/groups/staff", None),
+        (
+            Method::PATCH,
+            "/api/v1/groups/staff",
+            Some(json!({"description": "d"})),
+        ),
         (Method::DELETE, "/api/v1/groups/staff", None),
         (Method::PUT, "/api/v1/groups/staff/members/bob", None),
         (Method::DELETE, "/api/v1/groups/staff/members/bob", None),
@@ -2093,5 +2098,43 @@ async fn logo_and_key_rollover() {
     assert_eq!(evs[1].app_slug, None);
     assert!(evs[1].actor.starts_with("admin:"), "{}", evs[1].actor);
     drop(conn);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_group_is_renamed_and_described_with_patch() {
+    let (_db, server, api) = setup().await;
+    let sys = Actor::system();
+    groups::add(&server.db, &sys, "staff", "").await.unwrap();
+    groups::add(&server.db, &sys, "other", "").await.unwrap();
+    let a = api
+        .patch(
+            "/api/v1/groups/staff",
+            json!({"name": "crew", "description": "everyone"}),
+        )
+        .await;
+    expect(&a, 200, "rename");
+    assert_eq!(a.body["name"], "crew");
+    assert_eq!(a.body["description"], "everyone");
+    assert_eq!(api.get("/api/v1/groups/staff").await.status, 404);
+    let only = api
+        .patch("/api/v1/groups/crew", json!({"description": "all of us"}))
+        .await;
+    expect(&only, 200, "description only");
+    assert_eq!(only.body["name"], "crew");
+    let clash = api
+        .patch("/api/v1/groups/crew", json!({"name": "other"}))
+        .await;
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    expect_error(
+        &api.patch("/api/v1/groups/crew", json!({"nmae": "x"})).await,
+        422,
+        "bad_request",
+        "an unknown field",
+    );
+    assert_eq!(
+        api.ok("/api/v1/groups/crew").await["description"],
+        "all of us"
+    );
     server.stop().await;
 }

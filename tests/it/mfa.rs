@@ -536,9 +536,16 @@ async fn factor_changes_need_a_recent_second_factor_and_guesses_cannot_race_the_
         Some("/login/mfa")
     );
     let pw = sesame::auth::password::Password::new("a-brand-new-phrase-5".into()).unwrap();
-    users::set_password(&w.server.db, &Actor::system(), "alice", &pw, false)
-        .await
-        .unwrap();
+    users::set_password(
+        &w.server.db,
+        &w.server.config.seal_key().unwrap(),
+        &Actor::system(),
+        "alice",
+        &pw,
+        false,
+    )
+    .await
+    .unwrap();
     let after = half.get("/login/mfa").await;
     assert_eq!(after.location(), Some("/login"), "{}", after.body);
 

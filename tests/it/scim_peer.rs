@@ -68,15 +68,36 @@ impl ScimPeer {
         }
     }
 
-    /// Every request sesame sent the target, in order: method, path, query, status, body
-    /// (the test's own look-ups, marked `x-test`, left out).
+    /// Every request sesame sent the target, in order: method, path, query, status, body,
+    /// if_match (the test's own look-ups, marked `x-test`, and the reads of
+    /// /ServiceProviderConfig, left out: `all_requests` has those).
     pub fn requests(&self) -> Vec<Value> {
+        self.all_requests()
+            .into_iter()
+            .filter(|r| r["path"] != "/ServiceProviderConfig")
+            .collect()
+    }
+
+    /// `requests` with the reads of /ServiceProviderConfig.
+    pub fn all_requests(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|r| !r["query"].as_str().unwrap_or("").contains("x-test"))
             .collect()
+    }
+
+    /// Replaces a user in the target directly (the target's own change, not sesame's).
+    pub async fn put_user(&self, id: &str, body: &Value) {
+        let res = self
+            .request(reqwest::Method::PUT, &format!("/Users/{id}"))
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(res.status().as_u16(), 200, "{:?}", res.text().await);
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

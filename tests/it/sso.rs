@@ -359,9 +359,16 @@ async fn a_parked_request_is_not_answered_to_an_acs_removed_meanwhile() {
 async fn a_forced_password_change_continues_to_the_sp() {
     let w = World::new().await;
     let temp = sesame::auth::password::Password::new("temporary-phrase-42".into()).unwrap();
-    sesame::directory::users::set_password(&w.server.db, &Actor::system(), "alice", &temp, true)
-        .await
-        .unwrap();
+    sesame::directory::users::set_password(
+        &w.server.db,
+        &w.server.config.seal_key().unwrap(),
+        &Actor::system(),
+        "alice",
+        &temp,
+        true,
+    )
+    .await
+    .unwrap();
     let mut b = w.browser();
     let instruction = w.sp.login(&[("binding", "redirect")]).await;
     let first = w.send(&mut b, &instruction).await;

@@ -19,7 +19,14 @@ Faults, applied in this order (all off by default):
   --stale-ms MS        filtered user searches do not see users created less than MS ago,
                        while creating them again answers 409 (an eventually consistent
                        directory)
---log FILE appends one JSON object per line and request: method, path, query, status, body.
+  --no-patch           no PATCH (RFC 7644 §3.5.2 is optional for a service provider):
+                       /ServiceProviderConfig says patch.supported false and any PATCH
+                       answers 501; updates must be a PUT of the whole resource (§3.5.1)
+  --etag-conflict      the first conditional PUT (If-Match, §3.14) to each resource answers
+                       412, as if another client wrote in between (scim2-server versions
+                       resources and says etag.supported true by default)
+--log FILE appends one JSON object per line and request: method, path, query, status, body,
+if_match (the If-Match header, or null).
 """
 import argparse
 import base64
@@ -187,6 +194,33 @@ class StaleSearch(Fault):
         return reply
 
 
+class NoPatch(Fault):
+    def before(self, req):
+        if req.method == "PATCH":
+            return Reply.error(501, "PATCH is not implemented")
+
+    def after(self, req, reply):
+        if req.method == "GET" and req.path == "/ServiceProviderConfig" and reply.status == 200:
+            doc = reply.json()
+            doc["patch"] = {"supported": False}
+            reply.replace_json(doc)
+        return reply
+
+
+class EtagConflict(Fault):
+    def __init__(self):
+        self.seen, self.lock = set(), threading.Lock()
+
+    def before(self, req):
+        if req.method != "PUT" or "HTTP_IF_MATCH" not in req.environ:
+            return None
+        with self.lock:
+            if req.path in self.seen:
+                return None
+            self.seen.add(req.path)
+        return Reply.error(412, "the resource changed since it was read")
+
+
 def faults_from(a):
     chain = [Delay(a.delay_ms)] if a.delay_ms else []
     chain += [Credentials(a.token, a.basic), Counter()]
@@ -200,6 +234,10 @@ def faults_from(a):
         chain.append(UserNameLimit(a.max_username))
     if a.stale_ms:
         chain.append(StaleSearch(a.stale_ms))
+    if a.no_patch:
+        chain.append(NoPatch())
+    if a.etag_conflict:
+        chain.append(EtagConflict())
     return chain
 
 
@@ -224,7 +262,8 @@ class RequestLog:
         if not self.path:
             return
         line = json.dumps({"method": req.method, "path": req.path, "query": req.query,
-                           "status": reply.status, "body": req.body})
+                           "status": reply.status, "body": req.body,
+                           "if_match": req.environ.get("HTTP_IF_MATCH")})
         with self.lock, open(self.path, "a") as f:
             f.write(line + "\n")
 
@@ -270,6 +309,8 @@ def main():
     p.add_argument("--fail-every", type=int, default=0)
     p.add_argument("--max-username", type=int, default=0)
     p.add_argument("--stale-ms", type=int, default=0)
+    p.add_argument("--no-patch", action="store_true")
+    p.add_argument("--etag-conflict", action="store_true")
     a = p.parse_args()
 
     provider = load_default_provider()

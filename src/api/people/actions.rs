@@ -58,7 +58,7 @@ pub async fn user_action(
         .ok_or_else(no_such)?;
     let (db, actor) = (&state.db, &admin.actor);
     if action == UserAction::Password {
-        return set_password(db, actor, &name, body).await;
+        return set_password(db, &state.seal, actor, &name, body).await;
     }
     if action == UserAction::Invite {
         return invite(&state, actor, &name).await;
@@ -239,7 +239,13 @@ pub struct PasswordResult {
         NotFound, BodyRefusals, Refusals,
     ),
 )]
-async fn set_password(db: &Db, actor: &Actor, name: &str, body: Option<Value>) -> ApiResult {
+async fn set_password(
+    db: &Db,
+    key: &crate::scim::secret::SealKey,
+    actor: &Actor,
+    name: &str,
+    body: Option<Value>,
+) -> ApiResult {
     let Some(b) = body else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -255,7 +261,7 @@ async fn set_password(db: &Db, actor: &Actor, name: &str, body: Option<Value>) -
         )
     })?;
     let p = password(b.password)?;
-    users::set_password(db, actor, name, &p, b.must_change.unwrap_or(true)).await?;
+    users::set_password(db, key, actor, name, &p, b.must_change.unwrap_or(true)).await?;
     ok(PasswordResult {
         username: name.to_string(),
         password_set: true,

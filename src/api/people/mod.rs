@@ -264,6 +264,40 @@ pub async fn group(_: Admin, State(state): State<AppState>, Path(name): Path<Str
     ok(groups::show(&state.db, &name).await?)
 }
 
+/// The fields of a group to change; those left out stay.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = GroupChanges)]
+pub struct GroupPatch {
+    /// A new name (pushed as the SCIM Group's `displayName` to every target it is pushed to).
+    name: Option<String>,
+    /// At most 500 characters.
+    description: Option<String>,
+}
+
+/// Rename a group or change its description
+#[utoipa::path(
+    patch, path = "/api/v1/groups/{name}", operation_id = "updateGroup", tag = "groups",
+    params(GroupName),
+    request_body = GroupPatch,
+    responses(
+        (status = 200, description = "The group as it is now.", body = Group),
+        NotFound, Conflict, BodyRefusals, Refusals,
+    ),
+)]
+pub async fn update_group(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(b): Body<GroupPatch>,
+) -> ApiResult {
+    let c = groups::GroupChanges {
+        name: b.name,
+        description: b.description,
+    };
+    ok(groups::update(&state.db, &admin.actor, &name, &c).await?)
+}
+
 /// Delete a group (its members lose the apps it gave)
 #[utoipa::path(
     delete, path = "/api/v1/groups/{name}", operation_id = "deleteGroup", tag = "groups",

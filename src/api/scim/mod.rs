@@ -37,6 +37,12 @@ pub struct ScimStatus {
     excluded: Vec<String>,
     deprovision: Deprovision,
     push_groups: bool,
+    /// A password a user sets in sesame is sent to the target once (never stored in clear).
+    password_sync: bool,
+    /// What the target's /ServiceProviderConfig said: PATCH (else updates are a PUT of the
+    /// whole resource) and ETags (`If-Match`).
+    patch_supported: bool,
+    etag_supported: bool,
     deletion_threshold: i64,
     state: TargetState,
     state_reason: String,
@@ -79,6 +85,9 @@ impl ScimStatus {
             excluded: target::excluded(row),
             deprovision: row.deprovision,
             push_groups: row.push_groups,
+            password_sync: row.password_sync,
+            patch_supported: row.caps.patch,
+            etag_supported: row.caps.etag,
             deletion_threshold: row.deletion_threshold,
             state: row.state,
             state_reason: row.state_reason.clone(),
@@ -129,6 +138,8 @@ pub struct ScimPatch {
     #[schema(value_type = Option<Deprovision>)]
     pub deprovision: Option<String>,
     pub push_groups: Option<bool>,
+    /// Send a password a user sets in sesame to the target, once (off by default).
+    pub password_sync: Option<bool>,
     /// Pause when more accounts than this would be deprovisioned within an hour; 0 is off.
     #[schema(minimum = 0, maximum = 1000000)]
     pub deletion_threshold: Option<i64>,
@@ -169,6 +180,7 @@ impl ScimPatch {
             credential,
             deprovision: self.deprovision,
             push_groups: self.push_groups,
+            password_sync: self.password_sync,
             deletion_threshold: self.deletion_threshold,
             exclude: self.exclude,
             include: self.include,

@@ -98,6 +98,8 @@ pub struct Changes {
     pub credential: Option<Credential>,
     pub deprovision: Option<String>,
     pub push_groups: Option<bool>,
+    /// Send a password a user sets in sesame to the target, once (`scim::password`).
+    pub password_sync: Option<bool>,
     /// Pause when more than this many accounts would be deprovisioned within an hour (0: off).
     pub deletion_threshold: Option<i64>,
     pub exclude: Vec<String>,
@@ -166,6 +168,7 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         excluded: defaults_of(connector),
         deprovision: Deprovision::Deactivate,
         push_groups: false,
+        password_sync: false,
         deletion_threshold: 0,
         state: TargetState::Inactive,
         state_reason: String::new(),
@@ -174,6 +177,7 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         updated_at: 0,
         approved_until: 0,
         paused_until: 0,
+        caps: store::Capabilities::default(),
     }
 }
 
@@ -214,9 +218,15 @@ pub fn describe(row: &TargetRow) -> Value {
         "excluded": excluded(row),
         "deprovision": row.deprovision,
         "push_groups": row.push_groups,
+        "password_sync": row.password_sync,
         "deletion_threshold": row.deletion_threshold,
         "state": row.state,
         "state_reason": row.state_reason,
+        "target_supports": {
+            "patch": row.caps.patch,
+            "etag": row.caps.etag,
+            "read": row.caps.discovered_at != 0,
+        },
     })
 }
 
@@ -265,8 +275,10 @@ pub async fn update(
                 &before.basic_user,
             );
         if reached_otherwise || reauth {
-            // Test connection must pass again before the console activates it.
+            // Test connection must pass again before the console activates it, and what the
+            // target supports is read again on the next contact.
             store::set_tested(&mut tx, app.id, 0).await?;
+            store::set_capabilities(&mut tx, app.id, &store::Capabilities::default()).await?;
         }
         let name = if reauth {
             "idm_integration_reauth"
@@ -336,6 +348,9 @@ pub fn revise(
     }
     if let Some(p) = c.push_groups {
         row.push_groups = p;
+    }
+    if let Some(p) = c.password_sync {
+        row.password_sync = p;
     }
     if let Some(n) = c.deletion_threshold {
         if !(0..=1_000_000).contains(&n) {

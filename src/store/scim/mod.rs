@@ -5,11 +5,13 @@
 mod group_links;
 mod jobs;
 mod links;
+mod passwords;
 mod targets;
 
 pub use group_links::*;
 pub use jobs::*;
 pub use links::*;
+pub use passwords::*;
 pub use targets::*;
 
 use crate::scim::target::TargetState;

@@ -24,6 +24,8 @@ pub struct TargetRow {
     pub excluded: String,
     pub deprovision: Deprovision,
     pub push_groups: bool,
+    /// Send a password a user sets in sesame to this target (once, `scim::password`).
+    pub password_sync: bool,
     pub deletion_threshold: i64,
     pub state: TargetState,
     pub state_reason: String,
@@ -34,11 +36,33 @@ pub struct TargetRow {
     pub approved_until: i64,
     /// Throttled (429/503): nothing is sent before this time.
     pub paused_until: i64,
+    /// What the target's /ServiceProviderConfig says (RFC 7643 §5), as of `discovered_at`
+    /// (0: not read yet; PATCH assumed, no ETags).
+    pub caps: Capabilities,
+}
+
+/// The target's capabilities sesame acts on: PATCH (else PUT, RFC 7644 §3.5.1) and ETags
+/// (`If-Match`, §3.14).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Capabilities {
+    pub patch: bool,
+    pub etag: bool,
+    pub discovered_at: i64,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            patch: true,
+            etag: false,
+            discovered_at: 0,
+        }
+    }
 }
 
 /// The columns `put_target` writes, in the order it binds them: `app_id` first (the key),
 /// `updated_at` last (it only grows).
-const WRITTEN: [&str; 15] = [
+const WRITTEN: [&str; 16] = [
     "app_id",
     "connector",
     "base_url",
@@ -48,6 +72,7 @@ const WRITTEN: [&str; 15] = [
     "excluded",
     "deprovision",
     "push_groups",
+    "password_sync",
     "deletion_threshold",
     "state",
     "state_reason",
@@ -57,7 +82,13 @@ const WRITTEN: [&str; 15] = [
 ];
 
 /// Columns read with the rest but written only by their own statements (`approve`, `pause`).
-const KEPT: [&str; 2] = ["approved_until", "paused_until"];
+const KEPT: [&str; 5] = [
+    "approved_until",
+    "paused_until",
+    "patch_supported",
+    "etag_supported",
+    "discovered_at",
+];
 
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     let cols = [WRITTEN.as_slice(), KEPT.as_slice()].concat().join(", ");
@@ -96,6 +127,7 @@ fn target_row(r: &AnyRow) -> Result<TargetRow, StoreError> {
             Deprovision::parse,
         )?,
         push_groups: r.try_get::<i64, _>("push_groups")? != 0,
+        password_sync: r.try_get::<i64, _>("password_sync")? != 0,
         deletion_threshold: r.try_get("deletion_threshold")?,
         state: decode("scim_targets.state", &word("state")?, TargetState::parse)?,
         state_reason: r.try_get("state_reason")?,
@@ -104,6 +136,11 @@ fn target_row(r: &AnyRow) -> Result<TargetRow, StoreError> {
         updated_at: r.try_get("updated_at")?,
         approved_until: r.try_get("approved_until")?,
         paused_until: r.try_get("paused_until")?,
+        caps: Capabilities {
+            patch: r.try_get::<i64, _>("patch_supported")? != 0,
+            etag: r.try_get::<i64, _>("etag_supported")? != 0,
+            discovered_at: r.try_get("discovered_at")?,
+        },
     })
 }
 
@@ -155,6 +192,7 @@ pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError
         .bind(&t.excluded)
         .bind(t.deprovision.as_str())
         .bind(i64::from(t.push_groups))
+        .bind(i64::from(t.password_sync))
         .bind(t.deletion_threshold)
         .bind(t.state.as_str())
         .bind(&t.state_reason)
@@ -163,6 +201,28 @@ pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError
         .bind(now_ms())
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Records what the target's /ServiceProviderConfig says (`discovered_at` 0 forgets it: the
+/// next contact reads it again). A new version, so every worker picks it up.
+pub async fn set_capabilities(
+    conn: &mut Conn,
+    app_id: i64,
+    caps: &Capabilities,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE scim_targets SET patch_supported = $2, etag_supported = $3, discovered_at = $4, \
+         updated_at = CASE WHEN $5 > updated_at THEN $5 ELSE updated_at + 1 END \
+         WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .bind(i64::from(caps.patch))
+    .bind(i64::from(caps.etag))
+    .bind(caps.discovered_at)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -312,7 +372,12 @@ pub async fn mark_synced(conn: &mut Conn, app_id: i64) -> Result<(), StoreError>
 
 /// Forgets the target: its queued jobs, its user links and its settings.
 pub async fn delete_target(conn: &mut Conn, app_id: i64) -> Result<(), StoreError> {
-    for table in ["scim_jobs", "scim_links", "scim_targets"] {
+    for table in [
+        "scim_jobs",
+        "scim_password_jobs",
+        "scim_links",
+        "scim_targets",
+    ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE app_id = $1"))
             .bind(app_id)
             .execute(&mut *conn)

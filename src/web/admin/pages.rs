@@ -135,6 +135,10 @@ pub struct IdmView {
     pub credential_set: bool,
     pub deprovision: Deprovision,
     pub push_groups: bool,
+    pub password_sync: bool,
+    /// What Test connection (or the first sync) read: PATCH, else PUT of the whole resource.
+    pub patch_supported: bool,
+    pub caps_read: bool,
     pub deletion_threshold: i64,
     /// Where failure and recovery notifications go ("": none).
     pub notify_email: String,

@@ -262,6 +262,11 @@ pub struct ActionForm {
     group: String,
     #[serde(default)]
     username: String,
+    /// The group form's new name and description.
+    #[serde(default)]
+    new_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
     /// The suspend form's "I understand" box: suspending deprovisions the user.
     #[serde(default)]
     confirm_suspend: Option<String>,
@@ -299,7 +304,7 @@ pub async fn user_action(
             })
         }
         UserAction::Password => match Password::new(f.password) {
-            Ok(p) => users::set_password(db, &actor, &name, &p, true)
+            Ok(p) => users::set_password(db, &state.seal, &actor, &name, &p, true)
                 .await
                 .map(|_| format!("Password reset; {name} must choose a new one at next sign-in.")),
             Err(e) => Err(e),
@@ -445,6 +450,22 @@ pub async fn group_action(
                 )),
             };
             Ok(done(&admin.session, r, &to).await)
+        }
+        GroupAction::Edit => {
+            let c = groups::GroupChanges {
+                name: f.new_name.filter(|n| !n.is_empty()),
+                description: f.description,
+            };
+            let r = groups::update(db, &actor, &name, &c).await;
+            // A renamed group's page is at its new name.
+            let page = match &r {
+                Ok(g) => format!("/admin/groups/{}", seg(&g.name)),
+                Err(_) => here,
+            };
+            let r = r
+                .map(|g| format!("Saved {}.", g.name))
+                .map_err(|e| e.to_string());
+            return Ok(done(&admin.session, r, &page).await);
         }
         GroupAction::Delete => {
             let delete = groups::delete(db, &actor, &name);
