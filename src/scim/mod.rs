@@ -5,12 +5,15 @@
 pub mod client;
 pub mod control;
 pub mod engine;
+pub mod filter;
 pub mod groups;
 pub mod inventory;
 pub mod job;
 pub mod mapping;
+pub mod matching;
 pub mod pace;
 pub mod probe;
+pub mod scope;
 pub mod secret;
 pub mod sync;
 pub mod target;
