@@ -28,6 +28,7 @@ mod process;
 mod provisioning;
 mod saml;
 mod scim_peer;
+mod scope;
 mod slo;
 mod smtp_peer;
 mod soak;
