@@ -18,7 +18,7 @@ use crate::store::Db;
 #[derive(Subcommand)]
 pub enum ScimCommand {
     /// Configure the app's SCIM target (token or basic credentials from stdin or a prompt)
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Show the settings, state and queue (never the credential)
     Show {
         slug: String,
@@ -106,6 +106,19 @@ pub struct SetArgs {
     /// again ("" for none)
     #[arg(long, value_name = "ADDRESS")]
     notify_email: Option<String>,
+    /// Whom to provision: assigned (who may use the app) | all (every active user)
+    #[arg(long, value_name = "assigned|all")]
+    scope: Option<String>,
+    /// Scoping filters, one clause a line ("group 1: title equals Engineer"; "" for none);
+    /// repeat for several lines
+    #[arg(long = "filter", value_name = "CLAUSE")]
+    filters: Vec<String>,
+    /// Remove every scoping filter
+    #[arg(long, conflicts_with = "filters")]
+    no_filters: bool,
+    /// Matching precedence, comma-separated: userName, externalId, email
+    #[arg(long = "match", value_name = "ATTRIBUTES")]
+    matching: Option<String>,
 }
 
 pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<()> {
@@ -133,6 +146,13 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                 include: a.include,
                 restore_defaults: a.restore_defaults,
                 notify_email: a.notify_email,
+                scope: a.scope,
+                filters: if a.no_filters {
+                    Some(String::new())
+                } else {
+                    (!a.filters.is_empty()).then(|| a.filters.join("\n"))
+                },
+                matching: a.matching,
             };
             let row = target::update(db, &key, &actor, &a.slug, &changes).await?;
             if let Ok(u) = url::Url::parse(&row.base_url) {
@@ -263,7 +283,7 @@ async fn plan(db: &Db, key: &SealKey, slug: &str) -> anyhow::Result<()> {
         .into_iter()
         .map(|l| vec![l.user, l.plan])
         .collect();
-    output::table(&["user", "plan (dry run: nothing sent)"], rows);
+    output::table(&["user", "plan (dry run: nothing written)"], rows);
     Ok(())
 }
 

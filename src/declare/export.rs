@@ -125,6 +125,21 @@ fn scim_decl(row: &TargetRow) -> ScimDecl {
         deletion_threshold: Some(row.deletion_threshold),
         exclude: Some(target::excluded(row)),
         notify_email: None,
+        scope: Some(row.scope.as_str().to_string()),
+        filters: Some(
+            row.filters
+                .to_string()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ),
+        matching: Some(
+            row.matching
+                .rules()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+        ),
         active: Some(row.state != TargetState::Inactive),
     }
 }

@@ -156,6 +156,16 @@ pub struct ScimDecl {
     /// Where failure and recovery notifications go ("" for none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_email: Option<String>,
+    /// Whom it provisions: `assigned` or `all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Scoping filters, one clause a string (`"group 1: title equals Engineer"`); when
+    /// given, exactly these (`[]`: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<String>>,
+    /// Matching precedence (`["userName", "externalId"]`).
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matching: Option<Vec<String>>,
     /// Provisioning runs (`true`: activated when inactive) or not (`false`: deactivated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,

@@ -487,6 +487,9 @@ async fn scim_steps(
         },
         restore_defaults: false,
         notify_email: notify.clone(),
+        scope: s.scope.clone(),
+        filters: s.filters.as_ref().map(|lines| lines.join("\n")),
+        matching: s.matching.as_ref().map(|m| m.join(",")),
     };
     let after = target::revise(&before, &changes, &|_| Ok("(new credential)".into()))?;
     let what = format!("app {slug} scim");

@@ -22,13 +22,25 @@ pub async fn apps_for(conn: &mut Conn, user_id: i64) -> Result<Vec<App>, Directo
     Ok(apps::by_ids(conn, &ids).await?)
 }
 
-/// The ids of the users in scope for `app_id` (whom the SCIM bridge provisions).
+/// The ids of the users who may use `app_id` (provisioning's "assigned" scope starts here:
+/// `scim::scope`).
 pub async fn users_of(conn: &mut Conn, app_id: i64) -> Result<Vec<i64>, DirectoryError> {
     Ok(apps::grants(conn, None, Some(app_id))
         .await?
         .into_iter()
         .map(|(user, _)| user)
         .collect())
+}
+
+/// Every active user while `app_id` is enabled, or just `user_id` when given and active:
+/// provisioning's "all users" scope (`scim::scope`). Never a grant: SSO and the portal ask
+/// `may_use` whatever a target's scope.
+pub async fn active_users(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: Option<i64>,
+) -> Result<Vec<i64>, DirectoryError> {
+    Ok(apps::everyone(conn, app_id, user_id).await?)
 }
 
 /// The portal's tiles: the apps the user may use that are shown in the portal, whose SSO is

@@ -6,10 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::inventory::{self, Candidate};
+use super::matching::Matching;
 use super::secret::SealKey;
 use super::sync;
 use super::target::{self, Live};
-use crate::directory::{access, DirectoryError};
+use crate::directory::DirectoryError;
 use crate::store::scim as store;
 use crate::store::{users, Db};
 
@@ -60,7 +61,7 @@ pub async fn overview(db: &Db, slug: &str) -> Result<Overview, DirectoryError> {
     let (app, row, configured) = target::get(&mut conn, slug).await?;
     let queued = store::depth(&mut conn, app.id).await?;
     let linked = store::links(&mut conn, app.id).await?.len() as i64;
-    let in_scope = access::users_of(&mut conn, app.id).await?.len() as i64;
+    let in_scope = super::scope::members(&mut conn, &row).await?.len() as i64;
     let failing = store::failing(&mut conn, app.id).await?;
     let last_ok_at = store::last_ok(&mut conn, app.id).await?;
     let tested_at = store::tested(&mut conn, app.id).await?;
@@ -122,11 +123,12 @@ pub struct PlanLine {
     pub plan: String,
 }
 
-/// What a sync would do for each user in scope or linked, from the links we hold;
-/// nothing is sent.
+/// What a sync would do for each user in scope or linked, from the links we hold. Nothing
+/// is written anywhere; when someone in scope is not linked yet, the target's inventory is
+/// read (GET only) to say which matching rule would find their account.
 pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
     let mut conn = db.read().await?;
-    let mut ids = access::users_of(&mut conn, t.app.id).await?;
+    let mut ids = super::scope::members(&mut conn, &t.row).await?;
     ids.extend(
         store::links(&mut conn, t.app.id)
             .await?
@@ -137,24 +139,49 @@ pub async fn plan(db: &Db, t: &Live) -> Result<Vec<PlanLine>, ControlError> {
     ids.dedup();
     drop(conn);
     let mut lines = Vec::with_capacity(ids.len());
+    // Read once, at the first user who needs it; None: not read yet; Some(Err): unreadable.
+    let mut inventory: Option<Result<Vec<Value>, String>> = None;
     for id in ids {
         let r = sync::user(db, t, id, true)
             .await
             .map_err(|e| ControlError::Remote(format!("planning stopped: {e}")))?;
         let mut conn = db.read().await?;
-        let user = match users::by_id(&mut conn, id).await? {
-            Some(u) => u.username,
+        let found = users::by_id(&mut conn, id).await?;
+        let user = match &found {
+            Some(u) => u.username.clone(),
             None => store::link(&mut conn, t.app.id, id)
                 .await?
                 .map(|l| l.username)
                 .unwrap_or_default(),
         };
-        lines.push(PlanLine {
-            user,
-            plan: r.decision,
-        });
+        drop(conn);
+        let mut plan = r.decision;
+        if let (true, Some(u)) = (r.needs_match, &found) {
+            if inventory.is_none() {
+                inventory = Some(inventory::remote_users(t).await);
+            }
+            if let Some(Ok(accounts)) = &inventory {
+                plan = matched(&t.row.matching, u, accounts);
+            }
+        }
+        lines.push(PlanLine { user, plan });
     }
     Ok(lines)
+}
+
+/// A user's dry-run line from the target's accounts: the first rule that finds one.
+fn matched(m: &Matching, u: &crate::directory::User, accounts: &[Value]) -> String {
+    for rule in m.rules() {
+        let hit = accounts.iter().find(|a| Matching::finds(*rule, u, a));
+        if let Some(a) = hit {
+            let name = a["userName"].as_str().unwrap_or("");
+            return format!(
+                "would link the existing account {name:?} (matched by {})",
+                rule.as_str()
+            );
+        }
+    }
+    format!("would create (no account matched by {m})")
 }
 
 /// Starts a sync: reads the target's users, corrects the links and queues everyone in

@@ -245,11 +245,6 @@ pub fn from_remote(resource: &Value) -> Map<String, Value> {
     m
 }
 
-/// `userName eq "…"` with the value escaped as a JSON string (RFC 7644 §3.4.2.2).
-pub fn username_filter(username: &str) -> String {
-    format!("userName eq {}", Value::String(username.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +296,6 @@ mod tests {
         assert_eq!(body[ENTERPRISE]["manager"]["value"], "m-1");
         assert_eq!(body["active"], true);
         assert_eq!(from_remote(&body), d, "what we create reads back the same");
-        assert_eq!(username_filter("a\"b\\c"), r#"userName eq "a\"b\\c""#);
         assert!(optional("title").is_ok() && optional("userName").is_err());
     }
 

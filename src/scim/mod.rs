@@ -5,14 +5,17 @@
 pub mod client;
 pub mod control;
 pub mod engine;
+pub mod filter;
 pub mod groups;
 pub mod inventory;
 pub mod job;
 pub mod mapping;
+pub mod matching;
 pub mod pace;
 pub mod password;
 pub mod probe;
 pub(crate) mod replace;
+pub mod scope;
 pub mod secret;
 pub mod sync;
 pub mod target;

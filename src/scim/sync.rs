@@ -1,5 +1,5 @@
 //! Bringing one user's account in one target to what the directory says (PRODUCT §3.4):
-//! entering scope → look up by userName, link or create; a changed attribute → PATCH with
+//! entering scope → look up by the matching rules in order (`matching`), link or create; a changed attribute → PATCH with
 //! just that; leaving scope → `active: false`; deleted → deactivate or DELETE. Level-driven:
 //! the same call after a crash or a timeout finds the target's state first and never
 //! duplicates (SECURITY 15). Every request is an event with the redacted exchange.
@@ -9,9 +9,10 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Exchange, Verdict};
 use super::mapping;
+use super::matching::MatchRule;
 use super::replace::{modify, Change};
 use super::target::{Deprovision, Live};
-use crate::directory::{access, User};
+use crate::directory::User;
 use crate::store::events::NewEvent;
 use crate::store::scim::{self as store, Link};
 use crate::store::{users, Db, Small, StoreError};
@@ -51,6 +52,8 @@ impl From<crate::directory::DirectoryError> for Stop {
 pub struct Report {
     pub decision: String,
     pub exchanges: Vec<Exchange>,
+    /// A dry run of a user in scope and not linked: a sync would look them up first.
+    pub needs_match: bool,
 }
 
 /// One sync of one user or group: sends requests and records each as an event.
@@ -128,12 +131,19 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// `GET /Users?filter=userName eq "…"`: the target's user, if any.
-    async fn lookup(&mut self) -> Result<Option<Value>, Stop> {
-        let filter: String = url::form_urlencoded::byte_serialize(
-            mapping::username_filter(&self.username).as_bytes(),
-        )
-        .collect();
+    /// `GET /Users?filter=<rule> eq "…"` for each matching rule in order (RFC 7644
+    /// §3.4.2.2): the first account found and the rule that found it.
+    async fn lookup(&mut self, u: &User) -> Result<Option<(MatchRule, Value)>, Stop> {
+        for (rule, filter) in self.t.row.matching.lookups(u) {
+            if let Some(found) = self.lookup_by(&filter).await? {
+                return Ok(Some((rule, found)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn lookup_by(&mut self, filter: &str) -> Result<Option<Value>, Stop> {
+        let filter: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
         let ex = self
             .send(
                 "user_lookup_provision",
@@ -205,7 +215,7 @@ async fn run_user(
     let user = users::by_id(&mut conn, user_id).await?;
     let link = store::link(&mut conn, t.app.id, user_id).await?;
     let in_scope = match &user {
-        Some(u) => access::may_use(&mut conn, u.id, t.app.id).await?,
+        Some(u) => super::scope::includes(&mut conn, &t.row, u).await?,
         None => false,
     };
     let manager = match &user {
@@ -286,30 +296,45 @@ async fn enter_or_update(
             return Ok(());
         }
     }
+    let mut matched = None;
     let link = match link {
         Some(l) => l,
         None => {
             if dry_run {
-                run.report.decision = "would look up by userName, then link or create".into();
+                run.report.decision = format!(
+                    "would look up by {}, then link or create",
+                    run.t.row.matching
+                );
+                run.report.needs_match = true;
                 return Ok(());
             }
-            match run.lookup().await? {
-                Some(found) => link_found(run, u, &found).await?,
+            match run.lookup(u).await? {
+                Some((rule, found)) => {
+                    matched = Some(rule);
+                    link_found(run, u, &found).await?
+                }
                 None => return create(run, u, desired).await,
             }
         }
     };
     let synced = as_map(&link.synced);
+    let linked = |d: &str| match matched {
+        Some(rule) => format!(
+            "linked the existing account (matched by {}); {d}",
+            rule.as_str()
+        ),
+        None => d.to_string(),
+    };
     let mut ops = mapping::diff(&synced, &desired);
     let reactivate = json!({ "op": "replace", "path": "active", "value": true });
     if link.active == 0 {
         ops.push(reactivate.clone());
     }
     if ops.is_empty() {
-        run.report.decision = "up to date".into();
+        run.report.decision = linked("up to date");
         return Ok(());
     }
-    run.report.decision = format!("update {} attribute(s)", ops.len());
+    run.report.decision = linked(&format!("update {} attribute(s)", ops.len()));
     if dry_run {
         return Ok(());
     }
@@ -378,10 +403,18 @@ async fn create(run: &mut Run<'_>, u: &User, desired: Map<String, Value>) -> Res
             save(run, u, &id, &desired, true).await
         }
         // Already there (a concurrent create, or a crash after the POST): find and link.
-        Verdict::Conflict => Err(Stop::Retry(
-            Some(std::time::Duration::ZERO),
-            "409 on create: looking the user up to link it".into(),
-        )),
+        // userName is what targets hold unique, so it is looked up here even when the
+        // matching rules leave it out; the next run then updates the linked account.
+        Verdict::Conflict => {
+            let by_name = MatchRule::UserName.filter(&u.username);
+            if let Some(found) = run.lookup_by(&by_name).await? {
+                link_found(run, u, &found).await?;
+            }
+            Err(Stop::Retry(
+                Some(std::time::Duration::ZERO),
+                "409 on create: looking the user up to link it".into(),
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -230,6 +230,29 @@ pub async fn grants(
     Ok(q.fetch_all(conn).await?)
 }
 
+/// The active users (all, or `user_id` alone) while `app_id` is enabled, by id: the "all
+/// users" provisioning scope; `directory::access` is the only caller.
+pub async fn everyone(
+    conn: &mut Conn,
+    app_id: i64,
+    user_id: Option<i64>,
+) -> Result<Vec<i64>, StoreError> {
+    let narrow = if user_id.is_some() {
+        "AND u.id = $2"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT u.id FROM users u, apps a WHERE a.id = $1 AND a.enabled = 1 \
+         AND u.status = 'active' {narrow} ORDER BY u.id"
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(app_id);
+    if let Some(id) = user_id {
+        q = q.bind(id);
+    }
+    Ok(q.fetch_all(conn).await?)
+}
+
 /// Assigns (`true`) or unassigns a user directly; whether anything changed.
 pub async fn assign(
     conn: &mut Conn,

@@ -118,6 +118,17 @@ pub async fn names_of_user(conn: &mut Conn, user_id: i64) -> Result<Vec<String>,
     .await?)
 }
 
+/// (user id, group name) for every membership: the scoping filters' `member_of` over the
+/// whole directory in one query.
+pub async fn memberships_by_name(conn: &mut Conn) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT m.user_id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id \
+         ORDER BY m.user_id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 pub async fn rename(conn: &mut Conn, id: i64, name: &str, key: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE groups SET name = $1, name_key = $2 WHERE id = $3")
         .bind(name)

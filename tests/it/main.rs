@@ -31,6 +31,7 @@ mod provisioning;
 mod put_sync;
 mod saml;
 mod scim_peer;
+mod scope;
 mod slo;
 mod smtp_peer;
 mod soak;

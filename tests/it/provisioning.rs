@@ -524,14 +524,18 @@ fn scim_cli_set_test_dry_run_provision_without_leaking_the_token() {
         "the token never appears in logs, even at trace level"
     );
 
-    // Dry run: a plan, and not one request.
+    // Dry run: a plan, and nothing written (the user list is read to match accounts).
     let before = peer.requests().len();
     let plan = cli.ok(&["scim", "sync", "bj", "--dry-run"]);
     assert!(
-        plan.contains("gina") && plan.contains("would look up"),
+        plan.contains("gina") && plan.contains("would create (no account matched by userName)"),
         "{plan}"
     );
-    assert_eq!(peer.requests().len(), before, "a dry run sends nothing");
+    let after = peer.requests();
+    assert!(
+        after[before..].iter().all(|r| r["method"] == "GET"),
+        "a dry run only reads"
+    );
 
     // Provision one user now, the whole exchange shown, the token not.
     let out = cli.run_with(&["scim", "provision", "bj", "gina"], None, &trace);

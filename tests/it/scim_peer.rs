@@ -175,6 +175,19 @@ impl ScimPeer {
             .expect("json")
     }
 
+    /// Creates a user in the target from a whole SCIM body (say, with an externalId).
+    pub async fn create_body(&self, body: &Value) -> Value {
+        self.request(reqwest::Method::POST, "/Users")
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn delete(&self, id: &str) {
         let res = self
             .request(reqwest::Method::DELETE, &format!("/Users/{id}"))

@@ -209,9 +209,10 @@ async fn sync(db: &Db, key: &SealKey, slug: &str) -> ApiResult {
     Ok((StatusCode::ACCEPTED, axum::Json(Queued { queued })).into_response())
 }
 
-/// Dry run: what a sync would do for each user (nothing is sent)
+/// Dry run: what a sync would do for each user (the target is only read)
 ///
-/// No body.
+/// No body. For a user not linked yet, the line names the matching rule that finds an
+/// existing account ("matched by externalId"), from the target's user list.
 #[utoipa::path(
     post, path = "/api/v1/apps/{slug}/scim/plan", operation_id = "planScim", tag = "scim",
     params(AppSlug),

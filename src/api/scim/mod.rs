@@ -17,7 +17,7 @@ use crate::directory::DirectoryError;
 use crate::scim::control;
 use crate::scim::inventory::Candidate;
 use crate::scim::secret::Secret;
-use crate::scim::target::{self, AuthKind, Changes, Credential, Deprovision, TargetState};
+use crate::scim::target::{self, AuthKind, Changes, Credential, Deprovision, Scope, TargetState};
 use crate::store::scim::Failing;
 use crate::store::Db;
 
@@ -44,6 +44,15 @@ pub struct ScimStatus {
     patch_supported: bool,
     etag_supported: bool,
     deletion_threshold: i64,
+    /// Whom it provisions before the filters: those who may use the app, or all active
+    /// users. Never changes who may sign in.
+    scope: Scope,
+    /// The scoping filters, one clause a line (`group N: <attribute> <operator> [value]`);
+    /// "" keeps everyone in scope.
+    filters: String,
+    /// The matching precedence: SCIM attributes looked up in order before a create.
+    #[schema(example = json!(["userName", "externalId"]))]
+    matching: Vec<String>,
     state: TargetState,
     state_reason: String,
     /// false: never set up (the other fields are the defaults).
@@ -52,7 +61,7 @@ pub struct ScimStatus {
     queued: i64,
     /// Users linked to a target account.
     linked: i64,
-    /// Users who may use the app.
+    /// Users the target provisions (the scope and the filters).
     in_scope: i64,
     /// When the last full sync was started (queued), milliseconds since the Unix epoch.
     last_sync_at: i64,
@@ -89,6 +98,14 @@ impl ScimStatus {
             patch_supported: row.caps.patch,
             etag_supported: row.caps.etag,
             deletion_threshold: row.deletion_threshold,
+            scope: row.scope,
+            filters: row.filters.to_string(),
+            matching: row
+                .matching
+                .rules()
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
             state: row.state,
             state_reason: row.state_reason.clone(),
             configured: o.configured,
@@ -156,6 +173,19 @@ pub struct ScimPatch {
     /// Where a mail goes when the target is stopped, quarantined or paused, and when it
     /// runs again; "" for none.
     pub notify_email: Option<String>,
+    /// `assigned` (those who may use the app) or `all` (every active user).
+    #[schema(value_type = Option<Scope>)]
+    pub scope: Option<String>,
+    /// Scoping filters, one clause a line: `group N: <attribute> <operator> [value]`
+    /// (attributes username, email, first_name, last_name, title, employee_id, manager,
+    /// member_of; operators equals, not equals, starts with, is empty, is not empty, in,
+    /// matches). Clauses of a group are AND-ed, groups OR-ed; "" removes every filter.
+    #[schema(example = "group 1: title equals Engineer\ngroup 2: member_of in Sales, Support")]
+    pub filters: Option<String>,
+    /// Matching precedence: `userName`, `externalId`, `emails[type eq "work"].value`
+    /// (or `email`), tried in this order.
+    #[schema(example = json!(["externalId", "userName"]))]
+    pub matching: Option<Vec<String>>,
 }
 
 impl ScimPatch {
@@ -186,6 +216,9 @@ impl ScimPatch {
             include: self.include,
             restore_defaults: self.restore_defaults,
             notify_email: self.notify_email,
+            scope: self.scope,
+            filters: self.filters,
+            matching: self.matching.map(|m| m.join(",")),
         })
     }
 }

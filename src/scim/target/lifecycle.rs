@@ -117,7 +117,8 @@ pub async fn approve(db: &Db, actor: &Actor, slug: &str) -> Result<(), Directory
 pub async fn reject(db: &Db, actor: &Actor, slug: &str) -> Result<u64, DirectoryError> {
     let mut tx = db.begin().await?;
     let (app, state) = batch(&mut tx, actor, slug, Transition::Reject).await?;
-    let in_scope = crate::directory::access::users_of(&mut tx, app.id).await?;
+    let (_, row, _) = get(&mut tx, slug).await?;
+    let in_scope = crate::scim::scope::members(&mut tx, &row).await?;
     let queued = store::queued_users(&mut tx, app.id).await?;
     let leaving: Vec<i64> = queued
         .into_iter()

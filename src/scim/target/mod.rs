@@ -14,7 +14,7 @@ mod options;
 mod state;
 
 pub use lifecycle::{approve, delete, reject, set_state, APPROVAL_MS};
-pub use options::{AuthKind, Deprovision};
+pub use options::{AuthKind, Deprovision, Scope};
 pub use state::{Refusal, Switch, TargetState, Transition};
 
 use std::time::Duration;
@@ -22,7 +22,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::client::{Auth, Client};
+use super::filter::Filters;
 use super::mapping;
+use super::matching::Matching;
 use super::secret::{SealKey, Secret};
 use crate::directory::{apps, audit, Actor, App, DirectoryError};
 use crate::store::scim::{self as store, TargetRow};
@@ -107,6 +109,12 @@ pub struct Changes {
     pub restore_defaults: bool,
     /// Where failure and recovery notifications go (`notice`); "" removes it.
     pub notify_email: Option<String>,
+    /// `assigned` or `all` (`Scope`).
+    pub scope: Option<String>,
+    /// Scoping filters in their text form (`filter`); "" removes them.
+    pub filters: Option<String>,
+    /// Matching precedence, comma-separated (`matching`).
+    pub matching: Option<String>,
 }
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
@@ -170,6 +178,9 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         push_groups: false,
         password_sync: false,
         deletion_threshold: 0,
+        scope: Scope::Assigned,
+        filters: Filters::default(),
+        matching: Matching::default(),
         state: TargetState::Inactive,
         state_reason: String::new(),
         failures: 0,
@@ -220,6 +231,9 @@ pub fn describe(row: &TargetRow) -> Value {
         "push_groups": row.push_groups,
         "password_sync": row.password_sync,
         "deletion_threshold": row.deletion_threshold,
+        "scope": row.scope,
+        "filters": row.filters,
+        "matching": row.matching,
         "state": row.state,
         "state_reason": row.state_reason,
         "target_supports": {
@@ -295,7 +309,12 @@ pub async fn update(
         )
         .await?;
         // New exclusions or a new mapping change what every linked user should look like.
-        let remap = row.excluded != before.excluded || row.push_groups != before.push_groups;
+        // So does a new scope or filter: users enter and leave through the same queue (the
+        // deletion threshold applies to those leaving).
+        let remap = row.excluded != before.excluded
+            || row.push_groups != before.push_groups
+            || row.scope != before.scope
+            || row.filters != before.filters;
         if remap && row.state.queues_changes() {
             store::enqueue_app(&mut tx, app.id).await?;
         }
@@ -359,6 +378,16 @@ pub fn revise(
             ));
         }
         row.deletion_threshold = n;
+    }
+    if let Some(word) = &c.scope {
+        row.scope = Scope::parse(word.trim())
+            .ok_or_else(|| invalid(format!("scope {word:?} must be assigned or all")))?;
+    }
+    if let Some(text) = &c.filters {
+        row.filters = Filters::parse(text).map_err(|e| invalid(e.to_string()))?;
+    }
+    if let Some(list) = &c.matching {
+        row.matching = Matching::parse(list)?;
     }
     let mut ex = if c.restore_defaults {
         serde_json::from_str(&defaults_of(profile.name)).unwrap_or_default()

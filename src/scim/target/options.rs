@@ -1,5 +1,5 @@
-//! The target's settings that are a choice among a few words: how it authenticates and what
-//! deprovisioning does. The words are the `scim_targets` columns' and the API's; the store
+//! The target's settings that are a choice among a few words: how it authenticates, what
+//! deprovisioning does and whom it provisions. The words are the `scim_targets` columns' and the API's; the store
 //! parses and formats them here.
 
 use serde::Serialize;
@@ -67,6 +67,40 @@ impl std::fmt::Display for Deprovision {
     }
 }
 
+/// Whom the target provisions before the scoping filters (`scim_targets.scope`; Entra's
+/// "sync only assigned users and groups" / "sync all users and groups"). Only provisioning:
+/// SSO and the portal stay with the access rule whatever the scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Those who may use the app (`directory::access`: bound groups and direct assignments).
+    #[default]
+    Assigned,
+    /// Every active user, while the app is enabled.
+    All,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Assigned, Scope::All];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Assigned => "assigned",
+            Scope::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +129,16 @@ mod tests {
         for bad in ["", "shred", "Delete", "suspend"] {
             assert_eq!(Deprovision::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn scopes_parse_from_and_format_to_the_column_words() {
+        for (v, w) in Scope::ALL.into_iter().zip(["assigned", "all"]) {
+            assert_eq!(v.as_str(), w);
+            assert_eq!(Scope::parse(w), Some(v));
+            assert_eq!(serde_json::to_value(v).unwrap(), w);
+        }
+        assert_eq!(Scope::parse("everyone"), None);
+        assert_eq!(Scope::default(), Scope::Assigned);
     }
 }

@@ -80,7 +80,7 @@ pub async fn enqueue_group(
 }
 
 /// Queues everyone the app may concern: members of its bound groups, users assigned to it
-/// directly and linked users, and
+/// directly, every active user when its scope is `all`, and linked users, and
 /// the groups pushed to it: bound ones (when push_groups is on) and linked ones.
 pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError> {
     let (user, group, live) = (kind(JobKind::User), kind(JobKind::Group), live());
@@ -90,6 +90,10 @@ pub async fn enqueue_app(conn: &mut Conn, app_id: i64) -> Result<u64, StoreError
              ON m.group_id = b.group_id WHERE b.app_id = $1 AND {live}"
         ),
         format!("SELECT $1, {user}, user_id, $2, $2 FROM app_users WHERE app_id = $1 AND {live}"),
+        format!(
+            "SELECT $1, {user}, u.id, $2, $2 FROM users u WHERE u.status = 'active' AND {live} \
+             AND EXISTS (SELECT 1 FROM scim_targets t WHERE t.app_id = $1 AND t.scope = 'all')"
+        ),
         format!("SELECT $1, {user}, user_id, $2, $2 FROM scim_links WHERE app_id = $1 AND {live}"),
         format!(
             "SELECT $1, {group}, b.group_id, $2, $2 FROM app_groups b \

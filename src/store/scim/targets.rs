@@ -8,7 +8,9 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{decode, states_where};
-use crate::scim::target::{AuthKind, Deprovision, TargetState};
+use crate::scim::filter::Filters;
+use crate::scim::matching::Matching;
+use crate::scim::target::{AuthKind, Deprovision, Scope, TargetState};
 use crate::store::{now_ms, Conn, StoreError};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -27,6 +29,12 @@ pub struct TargetRow {
     /// Send a password a user sets in sesame to this target (once, `scim::password`).
     pub password_sync: bool,
     pub deletion_threshold: i64,
+    /// Whom it provisions before the filters.
+    pub scope: Scope,
+    /// Scoping filters (stored as their canonical text).
+    pub filters: Filters,
+    /// Matching precedence (stored comma-separated).
+    pub matching: Matching,
     pub state: TargetState,
     pub state_reason: String,
     pub failures: i64,
@@ -62,7 +70,7 @@ impl Default for Capabilities {
 
 /// The columns `put_target` writes, in the order it binds them: `app_id` first (the key),
 /// `updated_at` last (it only grows).
-const WRITTEN: [&str; 16] = [
+const WRITTEN: [&str; 19] = [
     "app_id",
     "connector",
     "base_url",
@@ -74,6 +82,9 @@ const WRITTEN: [&str; 16] = [
     "push_groups",
     "password_sync",
     "deletion_threshold",
+    "scope",
+    "filters",
+    "matching",
     "state",
     "state_reason",
     "failures",
@@ -129,6 +140,13 @@ fn target_row(r: &AnyRow) -> Result<TargetRow, StoreError> {
         push_groups: r.try_get::<i64, _>("push_groups")? != 0,
         password_sync: r.try_get::<i64, _>("password_sync")? != 0,
         deletion_threshold: r.try_get("deletion_threshold")?,
+        scope: decode("scim_targets.scope", &word("scope")?, Scope::parse)?,
+        filters: decode("scim_targets.filters", &word("filters")?, |t| {
+            Filters::parse(t).ok()
+        })?,
+        matching: decode("scim_targets.matching", &word("matching")?, |t| {
+            Matching::parse(t).ok()
+        })?,
         state: decode("scim_targets.state", &word("state")?, TargetState::parse)?,
         state_reason: r.try_get("state_reason")?,
         failures: r.try_get("failures")?,
@@ -194,6 +212,9 @@ pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError
         .bind(i64::from(t.push_groups))
         .bind(i64::from(t.password_sync))
         .bind(t.deletion_threshold)
+        .bind(t.scope.as_str())
+        .bind(t.filters.to_string())
+        .bind(t.matching.to_string())
         .bind(t.state.as_str())
         .bind(&t.state_reason)
         .bind(t.failures)

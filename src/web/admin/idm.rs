@@ -19,7 +19,7 @@ use crate::scim::mapping::PATHS;
 use crate::scim::target::{self, Switch, CONNECTORS};
 use crate::web::pages::render;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct IdmQuery {
     plan: Option<String>,
     import: Option<String>,
@@ -86,8 +86,48 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         progress_done: (progress_max - queued).max(0),
         notify_email,
         failing: failing.map(|f| describe_failure(&f)),
+        scope: row.scope.as_str().to_string(),
+        filters: row.filters.to_string(),
+        matching: row.matching.to_string(),
+        filters_invalid: false,
     };
     Ok((app, v))
+}
+
+/// A refused settings form as it was typed (credentials never come back).
+struct Typed {
+    patch: ScimPatch,
+    error: String,
+}
+
+impl Typed {
+    fn apply(self, v: &mut IdmView) -> String {
+        let p = self.patch;
+        let keep = |typed: Option<String>, field: &mut String| {
+            if let Some(t) = typed {
+                *field = t;
+            }
+        };
+        keep(p.url, &mut v.url);
+        keep(p.connector, &mut v.connector);
+        keep(p.notify_email, &mut v.notify_email);
+        keep(p.scope, &mut v.scope);
+        keep(p.filters, &mut v.filters);
+        keep(p.matching.map(|m| m.join(",")), &mut v.matching);
+        if let Some(d) = p
+            .deprovision
+            .as_deref()
+            .and_then(target::Deprovision::parse)
+        {
+            v.deprovision = d;
+        }
+        if let Some(n) = p.deletion_threshold {
+            v.deletion_threshold = n;
+        }
+        v.push_groups = p.push_groups.unwrap_or(v.push_groups);
+        v.filters_invalid = self.error.contains("scoping filter line");
+        self.error
+    }
 }
 
 pub async fn show(
@@ -96,8 +136,22 @@ pub async fn show(
     Path(slug): Path<String>,
     Query(q): Query<IdmQuery>,
 ) -> Result<Response, AppError> {
-    let (app, v) = view(&state, &slug).await?;
-    let mut c = Chrome::new(&admin, "apps").await;
+    page(&state, &admin, &slug, q, None).await
+}
+
+async fn page(
+    state: &AppState,
+    admin: &AdminUser,
+    slug: &str,
+    q: IdmQuery,
+    typed: Option<Typed>,
+) -> Result<Response, AppError> {
+    let slug = slug.to_string();
+    let (app, mut v) = view(state, &slug).await?;
+    let mut c = Chrome::new(admin, "apps").await;
+    if let Some(t) = typed {
+        c.flash = Some((true, t.apply(&mut v)));
+    }
     let mut plan = None;
     let mut import = None;
     if v.configured && (q.plan.is_some() || q.import.is_some()) {
@@ -224,6 +278,25 @@ pub async fn update(
         include: if restore { Vec::new() } else { include },
         restore_defaults: restore,
         notify_email: get("notify_email"),
+        scope: nonempty("scope"),
+        // As typed (line numbers must match what the admin sees), `\r\n` from the browser.
+        filters: pairs
+            .iter()
+            .find(|(n, _)| n == "filters")
+            .map(|(_, v)| v.replace("\r\n", "\n")),
+        matching: nonempty("matching").map(|m| vec![m]),
+    };
+    let typed = ScimPatch {
+        url: patch.url.clone(),
+        connector: patch.connector.clone(),
+        deprovision: patch.deprovision.clone(),
+        push_groups: patch.push_groups,
+        deletion_threshold: patch.deletion_threshold,
+        notify_email: patch.notify_email.clone(),
+        scope: patch.scope.clone(),
+        filters: patch.filters.clone(),
+        matching: patch.matching.clone(),
+        ..ScimPatch::default()
     };
     let r = match patch.changes() {
         Ok(changes) => target::update(&state.db, &state.seal, &admin.actor(), &slug, &changes)
@@ -232,7 +305,17 @@ pub async fn update(
             .map_err(|e| e.to_string()),
         Err(m) => Err(m),
     };
-    Ok(done(&admin.session, r, &format!("/admin/apps/{slug}/idm")).await)
+    match r {
+        Ok(m) => Ok(done(&admin.session, Ok(m), &format!("/admin/apps/{slug}/idm")).await),
+        // Shown again as typed, with the reason (nothing was saved).
+        Err(error) => {
+            let typed = Typed {
+                patch: typed,
+                error,
+            };
+            page(&state, &admin, &slug, IdmQuery::default(), Some(typed)).await
+        }
+    }
 }
 
 /// The console's `/admin/apps/{slug}/idm/{action}` buttons.

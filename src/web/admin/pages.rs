@@ -159,6 +159,14 @@ pub struct IdmView {
     pub progress_done: i64,
     /// The latest failure of a queued job, in words.
     pub failing: Option<String>,
+    /// Provisioning scope: "assigned" or "all".
+    pub scope: String,
+    /// The scoping filters, one clause a line.
+    pub filters: String,
+    /// The matching precedence, comma-separated.
+    pub matching: String,
+    /// Which filter line was refused (the textarea is marked), when the form came back.
+    pub filters_invalid: bool,
 }
 
 #[derive(Template)]
