@@ -357,7 +357,8 @@ fn inline_error(page: &Page) -> Option<String> {
     let body = &page.body;
     let at = body
         .find("class=\"error\" id=\"err-")
-        .or_else(|| body.find("id=\"sso-error\""))?;
+        .or_else(|| body.find("id=\"sso-error\""))
+        .or_else(|| body.find("id=\"flash\""))?;
     let text = &body[at..];
     let text = &text[text.find('>')? + 1..];
     Some(unescape(&text[..text.find("</p>")?]))
@@ -1005,8 +1006,9 @@ async fn bad_input_gets_an_error_naming_the_problem_and_changes_nothing() {
                 "{what}: field marked"
             );
             assert!(res.body.contains(" autofocus"), "{what}: field focused");
-            // Everything but passwords, which are never sent back.
-            for (k, v) in f.iter().filter(|(k, _)| *k != "csrf" && *k != "password") {
+            // Everything but passwords and tokens, which are never sent back.
+            let secret = |k: &str| matches!(k, "csrf" | "password" | "token" | "basic_password");
+            for (k, v) in f.iter().filter(|(k, _)| !secret(k)) {
                 let shown = v
                     .replace('&', "&#38;")
                     .replace('<', "&#60;")
@@ -1241,20 +1243,30 @@ async fn scim_credentials_are_write_only() {
         "{}",
         jira.body
     );
-    // A refused save does not echo the new token either.
-    let (class, msg) = submit(
+    // A refused save is shown again as typed, but does not echo the new token.
+    let refused = post(
         &mut b,
-        &csrf,
         "/admin/apps/wiki/idm",
         &with(
             idm_form(SCIM_URL, "refused-token-Pq9wE4"),
             "url",
             "not a url",
         ),
+        Some(&csrf),
     )
     .await;
-    assert_eq!(class, "error", "{msg}");
-    assert!(!msg.contains("refused-token-Pq9wE4"), "{msg}");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let msg = inline_error(&refused).expect("the reason");
+    assert!(msg.contains("is not an absolute URL"), "{msg}");
+    assert!(
+        refused.body.contains("value=\"not a url\""),
+        "the URL as typed"
+    );
+    assert!(refused.body.contains("aria-describedby=\"err-url\"") || refused.body.contains("id=\"url\" name=\"url\" value=\"not a url\" placeholder=\"https://api.example.com/scim/v2\" aria-invalid=\"true\""));
+    assert!(
+        !refused.body.contains("refused-token-Pq9wE4"),
+        "the token is not echoed"
+    );
 
     let pages = [
         "/admin/apps/wiki/idm",

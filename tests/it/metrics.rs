@@ -589,14 +589,15 @@ async fn a_scim_push_is_counted_by_target() {
 
     let s = scrape(addr).await;
     let t = ("target", slug);
-    // Looked up (GET 200), then created (POST 201): exactly what the target logged.
+    // What the target supports read once (GET /ServiceProviderConfig), looked up (GET 200),
+    // then created (POST 201): what the target logged, and the capability read.
     assert_eq!(peer.requests().len(), 2);
     assert_eq!(
         s.sum(
             "sesame_scim_requests_total",
             &[t, ("method", "GET"), ("status", "200")]
         ),
-        1.0
+        2.0
     );
     assert_eq!(
         s.sum(
@@ -607,7 +608,7 @@ async fn a_scim_push_is_counted_by_target() {
     );
     assert_eq!(
         s.sum("sesame_scim_request_duration_seconds_count", &[t]),
-        2.0
+        3.0
     );
     assert_eq!(s.sum("sesame_scim_queue_depth", &[t]), 0.0);
     assert_eq!(s.sum("sesame_scim_queue_oldest_age_seconds", &[t]), 0.0);

@@ -4,7 +4,7 @@
 //! paused batch, import users from the app, remove.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::scim::control;
 use crate::scim::mapping::PATHS;
 use crate::scim::target::{self, Switch, CONNECTORS};
+use crate::web::form::Invalid;
 use crate::web::pages::render;
 
 #[derive(Deserialize, Default)]
@@ -149,8 +150,12 @@ async fn page(
     let slug = slug.to_string();
     let (app, mut v) = view(state, &slug).await?;
     let mut c = Chrome::new(admin, "apps").await;
+    let mut invalid = Invalid::default();
+    let refused = typed.is_some();
     if let Some(t) = typed {
-        c.flash = Some((true, t.apply(&mut v)));
+        let message = t.apply(&mut v);
+        invalid = Invalid::new(field_of(&message), message.clone());
+        c.flash = Some((true, message));
     }
     let mut plan = None;
     let mut import = None;
@@ -174,9 +179,10 @@ async fn page(
         .into_iter()
         .map(|u| u.username)
         .collect();
-    Ok(crate::web::pages::with_script(render(&IdmPage {
+    let page = crate::web::pages::with_script(render(&IdmPage {
         c,
         guide: VendorGuide::of(&app),
+        invalid,
         app,
         tab: "idm",
         v,
@@ -184,7 +190,34 @@ async fn page(
         usernames,
         plan,
         import,
-    })))
+    }));
+    Ok(if refused {
+        (axum::http::StatusCode::BAD_REQUEST, page).into_response()
+    } else {
+        page
+    })
+}
+
+/// The settings field a refusal is about, from the words of its message (the domain's
+/// messages name the setting: "SCIM URL ...", "the token is empty", "the deletion
+/// threshold ...").
+fn field_of(message: &str) -> Option<&'static str> {
+    let m = message.to_lowercase();
+    [
+        ("scim url", "url"),
+        ("credentials", "url"),
+        ("token", "token"),
+        ("basic", "basic_user"),
+        ("deprovision", "deprovision"),
+        ("threshold", "deletion_threshold"),
+        ("connector", "connector"),
+        ("matching", "matching"),
+        ("address", "notify_email"),
+        ("e-mail", "notify_email"),
+    ]
+    .into_iter()
+    .find(|(word, _)| m.contains(word))
+    .map(|(_, field)| field)
 }
 
 /// A failing queue in words: the error, when, after how many attempts, and the next try.

@@ -176,6 +176,8 @@ pub struct IdmPage {
     pub app: App,
     pub tab: &'static str,
     pub guide: VendorGuide,
+    /// A refused settings form: the field the message is about (the message is the flash).
+    pub invalid: crate::web::form::Invalid,
     pub v: IdmView,
     pub connectors: Vec<&'static str>,
     pub usernames: Vec<String>,
