@@ -1180,6 +1180,9 @@ fn scim_run(input: &[u8]) -> String {
         phone: String::new(),
         employee_id: "E1".into(),
         manager: None,
+        department: String::new(),
+        cost_center: String::new(),
+        location: String::new(),
         active: true,
         is_admin: false,
         must_change_password: false,
@@ -1194,7 +1197,7 @@ fn scim_run(input: &[u8]) -> String {
     }
     let mut ops = 0;
     for r in &resources {
-        let remote = mapping::from_remote(r);
+        let remote = mapping::from_remote(r, &[]);
         ops += mapping::diff(&remote, &desired).len();
         let _ = mapping::create_body(&remote);
     }

@@ -350,7 +350,8 @@ pub struct SsoPatch {
     idp_entity_id: Option<String>,
     /// `NAME=SOURCE` items; replaces the mapping; [] restores the defaults (email,
     /// firstName, lastName). Sources: email, username, first-name, last-name, display-name,
-    /// title, phone, employee-id, manager, groups.
+    /// title, phone, employee-id, manager, groups; or an expression, as SCIM mappings take
+    /// them: `displayName=Join(" ", [first_name], [last_name])`.
     attributes: Option<Vec<String>>,
     /// The SP's Single Logout URL; empty when the SP is not told of logouts.
     slo_url: Option<String>,

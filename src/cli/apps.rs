@@ -120,8 +120,9 @@ pub struct SsoArgs {
     #[arg(long)]
     idp_entity_id: Option<String>,
     /// An attribute to send, NAME=SOURCE (sources: email, username, first-name, last-name,
-    /// display-name, title, phone, employee-id, manager, groups); repeat for several.
-    /// Given at all, the list replaces the mapping. Email is always sent.
+    /// display-name, title, phone, employee-id, manager, groups) or NAME=EXPRESSION
+    /// ('displayName=Join(" ", [first_name], [last_name])'); repeat for several. Given at
+    /// all, the list replaces the mapping. Email is always sent.
     #[arg(long = "attribute", value_name = "NAME=SOURCE")]
     attributes: Vec<String>,
     /// Go back to the default attributes (email, firstName, lastName)

@@ -119,6 +119,14 @@ pub struct SetArgs {
     /// Matching precedence, comma-separated: userName, externalId, email
     #[arg(long = "match", value_name = "ATTRIBUTES")]
     matching: Option<String>,
+    /// An attribute mapping, PATH=EXPRESSION (add " [create]" to send it on create only),
+    /// e.g. 'displayName=Join(" ", [first_name], [last_name])'; repeat for several. The
+    /// given ones replace every earlier mapping.
+    #[arg(long = "map", value_name = "PATH=EXPRESSION")]
+    maps: Vec<String>,
+    /// Remove every attribute mapping (the built-in mapping stays)
+    #[arg(long, conflicts_with = "maps")]
+    no_maps: bool,
 }
 
 pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<()> {
@@ -153,6 +161,18 @@ pub async fn run(db: &Db, config: &Config, cmd: ScimCommand) -> anyhow::Result<(
                     (!a.filters.is_empty()).then(|| a.filters.join("\n"))
                 },
                 matching: a.matching,
+                mappings: if a.no_maps {
+                    Some(String::new())
+                } else {
+                    (!a.maps.is_empty()).then(|| {
+                        let one: Vec<String> = a
+                            .maps
+                            .iter()
+                            .map(|m| m.replace(['\n', '\r'], " "))
+                            .collect();
+                        one.join("\n")
+                    })
+                },
             };
             let row = target::update(db, &key, &actor, &a.slug, &changes).await?;
             if let Ok(u) = url::Url::parse(&row.base_url) {

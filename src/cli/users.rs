@@ -93,6 +93,12 @@ pub struct FieldArgs {
     /// The manager's username
     #[arg(long)]
     manager: Option<String>,
+    #[arg(long)]
+    department: Option<String>,
+    #[arg(long)]
+    cost_center: Option<String>,
+    #[arg(long)]
+    location: Option<String>,
     /// Make (true) or unmake (false) the user an admin of sesame
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true",
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -109,6 +115,9 @@ impl From<FieldArgs> for UserFields {
             phone: a.phone,
             employee_id: a.employee_id,
             manager: a.manager,
+            department: a.department,
+            cost_center: a.cost_center,
+            location: a.location,
             is_admin: a.admin,
         }
     }
@@ -252,6 +261,9 @@ pub async fn run(db: &Db, config: &crate::config::Config, cmd: UserCommand) -> a
                 ("phone", u.phone.clone()),
                 ("employee id", u.employee_id.clone()),
                 ("manager", u.manager.clone().unwrap_or_default()),
+                ("department", u.department.clone()),
+                ("cost center", u.cost_center.clone()),
+                ("location", u.location.clone()),
                 (
                     "status",
                     if u.active { "active" } else { "suspended" }.into(),

@@ -140,6 +140,7 @@ fn scim_decl(row: &TargetRow) -> ScimDecl {
                 .map(|r| r.as_str().to_string())
                 .collect(),
         ),
+        mappings: Some(row.mappings.items()),
         active: Some(row.state != TargetState::Inactive),
     }
 }

@@ -166,6 +166,10 @@ pub struct ScimDecl {
     /// Matching precedence (`["userName", "externalId"]`).
     #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
     pub matching: Option<Vec<String>>,
+    /// Attribute mappings, `"path = expression"` each (`" [create]"` at the end: on create
+    /// only); when given, exactly these (`[]`: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mappings: Option<Vec<String>>,
     /// Provisioning runs (`true`: activated when inactive) or not (`false`: deactivated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,

@@ -490,6 +490,7 @@ async fn scim_steps(
         scope: s.scope.clone(),
         filters: s.filters.as_ref().map(|lines| lines.join("\n")),
         matching: s.matching.as_ref().map(|m| m.join(",")),
+        mappings: s.mappings.as_ref().map(|m| m.join("\n")),
     };
     let after = target::revise(&before, &changes, &|_| Ok("(new credential)".into()))?;
     let what = format!("app {slug} scim");

@@ -122,6 +122,9 @@ fn parse(text: &str) -> Result<Vec<Result<Row, Unreadable>>, DirectoryError> {
                 phone: opt("phone"),
                 employee_id: opt("employee_id"),
                 manager: opt("manager"),
+                department: None,
+                cost_center: None,
+                location: None,
                 is_admin: Some(false),
             },
             groups: get("groups")

@@ -6,6 +6,7 @@ pub mod access;
 pub mod actions;
 pub mod apps;
 pub mod catalog;
+pub mod expr;
 pub mod groups;
 pub mod import;
 pub mod logo;

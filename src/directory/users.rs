@@ -24,6 +24,9 @@ pub struct UserFields {
     pub phone: Option<String>,
     pub employee_id: Option<String>,
     pub manager: Option<String>,
+    pub department: Option<String>,
+    pub cost_center: Option<String>,
+    pub location: Option<String>,
     pub is_admin: Option<bool>,
 }
 
@@ -80,6 +83,9 @@ async fn merge_profile(
         (&f.title, &mut p.title, "title", 200),
         (&f.phone, &mut p.phone, "phone", 50),
         (&f.employee_id, &mut p.employee_id, "employee id", 100),
+        (&f.department, &mut p.department, "department", 200),
+        (&f.cost_center, &mut p.cost_center, "cost center", 100),
+        (&f.location, &mut p.location, "location", 200),
     ];
     for (given, slot, name, max) in fields {
         if let Some(v) = given {
@@ -250,7 +256,8 @@ fn profile_json(u: &User) -> serde_json::Value {
     json!({
         "email": u.email, "first_name": u.first_name, "last_name": u.last_name,
         "title": u.title, "phone": u.phone, "employee_id": u.employee_id,
-        "manager": u.manager, "is_admin": u.is_admin,
+        "manager": u.manager, "department": u.department, "cost_center": u.cost_center,
+        "location": u.location, "is_admin": u.is_admin,
     })
 }
 
@@ -280,6 +287,9 @@ pub async fn update(
         phone: before.phone.clone(),
         employee_id: before.employee_id.clone(),
         manager_id: users::manager_id(&mut tx, before.id).await?,
+        department: before.department.clone(),
+        cost_center: before.cost_center.clone(),
+        location: before.location.clone(),
     };
     let profile = merge_profile(&mut tx, base, fields, before.id).await?;
     if let Some(admin) = fields.is_admin {

@@ -117,7 +117,11 @@ pub async fn reconcile(db: &Db, t: &Live) -> Result<u64, ControlError> {
             {
                 Some(r) => {
                     let refreshed = store::Link {
-                        synced: Value::Object(super::mapping::from_remote(r)).to_string(),
+                        synced: Value::Object(super::mapping::from_remote(
+                            r,
+                            &t.row.mappings.keys(),
+                        ))
+                        .to_string(),
                         active: i64::from(r["active"].as_bool().unwrap_or(true)),
                         ..link.clone()
                     };

@@ -88,24 +88,40 @@ pub fn desired(
     m
 }
 
+/// Where a mapped key lives in a resource: the outer attribute and, for a complex or
+/// extension one, the sub-attribute (`manager` and `<ENTERPRISE>:attr` are the extension's,
+/// RFC 7643 §4.3).
+fn location(path: &str) -> (&str, Option<&str>) {
+    if path == "manager" {
+        return (ENTERPRISE, Some("manager"));
+    }
+    if let Some(attr) = path
+        .strip_prefix(ENTERPRISE)
+        .and_then(|r| r.strip_prefix(':'))
+    {
+        return (ENTERPRISE, Some(attr));
+    }
+    match path.split_once('.') {
+        Some((outer, inner)) => (outer, Some(inner)),
+        None => (path, None),
+    }
+}
+
 /// The `POST /Users` body (RFC 7644 §3.3).
 pub fn create_body(attrs: &Map<String, Value>) -> Value {
     let mut body = json!({ "schemas": [USER_SCHEMA], "active": true });
     for (path, v) in attrs {
-        match path.as_str() {
-            "manager" => {
-                body["schemas"] = json!([USER_SCHEMA, ENTERPRISE]);
-                body[ENTERPRISE] = json!({ "manager": v });
-            }
-            p => match p.split_once('.') {
-                Some((outer, inner)) => {
-                    if !body[outer].is_object() {
-                        body[outer] = json!({});
-                    }
-                    body[outer][inner] = v.clone();
+        match location(path) {
+            (outer, Some(inner)) => {
+                if outer == ENTERPRISE {
+                    body["schemas"] = json!([USER_SCHEMA, ENTERPRISE]);
                 }
-                None => body[p] = v.clone(),
-            },
+                if !body[outer].is_object() {
+                    body[outer] = json!({});
+                }
+                body[outer][inner] = v.clone();
+            }
+            (p, None) => body[p] = v.clone(),
         }
     }
     body
@@ -209,18 +225,21 @@ pub fn full(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<Valu
     ops
 }
 
-/// The mapped values as the target holds them (for a user found by lookup).
-pub fn from_remote(resource: &Value) -> Map<String, Value> {
+/// The mapped values as the target holds them (for a user found by lookup): the built-in
+/// paths and the `extra` keys of the target's own mappings (`scim::maps`).
+pub fn from_remote(resource: &Value, extra: &[String]) -> Map<String, Value> {
     let mut m = Map::new();
-    for (path, _) in PATHS {
-        let v = match *path {
-            "manager" => resource[ENTERPRISE]["manager"]
+    let paths = PATHS
+        .iter()
+        .map(|(p, _)| *p)
+        .chain(extra.iter().map(String::as_str));
+    for path in paths {
+        let v = match location(path) {
+            (_, Some("manager")) => resource[ENTERPRISE]["manager"]
                 .get("value")
                 .map(|id| json!({ "value": id })),
-            p => match p.split_once('.') {
-                Some((o, i)) => resource[o].get(i).cloned(),
-                None => resource.get(p).cloned(),
-            },
+            (o, Some(i)) => resource[o].get(i).cloned(),
+            (p, None) => resource.get(p).cloned(),
         };
         if let Some(v) = v.filter(|v| !v.is_null()) {
             m.insert(path.to_string(), v);
@@ -260,6 +279,9 @@ mod tests {
             phone: String::new(),
             employee_id: "E1".into(),
             manager: None,
+            department: String::new(),
+            cost_center: String::new(),
+            location: String::new(),
             active: true,
             is_admin: false,
             must_change_password: false,
@@ -295,7 +317,11 @@ mod tests {
         assert_eq!(body["name"]["givenName"], "Alice");
         assert_eq!(body[ENTERPRISE]["manager"]["value"], "m-1");
         assert_eq!(body["active"], true);
-        assert_eq!(from_remote(&body), d, "what we create reads back the same");
+        assert_eq!(
+            from_remote(&body, &[]),
+            d,
+            "what we create reads back the same"
+        );
         assert!(optional("title").is_ok() && optional("userName").is_err());
     }
 

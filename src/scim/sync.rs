@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{Exchange, Verdict};
 use super::mapping;
+use super::maps;
 use super::matching::MatchRule;
 use super::replace::{modify, Change};
 use super::target::{Deprovision, Live};
@@ -166,6 +167,15 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The user as the target knows them: the userName a mapping may give, for look-ups.
+fn sent_as(u: &User, desired: &Map<String, Value>) -> User {
+    let mut named = u.clone();
+    if let Some(name) = desired.get("userName").and_then(Value::as_str) {
+        named.username = name.to_string();
+    }
+    named
+}
+
 fn as_map(json: &str) -> Map<String, Value> {
     serde_json::from_str(json).unwrap_or_default()
 }
@@ -254,7 +264,7 @@ async fn run_decision(
     let before = link.clone();
     match (user, link, in_scope) {
         (Some(u), link, true) => {
-            let desired = mapping::desired(&u, &t.excluded, manager.as_deref());
+            let desired = maps::resource(&u, &t.excluded, manager.as_deref(), &t.row.mappings);
             enter_or_update(run, &u, link, desired, dry_run).await?
         }
         (None, Some(link), _) => {
@@ -284,13 +294,14 @@ async fn enter_or_update(
     desired: Map<String, Value>,
     dry_run: bool,
 ) -> Result<(), Stop> {
+    let named = sent_as(u, &desired);
     if let Some(max) = run.t.connector.max_username {
-        if u.username.chars().count() > max {
+        if named.username.chars().count() > max {
             run.report.decision = format!(
                 "refused before sending: {} accepts userNames of at most {max} characters",
                 run.t.connector.name
             );
-            let detail = json!({ "reason": run.report.decision, "userName": u.username });
+            let detail = json!({ "reason": run.report.decision, "userName": named.username });
             run.event("user_create_provision", false, None, detail)
                 .await?;
             return Ok(());
@@ -308,7 +319,7 @@ async fn enter_or_update(
                 run.report.needs_match = true;
                 return Ok(());
             }
-            match run.lookup(u).await? {
+            match run.lookup(&named).await? {
                 Some((rule, found)) => {
                     matched = Some(rule);
                     link_found(run, u, &found).await?
@@ -317,7 +328,10 @@ async fn enter_or_update(
             }
         }
     };
-    let synced = as_map(&link.synced);
+    // Create-only mappings are compared and sent never again after the POST.
+    let create_only = run.t.row.mappings.create_only();
+    let synced = maps::for_update(&as_map(&link.synced), &create_only);
+    let desired = maps::for_update(&desired, &create_only);
     let linked = |d: &str| match matched {
         Some(rule) => format!(
             "linked the existing account (matched by {}); {d}",
@@ -374,7 +388,7 @@ async fn link_found(run: &mut Run<'_>, u: &User, found: &Value) -> Result<Link, 
         user_id: u.id,
         username: u.username.clone(),
         remote_id: id,
-        synced: Value::Object(mapping::from_remote(found)).to_string(),
+        synced: Value::Object(mapping::from_remote(found, &run.t.row.mappings.keys())).to_string(),
         active: i64::from(active),
     };
     let mut conn = run.db.write().await?;
@@ -406,7 +420,7 @@ async fn create(run: &mut Run<'_>, u: &User, desired: Map<String, Value>) -> Res
         // userName is what targets hold unique, so it is looked up here even when the
         // matching rules leave it out; the next run then updates the linked account.
         Verdict::Conflict => {
-            let by_name = MatchRule::UserName.filter(&u.username);
+            let by_name = MatchRule::UserName.filter(&sent_as(u, &desired).username);
             if let Some(found) = run.lookup_by(&by_name).await? {
                 link_found(run, u, &found).await?;
             }

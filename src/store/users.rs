@@ -18,6 +18,9 @@ pub struct User {
     pub phone: String,
     pub employee_id: String,
     pub manager: Option<String>,
+    pub department: String,
+    pub cost_center: String,
+    pub location: String,
     pub active: bool,
     pub is_admin: bool,
     pub must_change_password: bool,
@@ -37,6 +40,9 @@ impl<'r> FromRow<'r, AnyRow> for User {
             phone: row.try_get("phone")?,
             employee_id: row.try_get("employee_id")?,
             manager: row.try_get("manager")?,
+            department: row.try_get("department")?,
+            cost_center: row.try_get("cost_center")?,
+            location: row.try_get("location")?,
             active: row.try_get::<String, _>("status")? == "active",
             is_admin: row.try_get::<i64, _>("is_admin")? != 0,
             must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
@@ -56,10 +62,13 @@ pub struct Profile {
     pub phone: String,
     pub employee_id: String,
     pub manager_id: Option<i64>,
+    pub department: String,
+    pub cost_center: String,
+    pub location: String,
 }
 
 const SELECT: &str = "SELECT u.id, u.username, u.email, u.first_name, u.last_name, u.title, \
-     u.phone, u.employee_id, m.username AS manager, u.status, u.is_admin, \
+     u.phone, u.employee_id, m.username AS manager, u.department, u.cost_center, u.location, u.status, u.is_admin, \
      u.must_change_password, u.created_at, u.updated_at \
      FROM users u LEFT JOIN users m ON m.id = u.manager_id";
 
@@ -126,8 +135,9 @@ pub async fn insert(conn: &mut Conn, u: NewUser<'_>) -> Result<i64, StoreError> 
     let id = sqlx::query_scalar(
         "INSERT INTO users (username, username_key, email, email_key, first_name, last_name, \
          title, phone, employee_id, manager_id, status, is_admin, password_hash, \
-         must_change_password, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $14, $14) \
+         must_change_password, created_at, updated_at, department, cost_center, location) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11, $12, $13, $14, $14, \
+         $15, $16, $17) \
          RETURNING id",
     )
     .bind(u.username)
@@ -144,6 +154,9 @@ pub async fn insert(conn: &mut Conn, u: NewUser<'_>) -> Result<i64, StoreError> 
     .bind(u.password_hash)
     .bind(flag(u.must_change_password))
     .bind(now)
+    .bind(&p.department)
+    .bind(&p.cost_center)
+    .bind(&p.location)
     .fetch_one(conn)
     .await?;
     Ok(id)
@@ -152,7 +165,8 @@ pub async fn insert(conn: &mut Conn, u: NewUser<'_>) -> Result<i64, StoreError> 
 pub async fn update_profile(conn: &mut Conn, id: i64, p: &Profile) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE users SET email = $1, email_key = $2, first_name = $3, last_name = $4, \
-         title = $5, phone = $6, employee_id = $7, manager_id = $8, updated_at = $9 WHERE id = $10",
+         title = $5, phone = $6, employee_id = $7, manager_id = $8, updated_at = $9, \
+         department = $11, cost_center = $12, location = $13 WHERE id = $10",
     )
     .bind(&p.email)
     .bind(p.email.to_lowercase())
@@ -164,6 +178,9 @@ pub async fn update_profile(conn: &mut Conn, id: i64, p: &Profile) -> Result<(),
     .bind(p.manager_id)
     .bind(now_ms())
     .bind(id)
+    .bind(&p.department)
+    .bind(&p.cost_center)
+    .bind(&p.location)
     .execute(conn)
     .await?;
     Ok(())

@@ -21,6 +21,7 @@ mod inbound;
 mod investigate;
 mod mail;
 mod malformed;
+mod mapping;
 mod metrics;
 mod mfa;
 mod passkeys;

@@ -44,6 +44,12 @@ pub struct UserBody {
     employee_id: Option<String>,
     /// The manager's username; "" clears it.
     manager: Option<String>,
+    /// At most 200 characters.
+    department: Option<String>,
+    /// At most 100 characters.
+    cost_center: Option<String>,
+    /// At most 200 characters.
+    location: Option<String>,
     /// Default false; the last active admin cannot be demoted.
     is_admin: Option<bool>,
     /// Only on create (8 to 1024 characters); without it the user cannot sign in until a
@@ -67,6 +73,9 @@ impl UserBody {
             phone: self.phone.clone(),
             employee_id: self.employee_id.clone(),
             manager: self.manager.clone(),
+            department: self.department.clone(),
+            cost_center: self.cost_center.clone(),
+            location: self.location.clone(),
             is_admin: self.is_admin,
         }
     }

@@ -53,6 +53,10 @@ pub struct ScimStatus {
     /// The matching precedence: SCIM attributes looked up in order before a create.
     #[schema(example = json!(["userName", "externalId"]))]
     matching: Vec<String>,
+    /// The target's own attribute mappings, `path = expression [create]` each (README,
+    /// "Attribute mapping"); [] keeps the built-in mapping alone.
+    #[schema(example = json!(["displayName = Join(\" \", [first_name], [last_name])"]))]
+    mappings: Vec<String>,
     state: TargetState,
     state_reason: String,
     /// false: never set up (the other fields are the defaults).
@@ -106,6 +110,7 @@ impl ScimStatus {
                 .iter()
                 .map(|r| r.as_str().to_string())
                 .collect(),
+            mappings: row.mappings.items(),
             state: row.state,
             state_reason: row.state_reason.clone(),
             configured: o.configured,
@@ -186,6 +191,14 @@ pub struct ScimPatch {
     /// (or `email`), tried in this order.
     #[schema(example = json!(["externalId", "userName"]))]
     pub matching: Option<Vec<String>>,
+    /// Attribute mappings, exactly these (`[]`: none): `path = expression`, `[create]` at
+    /// the end to send it on create only. Paths: RFC 7643 §4.1 core attributes
+    /// (`displayName`, `name.givenName`, `emails[type eq "work"].value`, ...) and §4.3
+    /// enterprise ones (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`).
+    /// Expressions: `Join`, `Coalesce`, `ToLower`, `ToUpper`, `Left`, `Replace`, `Switch`,
+    /// `NormalizeDiacritics`, `Append` over `[attribute]`s and `"strings"`.
+    #[schema(example = json!(["displayName = Join(\" \", [first_name], [last_name])", "nickName = ToLower([username]) [create]"]))]
+    pub mappings: Option<Vec<String>>,
 }
 
 impl ScimPatch {
@@ -219,8 +232,15 @@ impl ScimPatch {
             scope: self.scope,
             filters: self.filters,
             matching: self.matching.map(|m| m.join(",")),
+            mappings: self.mappings.map(|m| lines(&m)),
         })
     }
+}
+
+/// Mapping items as the one text `Maps::parse` reads: a line each.
+fn lines(items: &[String]) -> String {
+    let one: Vec<String> = items.iter().map(|i| i.replace(['\n', '\r'], " ")).collect();
+    one.join("\n")
 }
 
 /// Set up or change the SCIM target

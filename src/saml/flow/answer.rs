@@ -83,7 +83,7 @@ pub(super) async fn answer(
     let mapping = attributes::decode(&t.row.attributes);
     let groups = if mapping
         .iter()
-        .any(|(_, s)| *s == attributes::Source::Groups)
+        .any(|(_, s)| s.is(attributes::Source::Groups))
     {
         groups::names_of_user(&mut conn, user.id).await?
     } else {

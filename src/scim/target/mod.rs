@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use super::client::{Auth, Client};
 use super::filter::Filters;
 use super::mapping;
+use super::maps::Maps;
 use super::matching::Matching;
 use super::secret::{SealKey, Secret};
 use crate::directory::{apps, audit, Actor, App, DirectoryError};
@@ -115,6 +116,8 @@ pub struct Changes {
     pub filters: Option<String>,
     /// Matching precedence, comma-separated (`matching`).
     pub matching: Option<String>,
+    /// Attribute mappings in their text form, one a line (`maps`); "" removes them.
+    pub mappings: Option<String>,
 }
 
 fn invalid(m: impl Into<String>) -> DirectoryError {
@@ -181,6 +184,7 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         scope: Scope::Assigned,
         filters: Filters::default(),
         matching: Matching::default(),
+        mappings: Maps::default(),
         state: TargetState::Inactive,
         state_reason: String::new(),
         failures: 0,
@@ -234,6 +238,7 @@ pub fn describe(row: &TargetRow) -> Value {
         "scope": row.scope,
         "filters": row.filters,
         "matching": row.matching,
+        "mappings": row.mappings,
         "state": row.state,
         "state_reason": row.state_reason,
         "target_supports": {
@@ -314,7 +319,8 @@ pub async fn update(
         let remap = row.excluded != before.excluded
             || row.push_groups != before.push_groups
             || row.scope != before.scope
-            || row.filters != before.filters;
+            || row.filters != before.filters
+            || row.mappings != before.mappings;
         if remap && row.state.queues_changes() {
             store::enqueue_app(&mut tx, app.id).await?;
         }
@@ -388,6 +394,9 @@ pub fn revise(
     }
     if let Some(list) = &c.matching {
         row.matching = Matching::parse(list)?;
+    }
+    if let Some(text) = &c.mappings {
+        row.mappings = Maps::parse(text).map_err(|e| invalid(e.to_string()))?;
     }
     let mut ex = if c.restore_defaults {
         serde_json::from_str(&defaults_of(profile.name)).unwrap_or_default()

@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::{decode, states_where};
 use crate::scim::filter::Filters;
+use crate::scim::maps::Maps;
 use crate::scim::matching::Matching;
 use crate::scim::target::{AuthKind, Deprovision, Scope, TargetState};
 use crate::store::{now_ms, Conn, StoreError};
@@ -35,6 +36,8 @@ pub struct TargetRow {
     pub filters: Filters,
     /// Matching precedence (stored comma-separated).
     pub matching: Matching,
+    /// The target's own attribute mappings (stored as their text, one a line).
+    pub mappings: Maps,
     pub state: TargetState,
     pub state_reason: String,
     pub failures: i64,
@@ -70,7 +73,7 @@ impl Default for Capabilities {
 
 /// The columns `put_target` writes, in the order it binds them: `app_id` first (the key),
 /// `updated_at` last (it only grows).
-const WRITTEN: [&str; 19] = [
+const WRITTEN: [&str; 20] = [
     "app_id",
     "connector",
     "base_url",
@@ -85,6 +88,7 @@ const WRITTEN: [&str; 19] = [
     "scope",
     "filters",
     "matching",
+    "mappings",
     "state",
     "state_reason",
     "failures",
@@ -146,6 +150,9 @@ fn target_row(r: &AnyRow) -> Result<TargetRow, StoreError> {
         })?,
         matching: decode("scim_targets.matching", &word("matching")?, |t| {
             Matching::parse(t).ok()
+        })?,
+        mappings: decode("scim_targets.mappings", &word("mappings")?, |t| {
+            Maps::parse(t).ok()
         })?,
         state: decode("scim_targets.state", &word("state")?, TargetState::parse)?,
         state_reason: r.try_get("state_reason")?,
@@ -215,6 +222,7 @@ pub async fn put_target(conn: &mut Conn, t: &TargetRow) -> Result<(), StoreError
         .bind(t.scope.as_str())
         .bind(t.filters.to_string())
         .bind(t.matching.to_string())
+        .bind(t.mappings.to_string())
         .bind(t.state.as_str())
         .bind(&t.state_reason)
         .bind(t.failures)

@@ -24,6 +24,8 @@ use crate::web::pages::render;
 pub struct IdmQuery {
     plan: Option<String>,
     import: Option<String>,
+    /// A username: show the SCIM user the target would get.
+    preview: Option<String>,
 }
 
 async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, IdmView), AppError> {
@@ -91,6 +93,9 @@ async fn view(state: &AppState, slug: &str) -> Result<(crate::directory::App, Id
         filters: row.filters.to_string(),
         matching: row.matching.to_string(),
         filters_invalid: false,
+        mappings: row.mappings.to_string(),
+        mappings_invalid: false,
+        preview: None,
     };
     Ok((app, v))
 }
@@ -115,6 +120,7 @@ impl Typed {
         keep(p.scope, &mut v.scope);
         keep(p.filters, &mut v.filters);
         keep(p.matching.map(|m| m.join(",")), &mut v.matching);
+        keep(p.mappings.map(|m| m.join("\n")), &mut v.mappings);
         if let Some(d) = p
             .deprovision
             .as_deref()
@@ -127,6 +133,7 @@ impl Typed {
         }
         v.push_groups = p.push_groups.unwrap_or(v.push_groups);
         v.filters_invalid = self.error.contains("scoping filter line");
+        v.mappings_invalid = self.error.contains("attribute mapping line");
         self.error
     }
 }
@@ -172,6 +179,15 @@ async fn page(
         };
         if let Err(e) = outcome.await {
             c.flash = Some((true, e.to_string()));
+        }
+    }
+    if let Some(name) = q.preview.as_deref().filter(|n| !n.is_empty()) {
+        match crate::scim::preview::user(&state.db, &slug, name).await {
+            Ok((body, create_only)) => {
+                let json = serde_json::to_string_pretty(&body).unwrap_or_default();
+                v.preview = Some((name.to_string(), json, create_only.join(", ")));
+            }
+            Err(e) => c.flash = Some((true, e.to_string())),
         }
     }
     let usernames = users::list(&state.db)
@@ -318,6 +334,13 @@ pub async fn update(
             .find(|(n, _)| n == "filters")
             .map(|(_, v)| v.replace("\r\n", "\n")),
         matching: nonempty("matching").map(|m| vec![m]),
+        // A line an item, as typed, so the refused line's number is the one on screen.
+        mappings: pairs.iter().find(|(n, _)| n == "mappings").map(|(_, v)| {
+            v.replace("\r\n", "\n")
+                .split('\n')
+                .map(str::to_string)
+                .collect()
+        }),
     };
     let typed = ScimPatch {
         url: patch.url.clone(),
@@ -329,6 +352,7 @@ pub async fn update(
         scope: patch.scope.clone(),
         filters: patch.filters.clone(),
         matching: patch.matching.clone(),
+        mappings: patch.mappings.clone(),
         ..ScimPatch::default()
     };
     let r = match patch.changes() {

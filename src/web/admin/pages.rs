@@ -167,6 +167,13 @@ pub struct IdmView {
     pub matching: String,
     /// Which filter line was refused (the textarea is marked), when the form came back.
     pub filters_invalid: bool,
+    /// The target's own attribute mappings, `path = expression [create]` a line.
+    pub mappings: String,
+    /// A mapping line was refused (the textarea is marked).
+    pub mappings_invalid: bool,
+    /// The mapped SCIM user asked for: (username, the create body as pretty JSON, the
+    /// create-only attributes).
+    pub preview: Option<(String, String, String)>,
 }
 
 #[derive(Template)]

@@ -226,6 +226,10 @@ pub struct ProfileForm {
     phone: String,
     employee_id: String,
     manager: String,
+    /// Absent from an older form: left as it is.
+    department: Option<String>,
+    cost_center: Option<String>,
+    location: Option<String>,
     is_admin: Option<String>,
 }
 
@@ -243,6 +247,9 @@ pub async fn update_user(
         phone: Some(f.phone),
         employee_id: Some(f.employee_id),
         manager: Some(f.manager.trim().to_string()),
+        department: f.department,
+        cost_center: f.cost_center,
+        location: f.location,
         is_admin: Some(on(&f.is_admin)),
     };
     let r = users::update(&state.db, &admin.actor(), &name, &fields)
