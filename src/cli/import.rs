@@ -13,7 +13,8 @@ use crate::store::Db;
 #[derive(Args)]
 pub struct ImportArgs {
     /// CSV with a header row: username, email (required), first_name, last_name, title,
-    /// phone, employee_id, manager, groups (names separated by `;`)
+    /// phone, employee_id, manager, department, cost_center, location, groups (names
+    /// separated by `;`)
     file: PathBuf,
     /// Check every row and show what would happen; create nothing
     #[arg(long)]

@@ -13,7 +13,7 @@ use super::{groups, Actor, DirectoryError};
 use crate::store::{self, Db};
 
 /// The columns an import file may have; `username` and `email` are required.
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 12] = [
     "username",
     "email",
     "first_name",
@@ -22,6 +22,9 @@ pub const COLUMNS: [&str; 9] = [
     "phone",
     "employee_id",
     "manager",
+    "department",
+    "cost_center",
+    "location",
     "groups",
 ];
 
@@ -122,9 +125,9 @@ fn parse(text: &str) -> Result<Vec<Result<Row, Unreadable>>, DirectoryError> {
                 phone: opt("phone"),
                 employee_id: opt("employee_id"),
                 manager: opt("manager"),
-                department: None,
-                cost_center: None,
-                location: None,
+                department: opt("department"),
+                cost_center: opt("cost_center"),
+                location: opt("location"),
                 is_admin: Some(false),
             },
             groups: get("groups")

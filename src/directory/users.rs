@@ -228,6 +228,8 @@ async fn create(
     if let Some((source_id, external_id)) = owner {
         inbound::set_owner(&mut tx, Kind::User, id, source_id, external_id).await?;
     }
+    // Apps that provision everyone take the new user at once (scope "all").
+    scim::enqueue_new_user(&mut tx, id).await?;
     audit(
         &mut tx,
         actor,

@@ -215,7 +215,7 @@ async fn console_and_api_preview_and_refuse_with_the_field_named() {
         ("mappings", typed),
     ];
     let refused = b.post("/admin/apps/app/idm", &pairs).await;
-    assert_eq!(refused.status, 200);
+    assert_eq!(refused.status, 400, "shown again, refused");
     assert!(
         refused
             .body

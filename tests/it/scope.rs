@@ -120,6 +120,11 @@ async fn scope_all_with_a_filter_provisions_exactly_whom_the_filter_keeps() {
     settle(&server.db, "app", 20).await;
     assert_eq!(names(&peer, true).await, ["alice", "dave"]);
     assert!(peer.user("carol").await.is_none(), "carol never matched");
+
+    // A user created now, in no group, who matches: provisioned at once, no sync needed.
+    person(&server, "erin", "Engineer", "", false).await;
+    settle(&server.db, "app", 20).await;
+    assert_eq!(names(&peer, true).await, ["alice", "dave", "erin"]);
 }
 
 #[tokio::test]
@@ -288,7 +293,7 @@ async fn api_and_console_round_trip_the_settings_and_name_a_bad_line() {
     let owned = form("title equals A\r\ntitle contains B", "assigned");
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let refused = b.post("/admin/apps/app/idm", &pairs).await;
-    assert_eq!(refused.status, 200);
+    assert_eq!(refused.status, 400, "shown again, refused");
     assert!(
         refused.body.contains("scoping filter line 2"),
         "{}",

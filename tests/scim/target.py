@@ -16,6 +16,8 @@ Faults, applied in this order (all off by default):
   --fail-every N       every Nth authenticated request answers 500
   --max-username N     creating or replacing a user with a longer userName answers 400
                        invalidValue (BlueJeans: 30 characters)
+  --username-email     a userName that is not an e-mail address answers 400 invalidValue
+                       (ThousandEyes signs users in by e-mail address)
   --stale-ms MS        filtered user searches do not see users created less than MS ago,
                        while creating them again answers 409 (an eventually consistent
                        directory)
@@ -173,6 +175,15 @@ class UserNameLimit(Fault):
                                "invalidValue")
 
 
+class UserNameIsEmail(Fault):
+    """ThousandEyes signs users in by e-mail address: a userName that is not one is refused."""
+
+    def before(self, req):
+        name = req.body.get("userName", "") if req.writes_user() else None
+        if name is not None and ("@" not in name or name.startswith("@") or name.endswith("@")):
+            return Reply.error(400, "userName must be the user's e-mail address", "invalidValue")
+
+
 class StaleSearch(Fault):
     def __init__(self, ms):
         self.seconds, self.created, self.lock = ms / 1000, {}, threading.Lock()
@@ -232,6 +243,8 @@ def faults_from(a):
         chain.append(FailEvery(a.fail_every))
     if a.max_username:
         chain.append(UserNameLimit(a.max_username))
+    if a.username_email:
+        chain.append(UserNameIsEmail())
     if a.stale_ms:
         chain.append(StaleSearch(a.stale_ms))
     if a.no_patch:
@@ -308,6 +321,7 @@ def main():
     p.add_argument("--rate", type=float, default=0)
     p.add_argument("--fail-every", type=int, default=0)
     p.add_argument("--max-username", type=int, default=0)
+    p.add_argument("--username-email", action="store_true")
     p.add_argument("--stale-ms", type=int, default=0)
     p.add_argument("--no-patch", action="store_true")
     p.add_argument("--etag-conflict", action="store_true")

@@ -24,8 +24,8 @@ pub struct ImportQuery {
 /// Import users from CSV
 ///
 /// The body is RFC 4180 CSV (`text/csv`) with a header row: username and email (required),
-/// first_name, last_name, title, phone, employee_id, manager, groups (names separated by
-/// `;`). Each row is checked as a user created by hand; valid new users are created
+/// first_name, last_name, title, phone, employee_id, manager, department, cost_center,
+/// location, groups (names separated by `;`). Each row is checked as a user created by hand; valid new users are created
 /// without a password (invite them, or set one), existing usernames are left as they are,
 /// and the others are reported with their reason. At most 10,000 rows.
 #[utoipa::path(

@@ -59,6 +59,23 @@ pub async fn enqueue_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Queues a new user for every target that provisions everyone (scope `all`): elsewhere a
+/// new user is in no group and assigned to nothing yet.
+pub async fn enqueue_new_user(conn: &mut Conn, user_id: i64) -> Result<(), StoreError> {
+    let (user, queueing) = (kind(JobKind::User), queueing());
+    queue(
+        conn,
+        &format!(
+            "SELECT app_id, {user}, $1, $2, $2 FROM scim_targets \
+             WHERE state IN {queueing} AND scope = 'all'"
+        ),
+        user_id,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Queues every member of a group for one app (a binding changed) or for every target.
 pub async fn enqueue_group(
     conn: &mut Conn,
