@@ -89,7 +89,11 @@ pub const TEMPLATES: &[Template] = &[
                 "Enter your ThousandEyes SCIM base URL and the token here, save, and press Test connection. If it fails, check that the account has Admin permissions and enter the token again.",
                 "Activate. Only the members of the groups bound to this app are provisioned.",
             ],
-            notes: &["Provision one test user first; bind the remaining groups once it arrived."],
+            notes: &[
+                "ThousandEyes signs its users in by e-mail address: the template maps userName from the user's email (userName = [email] on the Identity Management tab).",
+                "It takes a bearer token only.",
+                "Provision one test user first; bind the remaining groups once it arrived.",
+            ],
         },
     },
     Template {
@@ -108,7 +112,10 @@ pub const TEMPLATES: &[Template] = &[
                 "The tenant URL is the address your organisation signs in to Jive at, typically https://www.<organization>.jive.com: enter the SCIM base URL under it.",
                 "Save, press Test connection, then Activate.",
             ],
-            notes: &["Jive provisioning needs a single-sign-on-enabled Jive subscription."],
+            notes: &[
+                "Jive provisioning needs a single-sign-on-enabled Jive subscription.",
+                "It takes HTTP basic authentication only: a token is refused.",
+            ],
         },
     },
 ];
@@ -141,13 +148,16 @@ pub fn provisioning_facts(t: &Template) -> String {
         None => "SCIM at your tenant's base URL".into(),
     }];
     facts.push(
-        if c.basic_auth {
+        if c.auth == Some(crate::scim::target::AuthKind::Basic) {
             "HTTP basic authentication"
         } else {
             "bearer token"
         }
         .into(),
     );
+    if !c.default_maps.is_empty() {
+        facts.push(format!("mapped: {}", c.default_maps));
+    }
     if let Some(n) = c.max_username {
         facts.push(format!("userNames up to {n} characters"));
     }

@@ -1,7 +1,8 @@
 //! Catalog templates bring what the vendor guides document: a free slug filled in, the
 //! provisioning facts on the card, the vendor's set-up steps on the SSO and Identity
 //! Management tabs, and BlueJeans' attribute set (no manager) against the real SCIM target,
-//! restored by "restore defaults"; Activate waits for a passed Test connection.
+//! restored by "restore defaults"; Activate waits for a passed Test connection; ThousandEyes'
+//! userName is the e-mail address and Jive takes basic authentication only.
 
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
@@ -268,4 +269,89 @@ async fn activate_waits_for_a_passed_test_connection_or_a_confirmation() {
         .await
         .body
         .contains("not passed since the settings changed"));
+}
+
+#[tokio::test]
+async fn thousandeyes_and_jive_follow_their_guides() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let sys = Actor::system();
+    groups::add(&server.db, &sys, "staff", "").await.unwrap();
+    for (slug, template) in [
+        ("te", "thousandeyes"),
+        ("jive", "jive"),
+        ("bj", "bluejeans"),
+    ] {
+        apps::add(&server.db, &sys, slug, template, &AppChanges::default())
+            .await
+            .unwrap();
+        apps::set_binding(&server.db, &sys, slug, "staff", true)
+            .await
+            .unwrap();
+    }
+    let f = UserFields {
+        email: Some("bob.smith@example.com".into()),
+        first_name: Some("Bob".into()),
+        last_name: Some("Smith".into()),
+        ..UserFields::default()
+    };
+    users::add(&server.db, &sys, "bob", &f, None).await.unwrap();
+    groups::set_member(&server.db, &sys, "staff", "bob", true)
+        .await
+        .unwrap();
+
+    // ThousandEyes signs users in by e-mail address: the template maps userName from it,
+    // against a target that refuses anything else.
+    let te = ScimPeer::start(&["--username-email"]);
+    connect(&server.db, &server.config, "te", &te, Changes::default()).await;
+    settle(&server.db, "te", 30).await;
+    assert!(
+        te.user("bob.smith@example.com").await.is_some(),
+        "{:?}",
+        te.requests()
+    );
+    assert!(
+        te.requests().iter().all(|r| r["status"] != 400),
+        "{:?}",
+        te.requests()
+    );
+
+    // Jive takes HTTP basic authentication only; BlueJeans and ThousandEyes a token only.
+    let key = server.config.seal_key().unwrap();
+    let bearer = Changes {
+        url: Some("https://www.example.jive.com/api/scim".into()),
+        credential: Some(target::Credential::Bearer(
+            sesame::scim::secret::Secret::new("t"),
+        )),
+        ..Changes::default()
+    };
+    let e = target::update(&server.db, &key, &sys, "jive", &bearer)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("takes HTTP basic authentication"), "{e}");
+    let basic = Changes {
+        credential: Some(target::Credential::Basic(
+            "admin".into(),
+            sesame::scim::secret::Secret::new("p"),
+        )),
+        ..Changes::default()
+    };
+    let e = target::update(&server.db, &key, &sys, "bj", &basic)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("takes a bearer token"), "{e}");
+    let jive = ScimPeer::start(&["--basic", "admin:jive-pass"]);
+    connect(
+        &server.db,
+        &server.config,
+        "jive",
+        &jive,
+        Changes::default(),
+    )
+    .await;
+    settle(&server.db, "jive", 30).await;
+    assert!(jive.user("bob").await.is_some());
+    server.stop().await;
 }

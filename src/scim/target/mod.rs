@@ -36,43 +36,55 @@ use crate::store::{Conn, Db};
 pub struct Connector {
     pub name: &'static str,
     pub default_url: Option<&'static str>,
-    pub basic_auth: bool,
+    /// The one kind of credential the vendor takes (None: either).
+    pub auth: Option<AuthKind>,
     /// The longest userName the target accepts (BlueJeans: 30).
     pub max_username: Option<usize>,
     /// Optional attributes not in the vendor's attribute set: excluded when the target is
     /// set up, and again by "restore defaults".
     pub default_excluded: &'static [&'static str],
+    /// Attribute mappings the vendor's rules need (`scim::maps` lines), set when the target
+    /// is first set up.
+    pub default_maps: &'static str,
 }
 
 pub const CONNECTORS: &[Connector] = &[
     Connector {
         name: "generic",
         default_url: None,
-        basic_auth: false,
+        auth: None,
         max_username: None,
         default_excluded: &[],
+        default_maps: "",
     },
     Connector {
         name: "bluejeans",
         default_url: Some("https://api.bluejeans.com/v2/scim"),
-        basic_auth: false,
+        // JumpCloud's guide: a token generated in BlueJeans' admin console.
+        auth: Some(AuthKind::Bearer),
         max_username: Some(30),
         // JumpCloud's BlueJeans attribute table has no manager.
         default_excluded: &["manager"],
+        default_maps: "",
     },
     Connector {
         name: "thousandeyes",
         default_url: None,
-        basic_auth: false,
+        // Entra's guide: the secret token of the account's Security & Authentication page.
+        auth: Some(AuthKind::Bearer),
         max_username: None,
         default_excluded: &[],
+        // ThousandEyes signs its users in by e-mail address: that is their userName.
+        default_maps: "userName = [email]",
     },
     Connector {
         name: "jive",
         default_url: None,
-        basic_auth: true,
+        // Entra's guide: a System Administrator's user name and password.
+        auth: Some(AuthKind::Basic),
         max_username: None,
         default_excluded: &[],
+        default_maps: "",
     },
 ];
 
@@ -184,7 +196,10 @@ pub fn blank(app_id: i64, template: &str) -> TargetRow {
         scope: Scope::Assigned,
         filters: Filters::default(),
         matching: Matching::default(),
-        mappings: Maps::default(),
+        mappings: self::connector(template)
+            .ok()
+            .and_then(|c| Maps::parse(c.default_maps).ok())
+            .unwrap_or_default(),
         state: TargetState::Inactive,
         state_reason: String::new(),
         failures: 0,
@@ -349,6 +364,18 @@ pub fn revise(
         }
     }
     match &c.credential {
+        Some(Credential::Basic(_, _)) if profile.auth == Some(AuthKind::Bearer) => {
+            return Err(invalid(format!(
+                "the {} connector takes a bearer token, not basic authentication",
+                profile.name
+            )));
+        }
+        Some(Credential::Bearer(_)) if profile.auth == Some(AuthKind::Basic) => {
+            return Err(invalid(format!(
+                "the {} connector takes HTTP basic authentication (a user and a password), not a token",
+                profile.name
+            )));
+        }
         Some(Credential::Bearer(t)) => {
             if t.is_empty() {
                 return Err(invalid("the token is empty"));
