@@ -1,10 +1,11 @@
 //! Inbound SCIM benchmark (bench/inbound.sh): an in-process sesame (real SQLite store, HTTP
 //! server, queue and worker) taking user creates at `/scim/v2/Users` from C concurrent
 //! clients, with an app in scope "all" provisioning every new user to an outbound SCIM
-//! target. Reports inbound creates/s (HTTP answered 201), and propagation from the inbound
-//! create's answer to the outbound account's link (the target answered the POST), p50/p99.
+//! target. Reports inbound creates/s (HTTP answered 201), propagation from the inbound
+//! create's answer to the outbound account's link (the target answered the POST) for the
+//! burst, p50/p99, and then for P creates one at a time (an idle queue).
 //!
-//! inbound_bench --target URL --token T --users N [--clients C]
+//! inbound_bench --target URL --token T --users N [--clients C] [--paced P]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -158,6 +159,51 @@ async fn main() {
         pct(&lat, 0.99),
         pct(&lat, 1.0),
         t0.elapsed().as_secs_f64()
+    );
+
+    // One create at a time, the queue empty: inbound 201 to the outbound account linked.
+    let paced: usize = arg("--paced").map_or(100, |v| v.parse().unwrap());
+    let mut lat = Vec::with_capacity(paced);
+    for i in 0..paced {
+        let name = format!("paced{i:04}");
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+            "emails": [{ "value": format!("{name}@example.com"), "primary": true }],
+        });
+        let t = Instant::now();
+        let res = http
+            .post(&base)
+            .bearer_auth(&source_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201);
+        loop {
+            let mut conn = db.read().await.unwrap();
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM scim_links l JOIN users u ON u.id = l.user_id \
+                 WHERE u.username = $1",
+            )
+            .bind(&name)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            if n > 0 {
+                break;
+            }
+            drop(conn);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "propagation, one at a time (inbound POST -> outbound account linked): n={paced} p50={:.0}ms p99={:.0}ms max={:.0}ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
     );
     running.stop().await.unwrap();
 }
