@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::filter::{Filter, Op};
 use super::json::{boolean, get_ci, string};
 use super::list::Query;
 use super::{patch, ScimError, Source, ENTERPRISE_SCHEMA, USER_SCHEMA};
@@ -184,7 +185,33 @@ pub async fn get(db: &Db, id: &str, base: &str) -> Result<Value, ScimError> {
     Ok(load(db, user_id(id)?, base).await?.1)
 }
 
+/// The userName of a `userName eq "x"` filter: what Entra and Okta ask before every create,
+/// answered with one look-up instead of a walk through the directory (userName compares
+/// case-insensitively, RFC 7643 §4.1.1, as the directory's key does).
+fn username_eq(q: &Query) -> Option<&str> {
+    match &q.filter {
+        Some(Filter::Compare(p, Op::Eq, Value::String(v)))
+            if p.sub.is_none()
+                && p.attr.eq_ignore_ascii_case("userName")
+                && p.uri
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA)) =>
+        {
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
 pub async fn list(db: &Db, q: &Query, base: &str) -> Result<Value, ScimError> {
+    if let Some(name) = username_eq(q) {
+        let found = users::by_key(&mut *db.read().await?, &name.to_lowercase()).await?;
+        let resources = match found {
+            Some(u) => vec![load(db, u.id, base).await?.1],
+            None => Vec::new(),
+        };
+        return Ok(q.list(resources));
+    }
     let mut conn = db.read().await?;
     let mut all = users::list(&mut conn).await?;
     all.sort_by_key(|u| u.id);

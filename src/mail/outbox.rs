@@ -106,6 +106,11 @@ impl Worker {
 
     /// Sends one due mail; true if there was one.
     pub async fn tick(&self) -> Result<bool, StoreError> {
+        // Idle most of the time: ask a reader, so the single SQLite writer (which SSO
+        // answers and sessions share) is not taken four times a second for nothing.
+        if !store::any_due(&mut *self.db.read().await?).await? {
+            return Ok(false);
+        }
         let taken = {
             let mut conn = self.db.write().await?;
             store::take_due(&mut conn, LEASE_MS).await?

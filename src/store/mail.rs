@@ -38,6 +38,16 @@ pub async fn push(conn: &mut Conn, to: &str, kind: &str, payload: &str) -> Resul
 
 /// Takes the oldest due mail and moves its next try `lease_ms` ahead, so that another
 /// worker (a replica) does not send it meanwhile.
+/// Whether a mail is due (a read: the idle worker asks this, not the writer).
+pub async fn any_due(conn: &mut Conn) -> Result<bool, StoreError> {
+    let due: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM mail_outbox WHERE next_at <= $1 LIMIT 1")
+            .bind(now_ms())
+            .fetch_optional(conn)
+            .await?;
+    Ok(due.is_some())
+}
+
 pub async fn take_due(conn: &mut Conn, lease_ms: i64) -> Result<Option<Queued>, StoreError> {
     let now = now_ms();
     let row: Option<Queued> = sqlx::query_as(

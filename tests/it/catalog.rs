@@ -18,15 +18,7 @@ const ROOT_PW: &str = "a long admin passphrase 12345";
 async fn console() -> (TestDb, TestServer, Browser) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let fields = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &fields, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", ROOT_PW).await;
     let mut b = Browser::new(&server);
     assert_eq!(b.login("root", ROOT_PW).await.status, 303);
     (db, server, b)

@@ -315,15 +315,7 @@ async fn bad_declarations_are_refused_with_the_reason_and_change_nothing() {
 async fn admin_server() -> (TestDb, TestServer, String) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let fields = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &fields, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", ROOT_PW).await;
     let token = sesame::auth::tokens::create(&server.db, &Actor::system(), "ci", "root")
         .await
         .unwrap();

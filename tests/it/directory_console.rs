@@ -14,15 +14,7 @@ const USER_PW: &str = "correct horse battery staple";
 async fn console() -> (TestDb, TestServer, Browser, String) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let f = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &f, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", ROOT_PW).await;
     let mut b = Browser::new(&server);
     assert_eq!(b.login("root", ROOT_PW).await.status, 303);
     let csrf = b.get("/admin/users").await.csrf();

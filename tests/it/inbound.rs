@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use sesame::auth::password::Password;
 use sesame::auth::tokens;
 use sesame::directory::apps::{self, AppChanges};
 use sesame::directory::users::{self, UserFields};
@@ -88,15 +87,7 @@ fn user_body(name: &str) -> Value {
 async fn start() -> (TestDb, TestServer, String) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let fields = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = Password::new(ADMIN_PW.into()).unwrap();
-    users::add(&server.db, &Actor::system(), ADMIN, &fields, Some(&pw))
-        .await
-        .unwrap();
+    server.admin(ADMIN, ADMIN_PW).await;
     let token = sources::create(&server.db, &Actor::cli(), "hr")
         .await
         .unwrap();

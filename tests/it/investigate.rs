@@ -14,15 +14,7 @@ const ROOT_PW: &str = "a long admin passphrase 12345";
 async fn server() -> (TestDb, TestServer, Browser, String) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let fields = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &fields, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", ROOT_PW).await;
     let alice = UserFields {
         email: Some("alice@example.com".into()),
         ..UserFields::default()

@@ -125,15 +125,7 @@ async fn mapped_values_arrive_and_create_only_is_sent_once() {
 #[tokio::test]
 async fn console_and_api_preview_and_refuse_with_the_field_named() {
     let (_db, server) = setup().await;
-    let f = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new("correct horse battery".into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &f, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", "correct horse battery").await;
     let token = tokens::create(&server.db, &Actor::cli(), "ci", "root")
         .await
         .unwrap();

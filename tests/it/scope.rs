@@ -199,15 +199,7 @@ async fn matching_by_external_id_links_the_existing_account_and_escapes_values()
 #[tokio::test]
 async fn api_and_console_round_trip_the_settings_and_name_a_bad_line() {
     let (_db, server) = setup().await;
-    let f = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new("correct horse battery".into()).unwrap();
-    users::add(&server.db, &Actor::system(), "root", &f, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", "correct horse battery").await;
     let token = tokens::create(&server.db, &Actor::cli(), "ci", "root")
         .await
         .unwrap();

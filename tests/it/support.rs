@@ -128,6 +128,19 @@ impl TestServer {
         }
     }
 
+    /// Creates an active admin (`{username}@example.com`) with a password.
+    pub async fn admin(&self, username: &str, password: &str) {
+        let fields = UserFields {
+            email: Some(format!("{username}@example.com")),
+            is_admin: Some(true),
+            ..UserFields::default()
+        };
+        let pw = Password::new(password.into()).expect("password policy");
+        users::add(&self.db, &Actor::system(), username, &fields, Some(&pw))
+            .await
+            .expect("add admin");
+    }
+
     /// Creates an active user with a password.
     pub async fn user(&self, username: &str, password: &str) {
         let fields = UserFields {

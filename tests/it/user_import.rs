@@ -24,15 +24,7 @@ async fn server() -> (TestDb, TestServer, String) {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;
     let sys = Actor::system();
-    let f = UserFields {
-        email: Some("root@example.com".into()),
-        is_admin: Some(true),
-        ..UserFields::default()
-    };
-    let pw = sesame::auth::password::Password::new(ROOT_PW.into()).unwrap();
-    users::add(&server.db, &sys, "root", &f, Some(&pw))
-        .await
-        .unwrap();
+    server.admin("root", ROOT_PW).await;
     let e = UserFields {
         email: Some("old@example.com".into()),
         ..UserFields::default()

@@ -219,11 +219,7 @@ pub async fn set_users(
     HtmlForm(f): HtmlForm<AssignForm>,
 ) -> Result<Response, AppError> {
     let grant = f.action != "remove";
-    let names: Vec<&str> = f
-        .username
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|n| !n.is_empty())
-        .collect();
+    let names = super::typed_names(&f.username);
     let mut done_for = Vec::new();
     let mut refused = Vec::new();
     for name in &names {

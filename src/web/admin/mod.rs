@@ -200,6 +200,14 @@ async fn multipart_csrf(parts: &Parts, bytes: axum::body::Bytes) -> String {
     String::new()
 }
 
+/// The usernames typed in one field ("alice, bob carol"): separated by commas or spaces,
+/// which usernames cannot contain.
+pub fn typed_names(text: &str) -> Vec<&str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 /// A form sent urlencoded or as multipart (the forms with a file input): fields and
 /// text files alike become `T`'s fields. A file left unchosen is no field; a file that is
 /// not UTF-8 text is refused (logos have their own handler).

@@ -422,11 +422,7 @@ pub async fn group_action(
     match action {
         GroupAction::Add | GroupAction::Remove => {
             let add = action == GroupAction::Add;
-            let names: Vec<&str> = f
-                .username
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|n| !n.is_empty())
-                .collect();
+            let names = super::typed_names(&f.username);
             let mut done_for = Vec::new();
             let mut failed = Vec::new();
             for u in &names {
